@@ -1,0 +1,47 @@
+// swift-tools-version: 6.0
+import PackageDescription
+
+// Layout: C shims at the bottom (CBLAS, CJPEG, CInotify); Media and ModelFiles for
+// files on disk; Engine is the numeric core and knows nothing of tasks; Teacher,
+// Tasks and Reasoner build on it; Adaptation runs one task end to end; Spool serves
+// a spool of task folders and knows nothing of tensors; `tutor` is the command line.
+let package = Package(
+    name: "tutor",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "tutor", targets: ["tutor"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        .systemLibrary(name: "CBLAS", pkgConfig: "openblas",
+                       providers: [.apt(["libopenblas-dev"])]),
+        .target(name: "CJPEG", linkerSettings: [.linkedLibrary("jpeg")]),
+        .systemLibrary(name: "CInotify", providers: [.apt(["libinotifytools0-dev"])]),
+
+        .target(name: "Media", dependencies: ["CJPEG"]),
+        .target(name: "ModelFiles"),
+        .target(name: "Engine", dependencies: ["CBLAS"]),
+        .target(name: "Teacher", dependencies: ["Media"]),
+        .target(name: "Tasks", dependencies: ["Media", "Teacher"]),
+        .target(name: "Reasoner", dependencies: ["Engine", "Media", "ModelFiles", "Tasks"]),
+        .target(name: "TaskFolder", dependencies: ["Media", "Teacher"]),
+        .target(name: "Adaptation", dependencies: ["Engine", "Media", "ModelFiles", "Teacher", "Reasoner", "TaskFolder"]),
+        .target(name: "Spool", dependencies: ["CInotify"]),
+        .executableTarget(name: "tutor", dependencies: [
+            "Media", "ModelFiles", "Engine", "Teacher", "Tasks", "Reasoner", "TaskFolder", "Adaptation", "Spool",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+
+        .testTarget(name: "MediaTests", dependencies: ["Media"]),
+        .testTarget(name: "ModelFilesTests", dependencies: ["ModelFiles"]),
+        .testTarget(name: "EngineTests", dependencies: ["Engine"]),
+        .testTarget(name: "TeacherTests", dependencies: ["Teacher", "Tasks", "Media"]),
+        .testTarget(name: "ReasonerTests", dependencies: ["Reasoner", "Engine", "Tasks", "ModelFiles"]),
+        .testTarget(name: "AdaptationTests", dependencies: ["Adaptation", "TaskFolder", "Tasks", "Teacher"]),
+        .testTarget(name: "SpoolTests", dependencies: ["Spool"]),
+        .testTarget(name: "EndToEndTests", dependencies: ["tutor"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

@@ -1,0 +1,43 @@
+#ifndef TUTOR_CJPEG_SHIM_H
+#define TUTOR_CJPEG_SHIM_H
+#include <stddef.h>
+#include <stdint.h>
+
+/// Result codes of the shim. Every call returns one; on failure `message`
+/// holds libjpeg's own text (NUL-terminated, at most 199 characters).
+enum {
+    TUTOR_JPEG_OK = 0,
+    TUTOR_JPEG_ERROR = 1,       /* libjpeg reported an error (corrupt, truncated, not a JPEG) */
+    TUTOR_JPEG_TOO_LARGE = 2,   /* header dimensions exceed the caller's limit */
+    TUTOR_JPEG_NO_MEMORY = 3,
+};
+
+typedef struct {
+    int width;
+    int height;
+    int components;      /* as stored: 1 grey, 3 YCbCr/RGB, 4 CMYK/YCCK */
+    int color_space;     /* libjpeg's J_COLOR_SPACE of the file */
+    int progressive;
+    int warnings;        /* number of recoverable warnings (e.g. premature end of data) */
+    char message[200];
+} tutor_jpeg_info;
+
+/// Reads only the header: dimensions and colour space, no pixels.
+int tutor_jpeg_read_header(const uint8_t *data, size_t size, tutor_jpeg_info *info);
+
+/// Decodes to 8-bit RGB, `width * height * 3` bytes written into `*out`
+/// (allocated with malloc; the caller frees it with tutor_jpeg_free).
+/// Fails with TUTOR_JPEG_TOO_LARGE before decoding any pixel when the header
+/// says width or height exceeds max_side. Warnings (truncated data) are errors
+/// unless allow_warnings is non-zero.
+int tutor_jpeg_decode_rgb(const uint8_t *data, size_t size, int max_side, int allow_warnings,
+                          uint8_t **out, tutor_jpeg_info *info);
+
+/// Encodes 8-bit RGB. `subsample_444` non-zero writes every channel at full
+/// resolution. The output buffer is malloc'ed; free with tutor_jpeg_free.
+int tutor_jpeg_encode_rgb(const uint8_t *rgb, int width, int height, int quality, int subsample_444,
+                          uint8_t **out, size_t *out_size, char message[200]);
+
+void tutor_jpeg_free(void *p);
+
+#endif
