@@ -1,0 +1,96 @@
+import Foundation
+
+/// The strategies a task can ask for in `job.json`.
+public enum Strategy: String, Sendable, CaseIterable, Codable {
+    /// Test-time LoRA optimisation guided by the teacher (the paper's method).
+    case teacherLoRA = "teacher-lora"
+    /// `samples` videos from the base model; the teacher keeps the best.
+    case bestOfN = "best-of-n"
+    /// One video from the base model.
+    case base = "base"
+    /// A few samples first; adaptation from the best only when none passes.
+    case sampleThenAdapt = "sample-then-adapt"
+}
+
+/// Per-task settings from `job.json` (SPEC section 3). Absent keys take the defaults;
+/// unknown keys and out-of-range values are input errors.
+public struct JobSettings: Sendable, Equatable {
+    public var strategy: Strategy = JobSettings.defaultStrategy
+    public var seed: UInt64 = 0
+    public var maxSteps: Int = 40
+    public var stopLoss: Double = 0.22
+    public var learningRate: Double = 5e-3
+    public var rank: Int = 16
+    public var alpha: Double = 16
+    public var samples: Int = 8
+    public var sampleSteps: Int = 4
+
+    public static let defaultStrategy: Strategy = .sampleThenAdapt
+
+    public static let knownKeys = ["strategy", "seed", "max_steps", "stop_loss", "learning_rate",
+                                   "rank", "alpha", "samples", "sample_steps"]
+
+    public init() {}
+
+    /// One problem with `job.json`, naming the key.
+    public struct Problem: Error, Equatable, CustomStringConvertible {
+        public let key: String
+        public let message: String
+        public var description: String { key.isEmpty ? "job.json: \(message)" : "job.json: \(key): \(message)" }
+    }
+
+    /// Parses `job.json`, collecting every problem rather than stopping at the first.
+    public static func parse(_ bytes: [UInt8]) -> (JobSettings, [Problem]) {
+        var s = JobSettings()
+        var problems: [Problem] = []
+        guard let obj = try? JSONSerialization.jsonObject(with: Data(bytes), options: [.fragmentsAllowed]) else {
+            return (s, [Problem(key: "", message: "not valid JSON")])
+        }
+        guard let dict = obj as? [String: Any] else {
+            return (s, [Problem(key: "", message: "must be a JSON object")])
+        }
+        for key in dict.keys.sorted() where !knownKeys.contains(key) {
+            problems.append(Problem(key: key, message: "unknown key (known: \(knownKeys.joined(separator: ", ")))"))
+        }
+        func number(_ key: String) -> Double? {
+            guard let v = dict[key] else { return nil }
+            if let n = v as? NSNumber, !(v is Bool) { return n.doubleValue }
+            problems.append(Problem(key: key, message: "must be a number"))
+            return nil
+        }
+        func integer(_ key: String, _ range: ClosedRange<Int>) -> Int? {
+            guard let d = number(key) else { return nil }
+            guard d == d.rounded(), d >= Double(range.lowerBound), d <= Double(range.upperBound) else {
+                problems.append(Problem(key: key, message: "must be a whole number from \(range.lowerBound) to \(range.upperBound), got \(d)"))
+                return nil
+            }
+            return Int(d)
+        }
+        func real(_ key: String, _ lo: Double, _ hi: Double, openLow: Bool = false) -> Double? {
+            guard let d = number(key) else { return nil }
+            guard d.isFinite, openLow ? d > lo : d >= lo, d <= hi else {
+                problems.append(Problem(key: key, message: "must be \(openLow ? "above" : "at least") \(lo) and at most \(hi), got \(d)"))
+                return nil
+            }
+            return d
+        }
+        if let v = dict["strategy"] {
+            if let name = v as? String, let st = Strategy(rawValue: name) { s.strategy = st }
+            else {
+                problems.append(Problem(key: "strategy", message: "must be one of \(Strategy.allCases.map(\.rawValue).joined(separator: ", "))"))
+            }
+        }
+        if dict["seed"] != nil, let v = number("seed") {
+            if v >= 0, v == v.rounded(), v < 9.007e15 { s.seed = UInt64(v) }
+            else { problems.append(Problem(key: "seed", message: "must be a whole number from 0 to 2^53")) }
+        }
+        if let v = integer("max_steps", 0...1000) { s.maxSteps = v }
+        if let v = real("stop_loss", 0, 100) { s.stopLoss = v }
+        if let v = real("learning_rate", 0, 1, openLow: true) { s.learningRate = v }
+        if let v = integer("rank", 1...256) { s.rank = v }
+        if let v = real("alpha", 0, 4096, openLow: true) { s.alpha = v }
+        if let v = integer("samples", 1...1000) { s.samples = v }
+        if let v = integer("sample_steps", 1...64) { s.sampleSteps = v }
+        return (s, problems)
+    }
+}

@@ -1,0 +1,92 @@
+import Foundation
+import Media
+
+/// The inputs of a task folder (SPEC section 1), read safely and checked.
+public struct TaskInputs: Sendable {
+    public var name: String
+    public var prompt: String
+    public var rulesBytes: [UInt8]
+    public var firstFrame: RGBImage
+    public var job: JobSettings
+
+    public static let promptLimit = 64 * 1024
+    public static let rulesLimit = 1024 * 1024
+    public static let jobLimit = 64 * 1024
+    public static let jpegLimit = 64 * 1024 * 1024
+
+    /// Every problem and warning found in a folder.
+    public struct Report: Sendable {
+        public var problems: [String] = []
+        public var warnings: [String] = []
+        public var inputs: TaskInputs?
+        public var ok: Bool { problems.isEmpty }
+
+        public var jsonString: String {
+            let obj: [String: Any] = ["valid": ok, "problems": problems, "warnings": warnings]
+            let data = try! JSONSerialization.data(withJSONObject: obj, options: [.prettyPrinted, .sortedKeys])
+            return String(decoding: data, as: UTF8.self)
+        }
+    }
+
+    /// Checks a folder: each required file is a regular file (never followed), the JPEG
+    /// decodes within the size limit, the prompt is non-empty UTF-8, rules.json is JSON
+    /// (its rules are checked by `ruleCheck`), job.json has only known keys in range.
+    ///
+    /// - Parameter ruleCheck: validates the rule file against the decoded first frame and
+    ///   returns (problems, warnings); the Teacher supplies it.
+    public static func validate(
+        folder: URL, maxSide: Int = JPEG.defaultMaxSide,
+        ruleCheck: (([UInt8], RGBImage?) -> ([String], [String]))? = nil
+    ) -> Report {
+        var r = Report()
+        let name = folder.lastPathComponent
+        switch SafeFile.kind(at: folder) {
+        case nil: r.problems.append("\(folder.path): no such folder"); return r
+        case "folder": break
+        case let k?: r.problems.append("\(folder.path) is a \(k), not a folder"); return r
+        }
+        var prompt = ""
+        do {
+            let bytes = try SafeFile.read("prompt.txt", in: folder, limit: promptLimit)
+            if let s = String(validating: bytes, as: UTF8.self) {
+                prompt = s.trimmingCharacters(in: .whitespacesAndNewlines)
+                if prompt.isEmpty { r.problems.append("prompt.txt is empty: write the task in words") }
+            } else {
+                r.problems.append("prompt.txt is not valid UTF-8 text")
+            }
+        } catch { r.problems.append(error.description) }
+
+        var image: RGBImage?
+        do {
+            let bytes = try SafeFile.read("first_frame.jpg", in: folder, limit: jpegLimit)
+            image = try JPEG.decode(bytes, maxSide: maxSide)
+        } catch let e as InputFileError { r.problems.append(e.description) }
+        catch let e as JPEGError { r.problems.append("first_frame.jpg: \(e.description)") }
+        catch { r.problems.append("first_frame.jpg: \(error)") }
+
+        var rules: [UInt8] = []
+        do {
+            rules = try SafeFile.read("rules.json", in: folder, limit: rulesLimit)
+            if let check = ruleCheck {
+                let (p, w) = check(rules, image)
+                r.problems += p; r.warnings += w
+            } else if (try? JSONSerialization.jsonObject(with: Data(rules))) == nil {
+                r.problems.append("rules.json is not valid JSON")
+            }
+        } catch { r.problems.append(error.description) }
+
+        var job = JobSettings()
+        if SafeFile.kind(at: folder.appendingPathComponent("job.json")) != nil {
+            do {
+                let bytes = try SafeFile.read("job.json", in: folder, limit: jobLimit)
+                let (j, p) = JobSettings.parse(bytes)
+                job = j
+                r.problems += p.map(\.description)
+            } catch { r.problems.append(error.description) }
+        }
+        if r.problems.isEmpty, let image {
+            r.inputs = TaskInputs(name: name, prompt: prompt, rulesBytes: rules, firstFrame: image, job: job)
+        }
+        return r
+    }
+}

@@ -1,0 +1,8 @@
+import ArgumentParser
+
+extension Tutor {
+    /// Every subcommand, in the order `--help` lists them.
+    static let commands: [ParsableCommand.Type] = [
+        Validate.self,
+    ]
+}

@@ -1,0 +1,38 @@
+import ArgumentParser
+import Foundation
+
+/// The `tutor` command line. Each command lives in its own file under Commands/.
+struct Tutor: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "tutor",
+        abstract: "Teacher-guided test-time adaptation of a small video model, served from a spool of task folders.",
+        discussion: """
+        A task folder holds prompt.txt, rules.json and first_frame.jpg (and optionally job.json).
+        tutor proposes a video with its Reasoner, scores it against the rules with its Teacher,
+        adapts a LoRA on the Reasoner until the Teacher is satisfied, and writes frames/, a
+        contact sheet, the adapter and verdict.json back into the folder.
+
+        Exit status: 0 success, 1 a task or check failed, 2 usage error.
+        """,
+        subcommands: Tutor.commands
+    )
+}
+
+/// Usage errors exit with 2 (not ArgumentParser's 64), as SPEC section 6 fixes.
+@main
+enum Main {
+    static func main() {
+        do {
+            var command = try Tutor.parseAsRoot()
+            try command.run()
+        } catch {
+            let code = Tutor.exitCode(for: error)
+            if code == .validationFailure {
+                FileHandle.standardError.write(Data((Tutor.fullMessage(for: error) + "\n").utf8))
+                FileHandle.standardError.write(Data("Run 'tutor --help' for usage.\n".utf8))
+                exit(2)
+            }
+            Tutor.exit(withError: error)
+        }
+    }
+}
