@@ -161,7 +161,14 @@ public enum LayerCut {
             core[i] = best
         }
         var alphas = [[Float]](repeating: [Float](repeating: 0, count: n), count: clusterColor.count)
-        for i in 0..<n where core[i] >= 0 { alphas[core[i]][i] = 1 }
+        var coreCount = [Int](repeating: 0, count: clusterColor.count)
+        for i in 0..<n where core[i] >= 0 {
+            // Interior pixels (JPEG noise puts them within a few percent of the colour) are opaque;
+            // a rim pixel just inside the tolerance keeps its partial coverage.
+            let (a, _) = blend(px[i], toward: clusterColor[core[i]])
+            alphas[core[i]][i] = a >= 0.93 ? 1 : max(0, a)
+            coreCount[core[i]] += 1
+        }
         // Rim pixels: partial alpha toward a cluster with a core pixel within one pixel.
         for i in 0..<n where !isBackground[i] && core[i] < 0 {
             let x = i % size, y = i / size
@@ -182,8 +189,7 @@ public enum LayerCut {
 
         var layers: [Layer] = []
         for (j, k) in clusterColor.enumerated() {
-            let corePixels = alphas[j].reduce(0) { $0 + ($1 == 1 ? 1 : 0) }
-            if corePixels < minPixels { continue }
+            if coreCount[j] < minPixels { continue }
             layers.append(Layer(color: k / 255, alpha: alphas[j], size: size))
         }
         layers.sort { $0.area > $1.area || ($0.area == $1.area && $0.color.sum() < $1.color.sum()) }

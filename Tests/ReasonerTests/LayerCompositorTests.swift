@@ -6,7 +6,7 @@ import XCTest
 /// white background, two black walls, a red target square and a yellow ball at `ball` (native
 /// pixels, centre).
 private func drawScene(ball: SIMD2<Float>, radius: Float = 3.2) -> RGBImage {
-    let w = 256, ss = 4
+    let w = 256, ss = 2
     var px = [UInt8](repeating: 0, count: w * w * 3)
     for y in 0..<w {
         for x in 0..<w {
