@@ -53,7 +53,10 @@ public enum SpoolSubmit {
     private static func copyTree(_ src: String, to dst: String, count: inout Int) throws {
         guard let e = Sys.entry(src) else { throw SpoolError.submit("\(src): no such folder") }
         guard e.kind == .folder else { throw SpoolError.submit("\(src) is a \(e.kind.rawValue), not a folder") }
-        if mkdir(dst, 0o755) != 0 { throw SpoolError.submit("cannot create \(dst): \(Sys.errorText())") }
+        if mkdir(dst, 0o775) != 0 { throw SpoolError.submit("cannot create \(dst): \(Sys.errorText())") }
+        // Group-writable whatever the umask: the daemon runs as another user of the spool's
+        // group and must rename the folder (which updates its "..") and write into it.
+        chmod(dst, 0o775)
         guard let names = Sys.names(in: src) else { throw SpoolError.submit("cannot list \(src): \(Sys.errorText())") }
         for n in names.sorted() {
             count += 1
@@ -80,8 +83,9 @@ public enum SpoolSubmit {
         if fstat(inFD, &st) != 0 || st.st_mode & S_IFMT != S_IFREG {
             throw SpoolError.submit("\(src) is not a regular file")
         }
-        let outFD = open(dst, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0o644)
+        let outFD = open(dst, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0o664)
         if outFD < 0 { throw SpoolError.submit("cannot create \(dst): \(Sys.errorText())") }
+        fchmod(outFD, 0o664)
         var buf = [UInt8](repeating: 0, count: 1 << 16)
         let bufSize = buf.count
         while true {
