@@ -187,8 +187,10 @@ public final class SpoolDaemon {
                                          renamedIn: true, ready: false, checkAt: now)
         case .changed(let name):
             if var c = candidates[name] {
+                // Looked at again soon (a READY file may have come), but at most about ten
+                // times a second while a writer is busy in it.
                 c.lastEvent = now
-                if !c.ready { c.checkAt = min(c.checkAt, now) }
+                if !c.ready { c.checkAt = min(c.checkAt, now + 0.1) }
                 candidates[name] = c
             } else {
                 candidates[name] = Candidate(firstSeen: now, lastEvent: now, renamedIn: false, ready: false, checkAt: now)
