@@ -175,6 +175,18 @@ final class JPEGTests: XCTestCase {
         }
     }
 
+    func testProgressiveFileWithThousandsOfScansIsStopped() throws {
+        // Each scan costs a pass over the image: a small file with many scans is a
+        // denial of service. Repeat the last scan of the progressive fixture 1100 times.
+        let bytes = try fixture("progressive.jpg")
+        let last = try XCTUnwrap((0..<(bytes.count - 1)).last { bytes[$0] == 0xFF && bytes[$0 + 1] == 0xDA })
+        let scan = bytes[last..<(bytes.count - 2)]
+        var many = Array(bytes[..<(bytes.count - 2)])
+        for _ in 0..<1100 { many += scan }
+        many += [0xFF, 0xD9]
+        assertRefused(many, .corrupt("more than 1000 progressive scans"), says: "more than 1000 progressive scans")
+    }
+
     func testOnePixelImageIsTooSmall() throws {
         let bytes = try JPEG.encode(RGBImage(width: 1, height: 1, fill: (255, 0, 0)))
         XCTAssertEqual(try JPEG.readHeader(bytes).width, 1)
