@@ -420,9 +420,10 @@ public final class DiTStack {
             let wantDx = dx != nil
             timed(.zero) {
                 if l > 0 { dx!.update(repeating: 0, count: N * C) }
-                for p in [ws.dMid, ws.dmo, ws.dh2, ws.dln2, ws.dao, ws.dy, ws.dh1, ws.dln1] {
-                    p.update(repeating: 0, count: N * C)
-                }
+                // dMid, dmo, dh2, dln2, dao, dy, dh1, dln1 lie one after another, each with room
+                // for maxBatch × maxTokens rows
+                let room = ws.maxBatch * ws.maxTokens * C
+                for i in 0..<8 { (ws.dMid + i * room).update(repeating: 0, count: N * C) }
                 ws.dqkv.update(repeating: 0, count: N * 3 * C)
                 ws.dfc1.update(repeating: 0, count: N * H)
                 ws.dgel.update(repeating: 0, count: N * H)
