@@ -8,7 +8,7 @@ public enum JPEGError: Error, Equatable, CustomStringConvertible {
     case notJPEG(String)
     case corrupt(String)
     case tooLarge(width: Int, height: Int, limit: Int)
-    case tooSmall(width: Int, height: Int)
+    case tooSmall(width: Int, height: Int, minimum: Int)
     case unsupported(String)
     case outOfMemory(String)
     case encodeFailed(String)
@@ -19,7 +19,7 @@ public enum JPEGError: Error, Equatable, CustomStringConvertible {
         case .notJPEG(let m): return "not a JPEG file (\(m))"
         case .corrupt(let m): return "the JPEG is damaged or truncated (\(m))"
         case let .tooLarge(w, h, limit): return "the image is \(w) x \(h) pixels; the limit is \(limit) x \(limit)"
-        case let .tooSmall(w, h): return "the image is \(w) x \(h) pixels; it must be at least 2 x 2"
+        case let .tooSmall(w, h, minimum): return "the image is \(w) x \(h) pixels; it must be at least \(minimum) x \(minimum)"
         case .unsupported(let m): return "the JPEG cannot be converted to RGB (\(m))"
         case .outOfMemory(let m): return "out of memory decoding the JPEG (\(m))"
         case .encodeFailed(let m): return "could not encode the JPEG (\(m))"
@@ -84,7 +84,7 @@ public enum JPEG {
         switch rc {
         case Int32(TUTOR_JPEG_OK): break
         case Int32(TUTOR_JPEG_TOO_LARGE): throw .tooLarge(width: Int(info.width), height: Int(info.height), limit: maxSide)
-        case Int32(TUTOR_JPEG_TOO_SMALL): throw .tooSmall(width: Int(info.width), height: Int(info.height))
+        case Int32(TUTOR_JPEG_TOO_SMALL): throw .tooSmall(width: Int(info.width), height: Int(info.height), minimum: minSide)
         case Int32(TUTOR_JPEG_UNSUPPORTED): throw .unsupported(message(&info))
         case Int32(TUTOR_JPEG_NO_MEMORY): throw .outOfMemory(message(&info))
         default: throw .corrupt(message(&info))

@@ -199,7 +199,7 @@ final class JPEGTests: XCTestCase {
     func testOnePixelImageIsTooSmall() throws {
         let bytes = try JPEG.encode(RGBImage(width: 1, height: 1, fill: (255, 0, 0)))
         XCTAssertEqual(try JPEG.readHeader(bytes).width, 1)
-        assertRefused(bytes, .tooSmall(width: 1, height: 1), says: "it must be at least 2 x 2")
+        assertRefused(bytes, .tooSmall(width: 1, height: 1, minimum: 2), says: "it must be at least 2 x 2")
         XCTAssertEqual(try JPEG.decode(bytes, minSide: 1).width, 1)
     }
 
