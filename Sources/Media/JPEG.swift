@@ -31,11 +31,18 @@ public enum JPEG {
     /// The default limit on either side, checked from the header before decoding.
     public static let defaultMaxSide = 4096
 
+    /// How a JPEG stores colour (libjpeg's J_COLOR_SPACE of the file).
+    public enum ColorSpace: Sendable, Equatable {
+        case grey, yCbCr, rgb, cmyk, ycck, unknown
+    }
+
     /// The header of a JPEG: size and colour model, read without decoding pixels.
     public struct Header: Sendable, Equatable {
         public var width: Int
         public var height: Int
+        /// Colour components as stored: 1 grey, 3 YCbCr or RGB, 4 CMYK or YCCK.
         public var components: Int
+        public var colorSpace: ColorSpace
         public var progressive: Bool
     }
 
@@ -44,8 +51,17 @@ public enum JPEG {
         var info = tutor_jpeg_info()
         let rc = data.withUnsafeBufferPointer { tutor_jpeg_read_header($0.baseAddress, $0.count, &info) }
         if rc != Int32(TUTOR_JPEG_OK) { throw .corrupt(message(&info)) }
+        let space: ColorSpace
+        switch info.color_space {
+        case Int32(TUTOR_JPEG_CS_GRAYSCALE): space = .grey
+        case Int32(TUTOR_JPEG_CS_YCBCR): space = .yCbCr
+        case Int32(TUTOR_JPEG_CS_RGB): space = .rgb
+        case Int32(TUTOR_JPEG_CS_CMYK): space = .cmyk
+        case Int32(TUTOR_JPEG_CS_YCCK): space = .ycck
+        default: space = .unknown
+        }
         return Header(width: Int(info.width), height: Int(info.height), components: Int(info.components),
-                      progressive: info.progressive != 0)
+                      colorSpace: space, progressive: info.progressive != 0)
     }
 
     /// Decodes any JPEG libjpeg reads (baseline, progressive, greyscale, CMYK/YCCK) to RGB.

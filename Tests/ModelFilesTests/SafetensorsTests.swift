@@ -43,6 +43,11 @@ final class SafetensorsTests: XCTestCase {
         XCTAssertEqual(f.info("scalar")?.shape, [])
         XCTAssertEqual(try f.floats("empty"), [])
         XCTAssertThrowsError(try f.floats("nope")) { XCTAssertEqual($0 as? SafetensorsError, .noSuchTensor("nope")) }
+        XCTAssertEqual(try f.floats("w", shape: [2, 4]), values)
+        XCTAssertThrowsError(try f.floats("w", shape: [4, 2])) {
+            XCTAssertEqual($0 as? SafetensorsError, .shapeMismatch(name: "w", expected: [4, 2], found: [2, 4]))
+            XCTAssertEqual("\($0)", "tensor \"w\" is [2, 4] in the file but the model expects [4, 2]")
+        }
     }
 
     func testF16AndBF16RoundToNearestEven() throws {
