@@ -5,6 +5,8 @@ extension Tutor {
     static let commands: [ParsableCommand.Type] = [
         Validate.self,
         Daemon.self,
+        Submit.self,
+        Status.self,
         SpoolExec.self,
     ]
 }
