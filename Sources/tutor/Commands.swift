@@ -4,5 +4,20 @@ extension Tutor {
     /// Every subcommand, in the order `--help` lists them.
     static let commands: [ParsableCommand.Type] = [
         Validate.self,
+        MakeTask.self,
+        Bench.self,
+    ]
+}
+
+/// `tutor bench ...`: one subcommand per benchmark.
+struct Bench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run a benchmark and print its table.",
+        subcommands: Bench.benchmarks
+    )
+
+    /// Every benchmark, in the order `--help` lists them.
+    static let benchmarks: [ParsableCommand.Type] = [
+        BenchTeacher.self,
     ]
 }
