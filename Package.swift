@@ -39,6 +39,7 @@ let package = Package(
         .testTarget(name: "EngineTests", dependencies: ["Engine"]),
         .testTarget(name: "TeacherTests", dependencies: ["Teacher", "Tasks", "Media"]),
         .testTarget(name: "ReasonerTests", dependencies: ["Reasoner", "Engine", "Tasks", "ModelFiles"]),
+        .testTarget(name: "TaskFolderTests", dependencies: ["TaskFolder", "Media"]),
         .testTarget(name: "AdaptationTests", dependencies: ["Adaptation", "TaskFolder", "Tasks", "Teacher"]),
         .testTarget(name: "SpoolTests", dependencies: ["Spool"]),
         .testTarget(name: "EndToEndTests", dependencies: ["tutor"]),

@@ -10,6 +10,7 @@ public enum AtomicWrite {
         public let path: String
         public let reason: String
         public var description: String { "could not write \(path): \(reason)" }
+        public init(path: String, reason: String) { self.path = path; self.reason = reason }
     }
 
     public static func write(_ bytes: [UInt8], to url: URL) throws {

@@ -54,7 +54,7 @@ public struct JobSettings: Sendable, Equatable {
         }
         func number(_ key: String) -> Double? {
             guard let v = dict[key] else { return nil }
-            if let n = v as? NSNumber, !(v is Bool) { return n.doubleValue }
+            if let n = v as? NSNumber, type(of: n) != type(of: NSNumber(value: true)) { return n.doubleValue }
             problems.append(Problem(key: key, message: "must be a number"))
             return nil
         }

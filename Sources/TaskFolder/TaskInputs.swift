@@ -13,6 +13,8 @@ public struct TaskInputs: Sendable {
     public static let rulesLimit = 1024 * 1024
     public static let jobLimit = 64 * 1024
     public static let jpegLimit = 64 * 1024 * 1024
+    /// The most entries a task folder may hold (inputs, outputs and anything else).
+    public static let maxEntries = 1000
 
     /// Every problem and warning found in a folder.
     public struct Report: Sendable {
@@ -44,6 +46,12 @@ public struct TaskInputs: Sendable {
         case nil: r.problems.append("\(folder.path): no such folder"); return r
         case "folder": break
         case let k?: r.problems.append("\(folder.path) is a \(k), not a folder"); return r
+        }
+        // A folder with thousands of entries is almost always a mistake (a dataset dropped in
+        // by accident); refusing it keeps a scan of the spool cheap.
+        if let n = try? FileManager.default.contentsOfDirectory(atPath: folder.path).count, n > maxEntries {
+            r.problems.append("the folder holds \(n) entries, more than the limit of \(maxEntries): a task folder needs only prompt.txt, rules.json, first_frame.jpg and job.json")
+            return r
         }
         var prompt = ""
         do {

@@ -4,6 +4,10 @@ extension Tutor {
     /// Every subcommand, in the order `--help` lists them.
     static let commands: [ParsableCommand.Type] = [
         Validate.self,
+        Daemon.self,
+        Submit.self,
+        Status.self,
+        SpoolExec.self,
         MakeTask.self,
         Bench.self,
     ]

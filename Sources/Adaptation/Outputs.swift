@@ -1,0 +1,78 @@
+import Foundation
+import Media
+import TaskFolder
+
+/// Writes a task's outputs into its folder (SPEC section 4). Every file goes to a
+/// temporary name and is renamed into place; `verdict.json` is written last.
+public struct Outputs {
+    public let folder: URL
+
+    public init(folder: URL) { self.folder = folder }
+
+    /// Writes `frames/00.jpg ...` (quality 95, 4:4:4) and returns their relative paths
+    /// together with the video decoded back from those files, which is what the verdict judges.
+    public func writeFrames(_ video: Video, quality: Int = 95) throws -> (paths: [String], asWritten: Video) {
+        let dir = folder.appendingPathComponent("frames")
+        try ensureFolder(dir)
+        var paths: [String] = []
+        var decoded: [RGBImage] = []
+        let digits = max(2, String(video.frames - 1).count)
+        for t in 0..<video.frames {
+            let name = String(repeating: "0", count: max(0, digits - String(t).count)) + String(t) + ".jpg"
+            let bytes = try JPEG.encode(video.image(t), quality: quality, subsample444: true)
+            try AtomicWrite.write(bytes, to: dir.appendingPathComponent(name))
+            decoded.append(try JPEG.decode(bytes))
+            paths.append("frames/" + name)
+        }
+        // Frames left over from an earlier run with more frames would be mistaken for this video's.
+        if let names = try? FileManager.default.contentsOfDirectory(atPath: dir.path) {
+            for n in names where n.hasSuffix(".jpg") && !paths.contains("frames/" + n) {
+                try? FileManager.default.removeItem(at: dir.appendingPathComponent(n))
+            }
+        }
+        return (paths, Video(images: decoded))
+    }
+
+    public func writeJPEG(_ image: RGBImage, name: String) throws {
+        try AtomicWrite.write(try JPEG.encode(image, quality: 95, subsample444: true), to: folder.appendingPathComponent(name))
+    }
+
+    public func writeJSON(_ object: Any, name: String) throws {
+        let data = try JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
+        try AtomicWrite.write(Array(data) + [0x0A], to: folder.appendingPathComponent(name))
+    }
+
+    public func writeVerdict(_ verdict: Verdict) throws {
+        try AtomicWrite.write(verdict.jsonBytes(), to: folder.appendingPathComponent("verdict.json"))
+    }
+
+    /// Removes the verdict of an earlier run, so that its presence again means "this run finished".
+    public func clearVerdict() {
+        let url = folder.appendingPathComponent("verdict.json")
+        if SafeFile.kind(at: url) == "regular file" {
+            try? FileManager.default.removeItem(at: url)
+            AtomicWrite.syncFolder(folder)
+        }
+    }
+
+    /// Replaces `name/` with `staged/` (a folder already complete and synced) in two renames.
+    /// A reader sees the old folder, briefly none, or the new one; never a half-written one.
+    public func replaceFolder(_ name: String, with staged: URL) throws {
+        let target = folder.appendingPathComponent(name)
+        if SafeFile.kind(at: target) != nil {
+            let old = folder.appendingPathComponent(".\(name).old.\(getpid())")
+            try FileManager.default.moveItem(at: target, to: old)
+            try? FileManager.default.removeItem(at: old)
+        }
+        try FileManager.default.moveItem(at: staged, to: target)
+        AtomicWrite.syncFolder(folder)
+    }
+
+    func ensureFolder(_ dir: URL) throws {
+        switch SafeFile.kind(at: dir) {
+        case "folder": return
+        case nil: try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: false)
+        case let k?: throw AtomicWrite.Failure(path: dir.path, reason: "it exists as a \(k); remove it so tutor can write the frames")
+        }
+    }
+}

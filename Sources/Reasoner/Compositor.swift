@@ -1,0 +1,191 @@
+import Media
+
+/// Offsets of every layer slot in every frame, the Reasoner's output.
+///
+/// `offsets` is `[maxLayers, frames, 2]` in native pixels (x right, y down), row-major; slots
+/// past the frame's layer count are padding and are ignored by the compositor.
+public struct Trajectory: Sendable, Equatable {
+    public static let maxLayers = LayerCut.maxLayers
+    public static let frames = 16
+    /// Floats in one trajectory: `maxLayers * frames * 2` (512).
+    public static let count = maxLayers * frames * 2
+
+    /// `[maxLayers, frames, 2]`
+    public var offsets: [Float]
+
+    public init(offsets: [Float]) {
+        precondition(offsets.count == Trajectory.count, "Trajectory: \(offsets.count) floats, expected \(Trajectory.count)")
+        self.offsets = offsets
+    }
+
+    public static var zero: Trajectory { Trajectory(offsets: [Float](repeating: 0, count: count)) }
+
+    @inlinable public func offset(layer l: Int, frame f: Int) -> SIMD2<Float> {
+        let i = (l * Trajectory.frames + f) * 2
+        return SIMD2(offsets[i], offsets[i + 1])
+    }
+
+    /// The largest offset a layer reaches over the frames, in pixels.
+    public func maxDisplacement(layer l: Int) -> Float {
+        var m: Float = 0
+        for f in 0..<Trajectory.frames { let o = offset(layer: l, frame: f); m = max(m, (o * o).sum().squareRoot()) }
+        return m
+    }
+}
+
+/// Renders layers at their offsets over the plate, and the gradient of the frames with respect to
+/// the offsets.
+///
+/// Frame t = the plate, then every layer from back to front (largest area first) alpha-composited
+/// over it, its alpha sampled bilinearly at `x - offset_t` (zero outside the frame) and filled with
+/// its colour: `out = out * (1 - A) + color * A`.
+public enum Compositor {
+    /// Layers whose offsets never exceed this many pixels are drawn static in the final video.
+    public static let staticThreshold: Float = 1.5
+
+    /// The offsets the final video uses: layers that never move more than `staticThreshold` are
+    /// held at zero, the others are rounded to whole pixels, so that static walls do not blur and
+    /// moving objects stay sharp (a fractional shift smears a layer over two pixels).
+    public static func finalOffsets(_ trajectory: Trajectory, layerCount: Int) -> Trajectory {
+        var out = Trajectory.zero
+        for l in 0..<min(layerCount, Trajectory.maxLayers) where trajectory.maxDisplacement(layer: l) > staticThreshold {
+            for f in 0..<Trajectory.frames {
+                let i = (l * Trajectory.frames + f) * 2
+                out.offsets[i] = trajectory.offsets[i].rounded()
+                out.offsets[i + 1] = trajectory.offsets[i + 1].rounded()
+            }
+        }
+        return out
+    }
+
+    /// Renders `Trajectory.frames` frames at the native size.
+    ///
+    /// - Parameters:
+    ///   - final: draw the final video (static layers held still, movers at whole pixels) instead
+    ///     of the differentiable rendering at the exact offsets.
+    public static func render(_ frame: LayeredFrame, _ trajectory: Trajectory, final: Bool = false) -> Video {
+        let traj = final ? finalOffsets(trajectory, layerCount: frame.layers.count) : trajectory
+        let s = frame.size, fs = s * s * 3
+        var video = Video(frames: Trajectory.frames, height: s, width: s)
+        video.pixels.withUnsafeMutableBufferPointer { out in
+            for f in 0..<Trajectory.frames {
+                let o = out.baseAddress! + f * fs
+                frame.plate.withUnsafeBufferPointer { o.update(from: $0.baseAddress!, count: fs) }
+                for (l, layer) in frame.layers.enumerated() {
+                    composite(o, layer, traj.offset(layer: l, frame: f), s)
+                }
+            }
+        }
+        return video
+    }
+
+    /// Gradient of a scalar with respect to the offsets, given its gradient with respect to the
+    /// frames of `render(frame, trajectory, final: false)`.
+    ///
+    /// - Parameter dVideo: `[frames, size, size, 3]`.
+    /// - Returns: `[maxLayers, frames, 2]`, zero on padding slots. Bilinear sampling is piecewise
+    ///   linear in the offset, so this is the exact derivative away from whole-pixel offsets.
+    public static func renderBackward(_ frame: LayeredFrame, _ trajectory: Trajectory, dVideo: [Float]) -> [Float] {
+        let s = frame.size, fs = s * s * 3, k = frame.layers.count
+        precondition(dVideo.count == Trajectory.frames * fs, "renderBackward: dVideo has \(dVideo.count) floats")
+        var dTraj = [Float](repeating: 0, count: Trajectory.count)
+        // The frame before each layer is drawn, `[k, size, size, 3]`.
+        var before = [Float](repeating: 0, count: max(1, k) * fs)
+        var cur = [Float](repeating: 0, count: fs)
+        var dOut = [Float](repeating: 0, count: fs)
+        for f in 0..<Trajectory.frames {
+            cur = frame.plate
+            cur.withUnsafeMutableBufferPointer { c in
+                before.withUnsafeMutableBufferPointer { b in
+                    for (l, layer) in frame.layers.enumerated() {
+                        (b.baseAddress! + l * fs).update(from: c.baseAddress!, count: fs)
+                        composite(c.baseAddress!, layer, trajectory.offset(layer: l, frame: f), s)
+                    }
+                }
+            }
+            for i in 0..<fs { dOut[i] = dVideo[f * fs + i] }
+            for l in stride(from: k - 1, through: 0, by: -1) {
+                let g = before.withUnsafeBufferPointer { b in
+                    dOut.withUnsafeMutableBufferPointer { d in
+                        compositeBackward(d.baseAddress!, b.baseAddress! + l * fs, frame.layers[l],
+                                          trajectory.offset(layer: l, frame: f), s)
+                    }
+                }
+                let i = (l * Trajectory.frames + f) * 2
+                dTraj[i] += g.x; dTraj[i + 1] += g.y
+            }
+        }
+        return dTraj
+    }
+
+    /// The pixel range a layer covers when shifted by `o`, one pixel of margin, clipped.
+    @inline(__always)
+    static func region(_ layer: Layer, _ o: SIMD2<Float>, _ s: Int) -> (Int, Int, Int, Int) {
+        let x0 = max(0, Int((layer.box.x + o.x).rounded(.down)) - 1)
+        let y0 = max(0, Int((layer.box.y + o.y).rounded(.down)) - 1)
+        let x1 = min(s, Int((layer.box.z + o.x).rounded(.up)) + 1)
+        let y1 = min(s, Int((layer.box.w + o.y).rounded(.up)) + 1)
+        return (x0, y0, x1, y1)
+    }
+
+    /// Bilinear alpha at pixel (x, y) of a layer shifted by `o`, with its derivatives with respect
+    /// to the sampling position (the derivative with respect to the offset is the negative).
+    @inline(__always)
+    static func sample(_ alpha: UnsafePointer<Float>, _ x: Int, _ y: Int, _ o: SIMD2<Float>, _ s: Int) -> (Float, Float, Float) {
+        let sx = Float(x) - o.x, sy = Float(y) - o.y
+        let fx0 = sx.rounded(.down), fy0 = sy.rounded(.down)
+        let ix = Int(fx0), iy = Int(fy0)
+        let wx = sx - fx0, wy = sy - fy0
+        @inline(__always) func at(_ xx: Int, _ yy: Int) -> Float {
+            (xx < 0 || yy < 0 || xx >= s || yy >= s) ? 0 : alpha[yy * s + xx]
+        }
+        let a00 = at(ix, iy), a10 = at(ix + 1, iy), a01 = at(ix, iy + 1), a11 = at(ix + 1, iy + 1)
+        let top = a00 + wx * (a10 - a00), bottom = a01 + wx * (a11 - a01)
+        let a = top + wy * (bottom - top)
+        let dx = (1 - wy) * (a10 - a00) + wy * (a11 - a01)
+        let dy = bottom - top
+        return (a, dx, dy)
+    }
+
+    /// Alpha-composites one shifted layer over `out` (`[s, s, 3]`) in place.
+    static func composite(_ out: UnsafeMutablePointer<Float>, _ layer: Layer, _ o: SIMD2<Float>, _ s: Int) {
+        let (x0, y0, x1, y1) = region(layer, o, s)
+        if x0 >= x1 || y0 >= y1 { return }
+        layer.alpha.withUnsafeBufferPointer { al in
+            for y in y0..<y1 {
+                for x in x0..<x1 {
+                    let a = sample(al.baseAddress!, x, y, o, s).0
+                    if a == 0 { continue }
+                    let p = out + 3 * (y * s + x)
+                    p[0] = p[0] * (1 - a) + layer.color.x * a
+                    p[1] = p[1] * (1 - a) + layer.color.y * a
+                    p[2] = p[2] * (1 - a) + layer.color.z * a
+                }
+            }
+        }
+    }
+
+    /// Backward of `composite`: returns d/d(offset) and turns `dOut` (gradient after the layer)
+    /// into the gradient before it, in place. `before` is the frame before the layer was drawn.
+    static func compositeBackward(_ dOut: UnsafeMutablePointer<Float>, _ before: UnsafePointer<Float>, _ layer: Layer,
+                                  _ o: SIMD2<Float>, _ s: Int) -> SIMD2<Float> {
+        let (x0, y0, x1, y1) = region(layer, o, s)
+        if x0 >= x1 || y0 >= y1 { return .zero }
+        var g = SIMD2<Float>.zero
+        layer.alpha.withUnsafeBufferPointer { al in
+            for y in y0..<y1 {
+                for x in x0..<x1 {
+                    let (a, dax, day) = sample(al.baseAddress!, x, y, o, s)
+                    if a == 0 && dax == 0 && day == 0 { continue }
+                    let i = 3 * (y * s + x)
+                    let d = dOut + i, b = before + i
+                    // out = b * (1 - a) + color * a  =>  dA = sum_c dOut_c * (color_c - b_c)
+                    let dA = d[0] * (layer.color.x - b[0]) + d[1] * (layer.color.y - b[1]) + d[2] * (layer.color.z - b[2])
+                    g.x -= dA * dax; g.y -= dA * day
+                    d[0] *= 1 - a; d[1] *= 1 - a; d[2] *= 1 - a
+                }
+            }
+        }
+        return g
+    }
+}

@@ -1,0 +1,207 @@
+import Media
+
+/// One colour component of the first frame: what the Reasoner moves.
+///
+/// All pixel quantities are at the native size (`LayerCut.size`, 64): x to the right, y down.
+public struct Layer: Sendable, Equatable {
+    /// The component's colour, RGB in [0, 1].
+    public var color: SIMD3<Float>
+    /// Coverage, `[size, size]`, in [0, 1]: 1 in the solid interior, partial on the anti-aliased rim.
+    public var alpha: [Float]
+    /// Bounding box of the covered pixels in pixels, (x0, y0, x1, y1), x1 and y1 exclusive.
+    public var box: SIMD4<Float>
+    /// Sum of `alpha`, in pixels.
+    public var area: Float
+    /// Alpha-weighted centre, in pixel coordinates (pixel centres at i + 0.5).
+    public var centroid: SIMD2<Float>
+
+    public init(color: SIMD3<Float>, alpha: [Float], size: Int) {
+        self.color = color
+        self.alpha = alpha
+        var a: Float = 0, cx: Float = 0, cy: Float = 0
+        var x0 = size, y0 = size, x1 = 0, y1 = 0
+        for y in 0..<size {
+            for x in 0..<size {
+                let v = alpha[y * size + x]
+                if v <= 0 { continue }
+                a += v; cx += v * (Float(x) + 0.5); cy += v * (Float(y) + 0.5)
+                x0 = min(x0, x); y0 = min(y0, y); x1 = max(x1, x + 1); y1 = max(y1, y + 1)
+            }
+        }
+        area = a
+        centroid = a > 0 ? SIMD2(cx / a, cy / a) : SIMD2(Float(size) / 2, Float(size) / 2)
+        box = a > 0 ? SIMD4(Float(x0), Float(y0), Float(x1), Float(y1)) : .zero
+    }
+}
+
+/// A first frame cut into a background plate and colour layers.
+public struct LayeredFrame: Sendable, Equatable {
+    /// Side of the square native frame (64).
+    public var size: Int
+    /// The most frequent colour, RGB in [0, 1].
+    public var background: SIMD3<Float>
+    /// The first frame with every layer removed (background colour where a layer covered it),
+    /// `[size, size, 3]`, floats in [0, 1].
+    public var plate: [Float]
+    /// The first frame resampled to native size, `[size, size, 3]`.
+    public var frame: [Float]
+    /// At most `LayerCut.maxLayers` layers, largest area first (back to front).
+    public var layers: [Layer]
+}
+
+/// Cuts a first frame into layers without looking at any rule file: the Reasoner sees only the
+/// prompt and the first frame.
+///
+/// The frame is resampled to 64 x 64 by area averaging. The most frequent colour is the
+/// background. Other colours that cover at least two pixels become layers; a colour that lies on
+/// the line between the background and a layer's colour, on pixels next to that layer, is its
+/// anti-aliased rim and joins that layer as partial alpha. Pixels of one colour in several places
+/// (walls, several crosses) form one layer. What is left (for example the few pixels where two
+/// components touch) stays in the plate.
+public enum LayerCut {
+    /// Native frame side.
+    public static let size = 64
+    /// Most layers kept (the largest by area).
+    public static let maxLayers = 16
+
+    /// Distances are RGB on the 0-255 scale.
+    static let backgroundTolerance: Float = 24
+    static let sameColorTolerance: Float = 36
+    static let rimResidualTolerance: Float = 30
+    static let minPixels = 2
+
+    public static func cut(_ image: RGBImage, size: Int = LayerCut.size, maxLayers: Int = LayerCut.maxLayers) -> LayeredFrame {
+        let frame = image.resizedFloat(width: size, height: size)
+        return cut(frame: frame, size: size, maxLayers: maxLayers)
+    }
+
+    /// - Parameter frame: `[size, size, 3]`, floats in [0, 1].
+    public static func cut(frame: [Float], size: Int, maxLayers: Int = LayerCut.maxLayers) -> LayeredFrame {
+        let n = size * size
+        precondition(frame.count == n * 3, "LayerCut: \(frame.count) floats for \(size) x \(size) x 3")
+        // Colours on the 0-255 scale, [n].
+        var px = [SIMD3<Float>](repeating: .zero, count: n)
+        for i in 0..<n { px[i] = SIMD3(frame[3 * i], frame[3 * i + 1], frame[3 * i + 2]) * 255 }
+
+        // Histogram over 16-level bins per channel.
+        func binOf(_ c: SIMD3<Float>) -> Int {
+            let q = (c / 16).rounded(.down)
+            return Int(min(15, max(0, q.x))) << 8 | Int(min(15, max(0, q.y))) << 4 | Int(min(15, max(0, q.z)))
+        }
+        var bin = [Int](repeating: 0, count: n)
+        var count = [Int](repeating: 0, count: 4096)
+        var sum = [SIMD3<Float>](repeating: .zero, count: 4096)
+        for i in 0..<n { let b = binOf(px[i]); bin[i] = b; count[b] += 1; sum[b] += px[i] }
+        let bgBin = (0..<4096).max { count[$0] < count[$1] || (count[$0] == count[$1] && $0 > $1) }!
+        let bg = sum[bgBin] / Float(count[bgBin])
+        func dist(_ a: SIMD3<Float>, _ b: SIMD3<Float>) -> Float { let d = a - b; return (d * d).sum().squareRoot() }
+        /// Where `c` lies on the line from the background to `k`: (fraction, distance from the line).
+        func blend(_ c: SIMD3<Float>, toward k: SIMD3<Float>) -> (Float, Float) {
+            let d = k - bg, len2 = (d * d).sum()
+            if len2 < 1 { return (0, .infinity) }
+            let a = ((c - bg) * d).sum() / len2
+            return (a, dist(c, bg + a * d))
+        }
+        var isBackground = [Bool](repeating: false, count: n)
+        for i in 0..<n where dist(px[i], bg) <= backgroundTolerance { isBackground[i] = true }
+
+        // Candidate bins: enough foreground pixels. Mean colour from the foreground pixels only.
+        var fgCount = [Int](repeating: 0, count: 4096)
+        var fgSum = [SIMD3<Float>](repeating: .zero, count: 4096)
+        for i in 0..<n where !isBackground[i] { fgCount[bin[i]] += 1; fgSum[bin[i]] += px[i] }
+        var candidates = (0..<4096).filter { fgCount[$0] >= minPixels }
+        let mean = { (b: Int) in fgSum[b] / Float(fgCount[b]) }
+        candidates.sort { fgCount[$0] > fgCount[$1] || (fgCount[$0] == fgCount[$1] && $0 < $1) }
+
+        /// Fraction of the pixels of bin `b` with an 8-neighbour whose colour is near `k`.
+        var pixelsOf = [Int: [Int]]()
+        for i in 0..<n where !isBackground[i] && fgCount[bin[i]] >= minPixels { pixelsOf[bin[i], default: []].append(i) }
+        func adjacency(_ b: Int, _ k: SIMD3<Float>) -> Float {
+            var hit = 0, total = 0
+            for i in pixelsOf[b] ?? [] {
+                total += 1
+                let x = i % size, y = i / size
+                search: for dy in -1...1 {
+                    for dx in -1...1 where dx != 0 || dy != 0 {
+                        let xx = x + dx, yy = y + dy
+                        if xx < 0 || yy < 0 || xx >= size || yy >= size { continue }
+                        if dist(px[yy * size + xx], k) <= sameColorTolerance { hit += 1; break search }
+                    }
+                }
+            }
+            return total == 0 ? 0 : Float(hit) / Float(total)
+        }
+
+        // Accept clusters in order of pixel count; skip bins that are some other colour's rim.
+        var clusterColor: [SIMD3<Float>] = []
+        var clusterWeight: [Float] = []
+        for b in candidates {
+            let c = mean(b)
+            if let j = clusterColor.indices.first(where: { dist(clusterColor[$0], c) <= sameColorTolerance }) {
+                let w = Float(fgCount[b])
+                clusterColor[j] = (clusterColor[j] * clusterWeight[j] + c * w) / (clusterWeight[j] + w)
+                clusterWeight[j] += w
+                continue
+            }
+            var rim = false
+            for k in candidates where k != b {
+                let kc = mean(k)
+                if dist(kc, bg) <= dist(c, bg) { continue }
+                let (a, r) = blend(c, toward: kc)
+                if a > 0.04 && a < 0.96 && r <= rimResidualTolerance && adjacency(b, kc) >= 0.5 { rim = true; break }
+            }
+            if !rim { clusterColor.append(c); clusterWeight.append(Float(fgCount[b])) }
+        }
+
+        // Core pixels: within the same-colour tolerance of a cluster.
+        var core = [Int](repeating: -1, count: n)
+        for i in 0..<n where !isBackground[i] {
+            var best = -1, bestD = sameColorTolerance
+            for (j, k) in clusterColor.enumerated() { let d = dist(px[i], k); if d <= bestD { best = j; bestD = d } }
+            core[i] = best
+        }
+        var alphas = [[Float]](repeating: [Float](repeating: 0, count: n), count: clusterColor.count)
+        var coreCount = [Int](repeating: 0, count: clusterColor.count)
+        for i in 0..<n where core[i] >= 0 {
+            // Interior pixels (JPEG noise puts them within a few percent of the colour) are opaque;
+            // a rim pixel just inside the tolerance keeps its partial coverage.
+            let (a, _) = blend(px[i], toward: clusterColor[core[i]])
+            alphas[core[i]][i] = a >= 0.93 ? 1 : max(0, a)
+            coreCount[core[i]] += 1
+        }
+        // Rim pixels: partial alpha toward a cluster with a core pixel within one pixel.
+        for i in 0..<n where !isBackground[i] && core[i] < 0 {
+            let x = i % size, y = i / size
+            var best = -1, bestR = rimResidualTolerance, bestA: Float = 0
+            var seen = Set<Int>()
+            for dy in -1...1 {
+                for dx in -1...1 {
+                    let xx = x + dx, yy = y + dy
+                    if xx < 0 || yy < 0 || xx >= size || yy >= size { continue }
+                    let j = core[yy * size + xx]
+                    if j < 0 || !seen.insert(j).inserted { continue }
+                    let (a, r) = blend(px[i], toward: clusterColor[j])
+                    if a > 0 && r <= bestR { best = j; bestR = r; bestA = min(1, a) }
+                }
+            }
+            if best >= 0 { alphas[best][i] = bestA }
+        }
+
+        var layers: [Layer] = []
+        for (j, k) in clusterColor.enumerated() {
+            if coreCount[j] < minPixels { continue }
+            layers.append(Layer(color: k / 255, alpha: alphas[j], size: size))
+        }
+        layers.sort { $0.area > $1.area || ($0.area == $1.area && $0.color.sum() < $1.color.sum()) }
+        if layers.count > maxLayers { layers.removeLast(layers.count - maxLayers) }
+
+        var plate = frame
+        let bg01 = bg / 255
+        for l in layers {
+            for i in 0..<n where l.alpha[i] > 0 {
+                plate[3 * i] = bg01.x; plate[3 * i + 1] = bg01.y; plate[3 * i + 2] = bg01.z
+            }
+        }
+        return LayeredFrame(size: size, background: bg01, plate: plate, frame: frame, layers: layers)
+    }
+}

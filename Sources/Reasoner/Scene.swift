@@ -1,0 +1,126 @@
+import Media
+
+/// Everything the Reasoner conditions on for one task: the layered first frame and the prompt's
+/// tokens, with the model's input features precomputed.
+///
+/// Shapes: P = 64 patch tokens (8 x 8 patches of the 64 x 64 frame, 192 values each),
+/// K = `Trajectory.maxLayers` layer slots, `Scene.layerFeatures` values each.
+public struct Scene: Sendable {
+    public static let patchSide = 8
+    public static let patches = (LayerCut.size / patchSide) * (LayerCut.size / patchSide)
+    /// Values per patch token: 8 x 8 pixels x RGB.
+    public static let patchFeatures = patchSide * patchSide * 3
+    /// Side of the pooled alpha a layer token carries.
+    public static let pooledSide = 8
+    /// Values per layer token before its trajectory: colour 3, box 4, area 1, centroid 2,
+    /// pooled alpha 64, present 1.
+    public static let layerFeatures = 3 + 4 + 1 + 2 + pooledSide * pooledSide + 1
+
+    public var prompt: String
+    public var layered: LayeredFrame
+    /// Prompt token ids, 1...`PromptTokenizer.maxTokens` of them.
+    public var tokens: [Int]
+    /// `[patches, patchFeatures]`, pixel values centred on 0 (value - 0.5).
+    public var patchInputs: [Float]
+    /// `[K, layerFeatures]`, zero on padding slots.
+    public var layerInputs: [Float]
+
+    /// Number of real layers (the rest of the K slots is padding).
+    public var layerCount: Int { layered.layers.count }
+
+    public init(prompt: String, firstFrame: RGBImage, tokenizer: PromptTokenizer = PromptTokenizer()) {
+        self.init(prompt: prompt, layered: LayerCut.cut(firstFrame), tokenizer: tokenizer)
+    }
+
+    public init(prompt: String, layered: LayeredFrame, tokenizer: PromptTokenizer = PromptTokenizer()) {
+        self.prompt = prompt
+        self.layered = layered
+        self.tokens = tokenizer.encode(prompt)
+        let s = layered.size, ps = Scene.patchSide, grid = s / ps
+        precondition(s == LayerCut.size, "Scene: frames must be \(LayerCut.size) x \(LayerCut.size)")
+        var patch = [Float](repeating: 0, count: Scene.patches * Scene.patchFeatures)
+        for py in 0..<grid {
+            for px in 0..<grid {
+                let base = (py * grid + px) * Scene.patchFeatures
+                for y in 0..<ps {
+                    for x in 0..<ps {
+                        for c in 0..<3 {
+                            patch[base + (y * ps + x) * 3 + c] = layered.frame[((py * ps + y) * s + px * ps + x) * 3 + c] - 0.5
+                        }
+                    }
+                }
+            }
+        }
+        patchInputs = patch
+        let f = Scene.layerFeatures, fs = Float(s), pool = Scene.pooledSide, cell = s / pool
+        var lay = [Float](repeating: 0, count: Trajectory.maxLayers * f)
+        for (l, layer) in layered.layers.enumerated() {
+            let o = l * f
+            lay[o] = layer.color.x - 0.5; lay[o + 1] = layer.color.y - 0.5; lay[o + 2] = layer.color.z - 0.5
+            lay[o + 3] = layer.box.x / fs; lay[o + 4] = layer.box.y / fs
+            lay[o + 5] = layer.box.z / fs; lay[o + 6] = layer.box.w / fs
+            lay[o + 7] = layer.area.squareRoot() / fs
+            lay[o + 8] = layer.centroid.x / fs; lay[o + 9] = layer.centroid.y / fs
+            for gy in 0..<pool {
+                for gx in 0..<pool {
+                    var acc: Float = 0
+                    for y in 0..<cell { for x in 0..<cell { acc += layer.alpha[(gy * cell + y) * s + gx * cell + x] } }
+                    lay[o + 10 + gy * pool + gx] = acc / Float(cell * cell)
+                }
+            }
+            lay[o + f - 1] = 1
+        }
+        layerInputs = lay
+    }
+
+    /// The training target for a generated task: each track's offsets on the layer whose colour
+    /// matches the track's (nearest colour within 60 on the 0-255 scale), zero elsewhere.
+    /// Returns nil when some track has no matching layer.
+    public func trajectory(from tracks: [(color: [UInt8], offsets: [SIMD2<Float>])]) -> Trajectory? {
+        var t = Trajectory.zero
+        var used = Set<Int>()
+        for track in tracks {
+            let c = SIMD3<Float>(Float(track.color[0]), Float(track.color[1]), Float(track.color[2]))
+            var best = -1, bestD: Float = 60
+            for (l, layer) in layered.layers.enumerated() where !used.contains(l) {
+                let d = layer.color * 255 - c
+                let dist = (d * d).sum().squareRoot()
+                if dist < bestD { best = l; bestD = dist }
+            }
+            if best < 0 || track.offsets.count != Trajectory.frames { return nil }
+            used.insert(best)
+            for fr in 0..<Trajectory.frames {
+                t.offsets[(best * Trajectory.frames + fr) * 2] = track.offsets[fr].x
+                t.offsets[(best * Trajectory.frames + fr) * 2 + 1] = track.offsets[fr].y
+            }
+        }
+        return t
+    }
+}
+
+/// SplitMix64: a small, fast, fully specified generator, so that noise and data order depend only
+/// on the seed, on every platform.
+public struct SplitMix64: RandomNumberGenerator, Sendable {
+    public var state: UInt64
+    public init(seed: UInt64) { state = seed }
+    public mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+    /// Uniform in [0, 1).
+    public mutating func uniform() -> Float { Float(next() >> 40) / Float(1 << 24) }
+    /// Standard normal (Box-Muller).
+    public mutating func normal() -> Float {
+        let u1 = max(Float(1e-7), uniform()), u2 = uniform()
+        return (-2 * logf(u1)).squareRoot() * cosf(2 * .pi * u2)
+    }
+}
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif

@@ -1,0 +1,115 @@
+import Foundation
+import Media
+import XCTest
+@testable import TaskFolder
+
+final class TaskInputsTests: XCTestCase {
+    var dir: URL!
+
+    override func setUpWithError() throws {
+        dir = FileManager.default.temporaryDirectory.appendingPathComponent("tutor-inputs-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        try "Move the yellow ball to the red square.".write(to: dir.appendingPathComponent("prompt.txt"), atomically: true, encoding: .utf8)
+        try #"{"version": 1}"#.write(to: dir.appendingPathComponent("rules.json"), atomically: true, encoding: .utf8)
+        let image = RGBImage(width: 32, height: 24, fill: (200, 30, 30))
+        try Data(JPEG.encode(image)).write(to: dir.appendingPathComponent("first_frame.jpg"))
+    }
+
+    override func tearDownWithError() throws {
+        try? FileManager.default.removeItem(at: dir)
+    }
+
+    func testValidFolder() {
+        let r = TaskInputs.validate(folder: dir)
+        XCTAssertEqual(r.problems, [])
+        XCTAssertEqual(r.inputs?.firstFrame.width, 32)
+        XCTAssertEqual(r.inputs?.job, JobSettings())
+    }
+
+    func testMissingFilesAreEachNamed() throws {
+        try FileManager.default.removeItem(at: dir.appendingPathComponent("prompt.txt"))
+        try FileManager.default.removeItem(at: dir.appendingPathComponent("rules.json"))
+        let r = TaskInputs.validate(folder: dir)
+        XCTAssertTrue(r.problems.contains("prompt.txt is missing"), "\(r.problems)")
+        XCTAssertTrue(r.problems.contains("rules.json is missing"), "\(r.problems)")
+        XCTAssertNil(r.inputs)
+    }
+
+    func testSymlinkIsRefusedNotFollowed() throws {
+        let jpg = dir.appendingPathComponent("first_frame.jpg")
+        try FileManager.default.removeItem(at: jpg)
+        try FileManager.default.createSymbolicLink(atPath: jpg.path, withDestinationPath: "/etc/passwd")
+        let r = TaskInputs.validate(folder: dir)
+        XCTAssertTrue(r.problems.contains { $0.contains("first_frame.jpg is a symbolic link") }, "\(r.problems)")
+    }
+
+    func testFIFOAndFolderAreRefused() throws {
+        let p = dir.appendingPathComponent("prompt.txt")
+        try FileManager.default.removeItem(at: p)
+        XCTAssertEqual(mkfifo(p.path, 0o644), 0)
+        let rules = dir.appendingPathComponent("rules.json")
+        try FileManager.default.removeItem(at: rules)
+        try FileManager.default.createDirectory(at: rules, withIntermediateDirectories: false)
+        let r = TaskInputs.validate(folder: dir)
+        XCTAssertTrue(r.problems.contains { $0.contains("prompt.txt is a FIFO") }, "\(r.problems)")
+        XCTAssertTrue(r.problems.contains { $0.contains("rules.json is a folder") }, "\(r.problems)")
+    }
+
+    func testPromptMustBeUTF8AndNotEmpty() throws {
+        let p = dir.appendingPathComponent("prompt.txt")
+        try Data([0x66, 0xFF, 0xFE, 0x00]).write(to: p)
+        XCTAssertTrue(TaskInputs.validate(folder: dir).problems.contains("prompt.txt is not valid UTF-8 text"))
+        try Data("  \n".utf8).write(to: p)
+        XCTAssertTrue(TaskInputs.validate(folder: dir).problems.contains { $0.hasPrefix("prompt.txt is empty") })
+    }
+
+    func testZeroByteAndHugeJPEG() throws {
+        let jpg = dir.appendingPathComponent("first_frame.jpg")
+        try Data().write(to: jpg)
+        XCTAssertTrue(TaskInputs.validate(folder: dir).problems.contains { $0.contains("empty") })
+        // A valid JPEG whose SOF claims 30000 x 30000 is refused from the header alone.
+        var bytes = try JPEG.encode(RGBImage(width: 8, height: 8, fill: (1, 2, 3)))
+        let sof = (0..<bytes.count - 1).first { bytes[$0] == 0xFF && bytes[$0 + 1] == 0xC0 }!
+        bytes[sof + 5] = 0x75; bytes[sof + 6] = 0x30; bytes[sof + 7] = 0x75; bytes[sof + 8] = 0x30
+        try Data(bytes).write(to: jpg)
+        let r = TaskInputs.validate(folder: dir)
+        XCTAssertTrue(r.problems.contains { $0.contains("30000 x 30000") }, "\(r.problems)")
+    }
+
+    func testJobJSONUnknownKeyAndRanges() throws {
+        let job = dir.appendingPathComponent("job.json")
+        try #"{"strategy": "teacher-lora", "seed": 7, "max_step": 3, "rank": 0, "learning_rate": -1, "stop_loss": "x"}"#
+            .write(to: job, atomically: true, encoding: .utf8)
+        let p = TaskInputs.validate(folder: dir).problems.joined(separator: "\n")
+        XCTAssertTrue(p.contains("job.json: max_step: unknown key"), p)
+        XCTAssertTrue(p.contains("job.json: rank: must be a whole number from 1 to 256"), p)
+        XCTAssertTrue(p.contains("job.json: learning_rate: must be above 0"), p)
+        XCTAssertTrue(p.contains("job.json: stop_loss: must be a number"), p)
+        try #"{"strategy": "best-of-n", "seed": 7, "samples": 3}"#.write(to: job, atomically: true, encoding: .utf8)
+        let ok = TaskInputs.validate(folder: dir)
+        XCTAssertEqual(ok.problems, [])
+        XCTAssertEqual(ok.inputs?.job.strategy, .bestOfN)
+        XCTAssertEqual(ok.inputs?.job.samples, 3)
+        XCTAssertEqual(ok.inputs?.job.seed, 7)
+        try #"{"strategy": "magic"}"#.write(to: job, atomically: true, encoding: .utf8)
+        XCTAssertTrue(TaskInputs.validate(folder: dir).problems.contains { $0.hasPrefix("job.json: strategy: must be one of") })
+    }
+
+    func testTooManyEntries() throws {
+        let extra = dir.appendingPathComponent("extra")
+        try FileManager.default.createDirectory(at: extra, withIntermediateDirectories: true)
+        for i in 0..<(TaskInputs.maxEntries + 1) {
+            FileManager.default.createFile(atPath: dir.appendingPathComponent("x\(i)").path, contents: nil)
+        }
+        XCTAssertTrue(TaskInputs.validate(folder: dir).problems.contains { $0.contains("more than the limit") })
+    }
+
+    func testAtomicWriteLeavesNoTemporaryFile() throws {
+        let target = dir.appendingPathComponent("out.json")
+        try AtomicWrite.write("{\"a\": 1}", to: target)
+        try AtomicWrite.write("{\"a\": 2}", to: target)
+        XCTAssertEqual(try String(contentsOf: target, encoding: .utf8), "{\"a\": 2}")
+        let leftovers = try FileManager.default.contentsOfDirectory(atPath: dir.path).filter { $0.hasSuffix(".tmp") }
+        XCTAssertEqual(leftovers, [])
+    }
+}
