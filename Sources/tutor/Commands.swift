@@ -23,5 +23,6 @@ struct Bench: ParsableCommand {
     /// Every benchmark, in the order `--help` lists them.
     static let benchmarks: [ParsableCommand.Type] = [
         BenchTeacher.self,
+        BenchSpool.self,
     ]
 }
