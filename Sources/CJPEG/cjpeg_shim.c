@@ -61,6 +61,9 @@ static void shim_progress(j_common_ptr cinfo) {
     }
 }
 
+_Static_assert(JCS_GRAYSCALE == TUTOR_JPEG_CS_GRAYSCALE && JCS_RGB == TUTOR_JPEG_CS_RGB && JCS_YCbCr == TUTOR_JPEG_CS_YCBCR
+               && JCS_CMYK == TUTOR_JPEG_CS_CMYK && JCS_YCCK == TUTOR_JPEG_CS_YCCK, "J_COLOR_SPACE values changed");
+
 static void fill_info(struct jpeg_decompress_struct *c, tutor_jpeg_info *info) {
     info->width = (int)c->image_width;
     info->height = (int)c->image_height;

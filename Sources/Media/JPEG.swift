@@ -8,7 +8,7 @@ public enum JPEGError: Error, Equatable, CustomStringConvertible {
     case notJPEG(String)
     case corrupt(String)
     case tooLarge(width: Int, height: Int, limit: Int)
-    case tooSmall(width: Int, height: Int)
+    case tooSmall(width: Int, height: Int, minimum: Int)
     case unsupported(String)
     case outOfMemory(String)
     case encodeFailed(String)
@@ -19,7 +19,7 @@ public enum JPEGError: Error, Equatable, CustomStringConvertible {
         case .notJPEG(let m): return "not a JPEG file (\(m))"
         case .corrupt(let m): return "the JPEG is damaged or truncated (\(m))"
         case let .tooLarge(w, h, limit): return "the image is \(w) x \(h) pixels; the limit is \(limit) x \(limit)"
-        case let .tooSmall(w, h): return "the image is \(w) x \(h) pixels; it must be at least 2 x 2"
+        case let .tooSmall(w, h, minimum): return "the image is \(w) x \(h) pixels; it must be at least \(minimum) x \(minimum)"
         case .unsupported(let m): return "the JPEG cannot be converted to RGB (\(m))"
         case .outOfMemory(let m): return "out of memory decoding the JPEG (\(m))"
         case .encodeFailed(let m): return "could not encode the JPEG (\(m))"
@@ -31,11 +31,18 @@ public enum JPEG {
     /// The default limit on either side, checked from the header before decoding.
     public static let defaultMaxSide = 4096
 
+    /// How a JPEG stores colour (libjpeg's J_COLOR_SPACE of the file).
+    public enum ColorSpace: Sendable, Equatable {
+        case grey, yCbCr, rgb, cmyk, ycck, unknown
+    }
+
     /// The header of a JPEG: size and colour model, read without decoding pixels.
     public struct Header: Sendable, Equatable {
         public var width: Int
         public var height: Int
+        /// Colour components as stored: 1 grey, 3 YCbCr or RGB, 4 CMYK or YCCK.
         public var components: Int
+        public var colorSpace: ColorSpace
         public var progressive: Bool
     }
 
@@ -44,8 +51,17 @@ public enum JPEG {
         var info = tutor_jpeg_info()
         let rc = data.withUnsafeBufferPointer { tutor_jpeg_read_header($0.baseAddress, $0.count, &info) }
         if rc != Int32(TUTOR_JPEG_OK) { throw .corrupt(message(&info)) }
+        let space: ColorSpace
+        switch info.color_space {
+        case Int32(TUTOR_JPEG_CS_GRAYSCALE): space = .grey
+        case Int32(TUTOR_JPEG_CS_YCBCR): space = .yCbCr
+        case Int32(TUTOR_JPEG_CS_RGB): space = .rgb
+        case Int32(TUTOR_JPEG_CS_CMYK): space = .cmyk
+        case Int32(TUTOR_JPEG_CS_YCCK): space = .ycck
+        default: space = .unknown
+        }
         return Header(width: Int(info.width), height: Int(info.height), components: Int(info.components),
-                      progressive: info.progressive != 0)
+                      colorSpace: space, progressive: info.progressive != 0)
     }
 
     /// Decodes any JPEG libjpeg reads (baseline, progressive, greyscale, CMYK/YCCK) to RGB.
@@ -68,7 +84,7 @@ public enum JPEG {
         switch rc {
         case Int32(TUTOR_JPEG_OK): break
         case Int32(TUTOR_JPEG_TOO_LARGE): throw .tooLarge(width: Int(info.width), height: Int(info.height), limit: maxSide)
-        case Int32(TUTOR_JPEG_TOO_SMALL): throw .tooSmall(width: Int(info.width), height: Int(info.height))
+        case Int32(TUTOR_JPEG_TOO_SMALL): throw .tooSmall(width: Int(info.width), height: Int(info.height), minimum: minSide)
         case Int32(TUTOR_JPEG_UNSUPPORTED): throw .unsupported(message(&info))
         case Int32(TUTOR_JPEG_NO_MEMORY): throw .outOfMemory(message(&info))
         default: throw .corrupt(message(&info))

@@ -6,6 +6,24 @@ extension Tutor {
         Validate.self,
         Bench.self,
         Daemon.self,
+        Submit.self,
+        Status.self,
         SpoolExec.self,
+        MakeTask.self,
+        Bench.self,
+    ]
+}
+
+/// `tutor bench ...`: one subcommand per benchmark.
+struct Bench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run a benchmark and print its table.",
+        subcommands: Bench.benchmarks
+    )
+
+    /// Every benchmark, in the order `--help` lists them.
+    static let benchmarks: [ParsableCommand.Type] = [
+        BenchTeacher.self,
+        BenchSpool.self,
     ]
 }

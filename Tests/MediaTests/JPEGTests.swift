@@ -8,10 +8,14 @@ final class JPEGTests: XCTestCase {
     func testDecodesImageMagickFixturesWithinJPEGTolerance() throws {
         let source = try readPPM(try fixture("source.ppm"))
         // Baseline is 4:2:0: chroma at a red/green edge is shared by 2 x 2 pixels, hence its larger edge error.
-        for (name, components, progressive, edge) in [("baseline.jpg", 3, false, 100), ("progressive.jpg", 3, true, 60), ("cmyk.jpg", 4, false, 60)] {
+        let files: [(String, Int, JPEG.ColorSpace, Bool, Int)] = [
+            ("baseline.jpg", 3, .yCbCr, false, 100), ("progressive.jpg", 3, .yCbCr, true, 60),
+            ("ycck.jpg", 4, .ycck, false, 60), ("cmyk.jpg", 4, .cmyk, false, 60),
+        ]
+        for (name, components, space, progressive, edge) in files {
             let bytes = try fixture(name)
             let header = try JPEG.readHeader(bytes)
-            XCTAssertEqual(header, JPEG.Header(width: 48, height: 32, components: components, progressive: progressive), name)
+            XCTAssertEqual(header, JPEG.Header(width: 48, height: 32, components: components, colorSpace: space, progressive: progressive), name)
             let image = try JPEG.decode(bytes)
             XCTAssertEqual([image.width, image.height], [48, 32], name)
             let d = difference(image, source)
@@ -30,6 +34,7 @@ final class JPEGTests: XCTestCase {
     func testGreyscaleDecodesToEqualChannels() throws {
         let bytes = try fixture("grey.jpg")
         XCTAssertEqual(try JPEG.readHeader(bytes).components, 1)
+        XCTAssertEqual(try JPEG.readHeader(bytes).colorSpace, .grey)
         let image = try JPEG.decode(bytes)
         for i in stride(from: 0, to: image.pixels.count, by: 3) {
             XCTAssertEqual(image.pixels[i], image.pixels[i + 1]); XCTAssertEqual(image.pixels[i], image.pixels[i + 2])
@@ -40,19 +45,23 @@ final class JPEGTests: XCTestCase {
         XCTAssertEqual(Double(cream), 239, accuracy: 4)
     }
 
-    /// The CMYK case: ImageMagick's CMYK JPEG (inverted, with Adobe marker) becomes the right RGB.
-    func testCMYKDecodesToTheRightColours() throws {
-        let image = try JPEG.decode(try fixture("cmyk.jpg"))
-        let (r, g, b) = image[12, 8]
-        XCTAssertGreaterThan(r, 200); XCTAssertLessThan(g, 50); XCTAssertLessThan(b, 60) // red, not cyan
-        let (r2, g2, b2) = image[12, 24]
-        XCTAssertLessThan(r2, 60); XCTAssertLessThan(g2, 80); XCTAssertGreaterThan(b2, 180) // blue
+    /// The CMYK case: plain CMYK (Pillow) and YCCK (ImageMagick), both inverted
+    /// with an Adobe marker, become the right RGB.
+    func testCMYKAndYCCKDecodeToTheRightColours() throws {
+        for name in ["cmyk.jpg", "ycck.jpg"] {
+            XCTAssertEqual(try JPEG.readHeader(try fixture(name)).components, 4)
+            let image = try JPEG.decode(try fixture(name))
+            let (r, g, b) = image[12, 8]
+            XCTAssertGreaterThan(r, 200, name); XCTAssertLessThan(g, 50, name); XCTAssertLessThan(b, 60, name) // red, not cyan
+            let (r2, g2, b2) = image[12, 24]
+            XCTAssertLessThan(r2, 60, name); XCTAssertLessThan(g2, 80, name); XCTAssertGreaterThan(b2, 180, name) // blue
+        }
     }
 
     /// The same fixtures decoded by ImageMagick itself agree with tutor pixel for pixel (within rounding).
     func testAgreesWithImageMagicksDecoder() throws {
         _ = try ImageMagick.requireConvert()
-        for name in ["baseline.jpg", "progressive.jpg", "grey.jpg", "cmyk.jpg"] {
+        for name in ["baseline.jpg", "progressive.jpg", "grey.jpg", "ycck.jpg", "cmyk.jpg"] {
             let theirs = try readPPM(try ImageMagick.convert([fixtures.appendingPathComponent(name).path, "-depth", "8", "ppm:-"]))
             let ours = try JPEG.decode(try fixture(name))
             let d = difference(ours, theirs)
@@ -175,10 +184,22 @@ final class JPEGTests: XCTestCase {
         }
     }
 
+    func testProgressiveFileWithThousandsOfScansIsStopped() throws {
+        // Each scan costs a pass over the image: a small file with many scans is a
+        // denial of service. Repeat the last scan of the progressive fixture 1100 times.
+        let bytes = try fixture("progressive.jpg")
+        let last = try XCTUnwrap((0..<(bytes.count - 1)).last { bytes[$0] == 0xFF && bytes[$0 + 1] == 0xDA })
+        let scan = bytes[last..<(bytes.count - 2)]
+        var many = Array(bytes[..<(bytes.count - 2)])
+        for _ in 0..<1100 { many += scan }
+        many += [0xFF, 0xD9]
+        assertRefused(many, .corrupt("more than 1000 progressive scans"), says: "more than 1000 progressive scans")
+    }
+
     func testOnePixelImageIsTooSmall() throws {
         let bytes = try JPEG.encode(RGBImage(width: 1, height: 1, fill: (255, 0, 0)))
         XCTAssertEqual(try JPEG.readHeader(bytes).width, 1)
-        assertRefused(bytes, .tooSmall(width: 1, height: 1), says: "it must be at least 2 x 2")
+        assertRefused(bytes, .tooSmall(width: 1, height: 1, minimum: 2), says: "it must be at least 2 x 2")
         XCTAssertEqual(try JPEG.decode(bytes, minSide: 1).width, 1)
     }
 

@@ -18,11 +18,22 @@ enum {
 /// a small file could take minutes. Decoding stops past this many scans.
 #define TUTOR_JPEG_MAX_SCANS 1000
 
+/// Colour spaces as stored in the file: libjpeg's J_COLOR_SPACE values, which are
+/// part of its stable API (jpeglib.h is not exposed to Swift).
+enum {
+    TUTOR_JPEG_CS_UNKNOWN = 0,
+    TUTOR_JPEG_CS_GRAYSCALE = 1,
+    TUTOR_JPEG_CS_RGB = 2,
+    TUTOR_JPEG_CS_YCBCR = 3,
+    TUTOR_JPEG_CS_CMYK = 4,
+    TUTOR_JPEG_CS_YCCK = 5,
+};
+
 typedef struct {
     int width;
     int height;
     int components;      /* as stored: 1 grey, 3 YCbCr/RGB, 4 CMYK/YCCK */
-    int color_space;     /* libjpeg's J_COLOR_SPACE of the file */
+    int color_space;     /* TUTOR_JPEG_CS_*: libjpeg's J_COLOR_SPACE of the file */
     int progressive;
     int warnings;        /* number of recoverable warnings (e.g. premature end of data) */
     char message[200];
