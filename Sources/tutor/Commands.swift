@@ -4,7 +4,6 @@ extension Tutor {
     /// Every subcommand, in the order `--help` lists them.
     static let commands: [ParsableCommand.Type] = [
         Validate.self,
-        Bench.self,
         Daemon.self,
         Submit.self,
         Status.self,
@@ -23,6 +22,7 @@ struct Bench: ParsableCommand {
 
     /// Every benchmark, in the order `--help` lists them.
     static let benchmarks: [ParsableCommand.Type] = [
+        BenchEngine.self,
         BenchTeacher.self,
         BenchSpool.self,
     ]

@@ -3,14 +3,6 @@ import CBLAS
 import Engine
 import Foundation
 
-/// `tutor bench ...`: the benchmarks. Each kind is a subcommand.
-struct Bench: ParsableCommand {
-    static let configuration = CommandConfiguration(
-        abstract: "Measure tutor's parts on this machine and print the figures.",
-        subcommands: [BenchEngine.self]
-    )
-}
-
 /// `tutor bench engine`: the numeric engine against the sgemm ceiling of this machine.
 struct BenchEngine: ParsableCommand {
     static let configuration = CommandConfiguration(
