@@ -1,0 +1,131 @@
+/// A named float tensor to write to a safetensors file.
+public struct SafetensorsTensor: Sendable, Equatable {
+    public var name: String
+    /// Dimensions, outermost first; `values.count` must equal their product.
+    public var shape: [Int]
+    /// `[product(shape)]`, row-major.
+    public var values: [Float]
+    /// How the values are stored: F32 (exact), F16 or BF16 (rounded to nearest even).
+    public var dtype: SafetensorsDType
+
+    public init(name: String, shape: [Int], values: [Float], dtype: SafetensorsDType = .f32) {
+        self.name = name
+        self.shape = shape
+        self.values = values
+        self.dtype = dtype
+    }
+}
+
+/// Writing safetensors files. Reading is `SafetensorsFile`.
+public enum Safetensors {
+    /// Encodes tensors, in the order given, as a complete safetensors file.
+    ///
+    /// The header is padded with spaces to a multiple of 8 bytes, as the reference
+    /// writer does, so the data section stays aligned for memory-mapped readers.
+    public static func serialize(_ tensors: [SafetensorsTensor], metadata: [String: String] = [:]) throws(SafetensorsError) -> [UInt8] {
+        var out = try header(tensors, metadata: metadata)
+        for t in tensors { appendData(t, to: &out) }
+        return out
+    }
+
+    /// Writes tensors to `path` atomically (temporary name, fsync, rename, fsync the folder).
+    public static func write(_ tensors: [SafetensorsTensor], metadata: [String: String] = [:], to path: String) throws(SafetensorsError) {
+        var file = try AtomicFileWriter(path: path)
+        do {
+            try file.write(try header(tensors, metadata: metadata))
+            var chunk: [UInt8] = []
+            for t in tensors {
+                chunk.removeAll(keepingCapacity: true)
+                appendData(t, to: &chunk)
+                try file.write(chunk)
+            }
+            try file.commit()
+        } catch {
+            file.discard()
+            throw error
+        }
+    }
+
+    /// Reads every float tensor of the file at `path`, by name, with the metadata.
+    public static func read(path: String) throws(SafetensorsError) -> (tensors: [String: [Float]], metadata: [String: String]) {
+        let file = try SafetensorsFile(path: path)
+        return (try file.allFloats(), file.metadata)
+    }
+
+    /// The 8-byte length and the padded JSON header.
+    static func header(_ tensors: [SafetensorsTensor], metadata: [String: String]) throws(SafetensorsError) -> [UInt8] {
+        var json = "{"
+        var first = true
+        if !metadata.isEmpty {
+            json += jsonString("__metadata__") + ":{"
+            json += metadata.keys.sorted().map { jsonString($0) + ":" + jsonString(metadata[$0]!) }.joined(separator: ",")
+            json += "}"
+            first = false
+        }
+        var seen = Set<String>()
+        var offset = 0
+        for t in tensors {
+            guard t.dtype == .f32 || t.dtype == .f16 || t.dtype == .bf16 else {
+                throw .invalidTensor(name: t.name, reason: "only F32, F16 and BF16 can be written, not \(t.dtype.rawValue)")
+            }
+            if t.name == "__metadata__" { throw .invalidTensor(name: t.name, reason: "the name is reserved for metadata") }
+            if !seen.insert(t.name).inserted { throw .invalidTensor(name: t.name, reason: "the name is given twice") }
+            if t.shape.contains(where: { $0 < 0 }) { throw .invalidTensor(name: t.name, reason: "negative dimension in shape \(t.shape)") }
+            let count = t.shape.reduce(1, *)
+            if count != t.values.count {
+                throw .invalidTensor(name: t.name, reason: "shape \(t.shape) holds \(count) values but \(t.values.count) were given")
+            }
+            let bytes = count * t.dtype.size
+            if !first { json += "," }
+            first = false
+            json += jsonString(t.name) + ":{\"dtype\":\"\(t.dtype.rawValue)\",\"shape\":[\(t.shape.map(String.init).joined(separator: ","))],"
+            json += "\"data_offsets\":[\(offset),\(offset + bytes)]}"
+            offset += bytes
+        }
+        json += "}"
+        var headerBytes = Array(json.utf8)
+        while (headerBytes.count % 8) != 0 { headerBytes.append(UInt8(ascii: " ")) }
+        var out: [UInt8] = []
+        out.reserveCapacity(8 + headerBytes.count)
+        withUnsafeBytes(of: UInt64(headerBytes.count).littleEndian) { out.append(contentsOf: $0) }
+        out.append(contentsOf: headerBytes)
+        return out
+    }
+
+    /// Appends the tensor's values, little-endian, in its dtype.
+    static func appendData(_ t: SafetensorsTensor, to out: inout [UInt8]) {
+        out.reserveCapacity(out.count + t.values.count * t.dtype.size)
+        switch t.dtype {
+        case .f32:
+            for v in t.values { withUnsafeBytes(of: v.bitPattern.littleEndian) { out.append(contentsOf: $0) } }
+        case .f16:
+            for v in t.values { withUnsafeBytes(of: HalfBits.f16(v).littleEndian) { out.append(contentsOf: $0) } }
+        case .bf16:
+            for v in t.values { withUnsafeBytes(of: HalfBits.bf16(v).littleEndian) { out.append(contentsOf: $0) } }
+        default:
+            fatalError("unreachable: header() admits only F32, F16 and BF16")
+        }
+    }
+
+    /// A JSON string literal: quotes, backslashes and control characters escaped.
+    static func jsonString(_ s: String) -> String {
+        var out = "\""
+        for u in s.unicodeScalars {
+            switch u {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case "\n": out += "\\n"
+            case "\r": out += "\\r"
+            case "\t": out += "\\t"
+            default:
+                if u.value < 0x20 {
+                    let hex = String(u.value, radix: 16)
+                    out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
+                } else {
+                    out.unicodeScalars.append(u)
+                }
+            }
+        }
+        return out + "\""
+    }
+}

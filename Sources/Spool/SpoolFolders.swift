@@ -1,0 +1,161 @@
+import Foundation
+
+/// The four folders of a spool (SPEC section 5). Each state of a task is the folder it
+/// sits in, so a person can see and repair the spool with `ls` and `mv`.
+///
+///     spool/incoming/   users put task folders here (dot-names are uploads in progress)
+///     spool/active/     claimed by a daemon; `.tutor-owner` inside says which
+///     spool/done/       finished with status passed or failed
+///     spool/failed/     status error, or given up after repeated worker crashes
+public struct SpoolFolders: Sendable {
+    public let root: String
+    public var incoming: String { root + "/incoming" }
+    public var active: String { root + "/active" }
+    public var done: String { root + "/done" }
+    public var failed: String { root + "/failed" }
+
+    /// Files the spool keeps inside a task folder. Dot-names, so that they never collide
+    /// with a user's files and `ls` hides them.
+    public static let ownerFile = ".tutor-owner"
+    public static let attemptsFile = ".tutor-attempts"
+    /// Written by the worker, last: its presence means the task finished.
+    public static let verdictFile = "verdict.json"
+    /// What the worker printed, appended attempt after attempt.
+    public static let workerLog = "worker.log"
+    /// A user's signal that a folder is complete.
+    public static let readyFile = "READY"
+    public static let requiredInputs = ["prompt.txt", "rules.json", "first_frame.jpg"]
+
+    public init(root: String) {
+        var r = root
+        while r.count > 1 && r.hasSuffix("/") { r.removeLast() }
+        self.root = r
+    }
+
+    /// Creates the spool's folders where missing.
+    public func create() throws {
+        try Sys.makeFolder(root)
+        for f in [incoming, active, done, failed] { try Sys.makeFolder(f) }
+    }
+
+    /// Whether the spool's four folders exist.
+    public var exists: Bool {
+        [incoming, active, done, failed].allSatisfy { Sys.entry($0)?.kind == .folder }
+    }
+
+    /// The names in a state folder that are tasks (dot-names are not).
+    func taskNames(in folder: String) -> [String] {
+        (Sys.names(in: folder) ?? []).filter { !$0.hasPrefix(".") }.sorted()
+    }
+
+    /// How many crashed attempts a task folder has behind it.
+    static func crashedAttempts(_ taskPath: String) -> Int {
+        guard let b = Sys.readSmallFile(taskPath + "/" + attemptsFile, limit: 64) else { return 0 }
+        return Int(String(decoding: b, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0
+    }
+
+    static func setCrashedAttempts(_ taskPath: String, _ n: Int) throws {
+        try Sys.writeAtomically(Array("\(n)\n".utf8), to: taskPath + "/" + attemptsFile)
+    }
+}
+
+/// Who holds a task in `active/`: written into the task folder right after the claim.
+///
+/// A daemon on the same host (and the same boot) is alive when its pid still names a
+/// process that started at the recorded tick; one on another host is trusted until its
+/// record is older than the lease (each daemon touches its records at every rescan).
+struct OwnerRecord: Equatable {
+    var host: String
+    var bootID: String
+    var pid: Int32
+    /// Field 22 of /proc/PID/stat of the daemon: with the pid, names one process.
+    var startTicks: UInt64
+    /// 1 for the first try, 2 after one crash, ...
+    var attempt: Int
+    /// Seconds since the epoch.
+    var claimedAt: Double
+    /// The worker process running the task, once started.
+    var workerPID: Int32 = 0
+
+    static func mine(attempt: Int, identity: DaemonIdentity) -> OwnerRecord {
+        OwnerRecord(host: identity.host, bootID: identity.bootID, pid: identity.pid,
+                    startTicks: identity.startTicks, attempt: attempt, claimedAt: Sys.wallClock())
+    }
+
+    var json: [String: Any] {
+        ["host": host, "boot_id": bootID, "pid": Int(pid), "start_ticks": startTicks,
+         "attempt": attempt, "claimed_at": (claimedAt * 1000).rounded() / 1000, "worker_pid": Int(workerPID)]
+    }
+
+    init(host: String, bootID: String, pid: Int32, startTicks: UInt64, attempt: Int, claimedAt: Double, workerPID: Int32 = 0) {
+        self.host = host; self.bootID = bootID; self.pid = pid; self.startTicks = startTicks
+        self.attempt = attempt; self.claimedAt = claimedAt; self.workerPID = workerPID
+    }
+
+    init?(json o: [String: Any]) {
+        guard let host = o["host"] as? String, let pid = (o["pid"] as? NSNumber)?.int32Value,
+              let ticks = (o["start_ticks"] as? NSNumber)?.uint64Value else { return nil }
+        self.host = host
+        self.bootID = o["boot_id"] as? String ?? ""
+        self.pid = pid
+        self.startTicks = ticks
+        self.attempt = (o["attempt"] as? NSNumber)?.intValue ?? 1
+        self.claimedAt = (o["claimed_at"] as? NSNumber)?.doubleValue ?? 0
+        self.workerPID = (o["worker_pid"] as? NSNumber)?.int32Value ?? 0
+    }
+
+    static func read(task path: String) -> OwnerRecord? {
+        Sys.readJSONObject(path + "/" + SpoolFolders.ownerFile, limit: 64 * 1024).flatMap(OwnerRecord.init(json:))
+    }
+
+    func write(task path: String) throws {
+        try Sys.writeAtomically(Sys.jsonBytes(json), to: path + "/" + SpoolFolders.ownerFile)
+    }
+}
+
+/// The running daemon as an owner record names it.
+struct DaemonIdentity {
+    let host: String
+    let bootID: String
+    let pid: Int32
+    let startTicks: UInt64
+
+    static func current() -> DaemonIdentity {
+        let pid = getpid()
+        return DaemonIdentity(host: Sys.hostName(), bootID: Sys.bootID(), pid: pid,
+                              startTicks: Sys.processStartTicks(pid) ?? 0)
+    }
+}
+
+/// What a worker left in `verdict.json`, as far as the spool cares: where the task goes.
+enum VerdictStatus: Equatable {
+    case passed, failed, error
+    /// verdict.json exists but is not a verdict (not JSON, no known status).
+    case unreadable(String)
+    case absent
+
+    static func read(task path: String) -> VerdictStatus {
+        let file = path + "/" + SpoolFolders.verdictFile
+        guard let e = Sys.entry(file) else { return .absent }
+        if e.kind != .file { return .unreadable("verdict.json is a \(e.kind.rawValue)") }
+        guard let o = Sys.readJSONObject(file, limit: 16 << 20) else { return .unreadable("verdict.json is not a JSON object") }
+        switch o["status"] as? String {
+        case "passed": return .passed
+        case "failed": return .failed
+        case "error": return .error
+        default: return .unreadable("verdict.json has no status passed, failed or error")
+        }
+    }
+
+    /// Writes the spool's own error verdict (SPEC section 4) into a task folder.
+    static func writeError(task path: String, name: String, code: String, message: String, attempts: Int? = nil) throws {
+        var o: [String: Any] = [
+            "version": 1, "task": name, "status": "error", "passed": false,
+            "goal": NSNull(), "process": [Any](), "optimization": NSNull(),
+            "error": ["code": code, "message": message],
+            "written_by": "tutor daemon",
+        ]
+        if let attempts { o["attempts"] = attempts }
+        try Sys.writeAtomically(Sys.jsonBytes(o), to: path + "/" + SpoolFolders.verdictFile)
+    }
+}
