@@ -110,8 +110,9 @@ public final class DifferentiableSample {
         self.reasoner = reasoner
         self.scene = scene
         self.steps = steps
-        acts = activations.flatMap { $0.count >= steps ? Array($0.prefix(steps)) : nil }
+        let acts = activations.flatMap { $0.count >= steps ? Array($0.prefix(steps)) : nil }
             ?? (0..<steps).map { _ in reasoner.makeActivations(maxBatch: 1) }
+        self.acts = acts
         let n = reasoner.config.trajectoryCount
         precondition(noise.count == n, "DifferentiableSample: noise has \(noise.count) values, expected \(n)")
         var x = noise
@@ -121,12 +122,11 @@ public final class DifferentiableSample {
             reasoner.load([scene], into: acts[i])
             ins.append(x)
             let tt: [Float] = [ts[i]], dt = ts[i] - ts[i + 1]
-            // The stack keeps a pointer to its input until backward: `inputs[i]` stays alive.
             ins[i].withUnsafeBufferPointer { xp in tt.withUnsafeBufferPointer { reasoner.forward(acts[i], xt: xp.baseAddress!, t: $0.baseAddress!) } }
             for j in 0..<n { x[j] -= dt * acts[i].v[j] }
         }
         inputs = ins
-        trajectory = x.withUnsafeBufferPointer { reasoner.pixels($0.baseAddress!, layerCount: scene.layerCount) }
+        self.trajectory = x.withUnsafeBufferPointer { reasoner.pixels($0.baseAddress!, layerCount: scene.layerCount) }
     }
 
     /// Adds the gradient of a loss into the attached LoRA's gradients.
