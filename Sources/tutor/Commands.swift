@@ -6,5 +6,20 @@ extension Tutor {
         Validate.self,
         Daemon.self,
         SpoolExec.self,
+        Train.self,
+        Bench.self,
+    ]
+}
+
+/// `tutor bench ...`: one subcommand per benchmark.
+struct Bench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run a benchmark and print its table.",
+        subcommands: Bench.benchmarks
+    )
+
+    /// Every benchmark, in the order `--help` lists them.
+    static let benchmarks: [ParsableCommand.Type] = [
+        BenchReasoner.self,
     ]
 }
