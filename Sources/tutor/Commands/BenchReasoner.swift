@@ -130,13 +130,14 @@ struct BenchReasoner: ParsableCommand {
 
         func pct(_ a: Int, _ b: Int) -> String { b == 0 ? "   -  " : String(format: "%5.1f%%", 100 * Double(a) / Double(b)) }
         func mean(_ a: [Float]) -> Float { a.isEmpty ? .nan : a.reduce(0, +) / Float(a.count) }
+        func pad(_ s: String) -> String { s.padding(toLength: 10, withPad: " ", startingAt: 0) }
         func median(_ a: [Float]) -> Float { a.isEmpty ? .nan : a.sorted()[a.count / 2] }
         print("")
         print("family     tasks  pass    goal    static  intact  avoid   final dist px (median)")
         var total = Tally()
         for family in families {
             let t = tallies[family]!
-            print(String(format: "%-10@ %5d  %@  %@  %@  %@  %@  %.1f", family.rawValue as NSString, t.tasks,
+            print(String(format: "%@ %5d  %@  %@  %@  %@  %@  %.1f", pad(family.rawValue), t.tasks,
                          pct(t.passed, t.tasks), pct(t.goal, t.tasks), pct(t.staticOK, t.staticTasks),
                          pct(t.intactOK, t.intactTasks), pct(t.avoidOK, t.avoidTasks), median(t.finalDistance)))
             total.tasks += t.tasks; total.passed += t.passed; total.goal += t.goal
@@ -148,7 +149,7 @@ struct BenchReasoner: ParsableCommand {
             total.goalAgree += t.goalAgree; total.goalPairs += t.goalPairs
             total.spread1 += t.spread1; total.spread4 += t.spread4
         }
-        print(String(format: "%-10@ %5d  %@  %@  %@  %@  %@  %.1f", "overall" as NSString, total.tasks,
+        print(String(format: "%@ %5d  %@  %@  %@  %@  %@  %.1f", pad("overall"), total.tasks,
                      pct(total.passed, total.tasks), pct(total.goal, total.tasks), pct(total.staticOK, total.staticTasks),
                      pct(total.intactOK, total.intactTasks), pct(total.avoidOK, total.avoidTasks), median(total.finalDistance)))
 
@@ -168,7 +169,7 @@ struct BenchReasoner: ParsableCommand {
             for family in families {
                 let t = tallies[family]!
                 if t.spread1.isEmpty { continue }
-                print(String(format: "  %-10@ spread %.2f vs %.2f px, goal agreement %@", family.rawValue as NSString,
+                print(String(format: "  %@ spread %.2f vs %.2f px, goal agreement %@", pad(family.rawValue),
                              mean(t.spread1), mean(t.spread4), pct(t.goalAgree, t.goalPairs)))
             }
         }
