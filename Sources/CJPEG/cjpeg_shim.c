@@ -1,7 +1,7 @@
 // libjpeg's default error handler calls exit(); Swift cannot setjmp. Everything
 // that touches libjpeg lives here, behind a handler that longjmps back and
 // returns an error code with libjpeg's message.
-#include <stdio.h>
+#include <stdio.h>   /* jpeglib.h needs FILE */
 #include <stdlib.h>
 #include <string.h>
 #include <setjmp.h>
@@ -9,33 +9,60 @@
 #include "cjpeg_shim.h"
 
 typedef struct {
-    struct jpeg_error_mgr pub;
+    struct jpeg_error_mgr pub;   /* first: libjpeg casts cinfo->err to this */
     jmp_buf jump;
-    char *message;
+    char *message;               /* 200 bytes owned by the caller */
     int warnings;
 } shim_error;
 
-static void shim_error_exit(j_common_ptr cinfo) {
-    shim_error *err = (shim_error *)cinfo->err;
+/* Sets `message` to libjpeg's text for the current error or warning. */
+static void shim_format(j_common_ptr cinfo, char *message) {
     char buffer[JMSG_LENGTH_MAX];
     (*cinfo->err->format_message)(cinfo, buffer);
-    if (err->message) { strncpy(err->message, buffer, 199); err->message[199] = 0; }
+    strncpy(message, buffer, 199);
+    message[199] = 0;
+}
+
+static void shim_error_exit(j_common_ptr cinfo) {
+    shim_error *err = (shim_error *)cinfo->err;
+    if (err->message) shim_format(cinfo, err->message);
     longjmp(err->jump, 1);
 }
 
+/* level < 0 is a warning (corrupt data libjpeg worked around); keep the first one. */
 static void shim_emit_message(j_common_ptr cinfo, int level) {
     shim_error *err = (shim_error *)cinfo->err;
     if (level < 0) {
-        if (err->warnings == 0 && err->message) {
-            char buffer[JMSG_LENGTH_MAX];
-            (*cinfo->err->format_message)(cinfo, buffer);
-            strncpy(err->message, buffer, 199); err->message[199] = 0;
-        }
+        if (err->warnings == 0 && err->message) shim_format(cinfo, err->message);
         err->warnings++;
     }
 }
 
 static void shim_output_message(j_common_ptr cinfo) { (void)cinfo; }
+
+static void shim_install(j_common_ptr cinfo, shim_error *err, char *message) {
+    cinfo->err = jpeg_std_error(&err->pub);
+    err->pub.error_exit = shim_error_exit;
+    err->pub.emit_message = shim_emit_message;
+    err->pub.output_message = shim_output_message;
+    err->message = message;
+    err->warnings = 0;
+}
+
+/* Called by libjpeg between passes: stops progressive files with too many scans. */
+static void shim_progress(j_common_ptr cinfo) {
+    if (cinfo->is_decompressor) {
+        struct jpeg_decompress_struct *d = (struct jpeg_decompress_struct *)cinfo;
+        if (d->input_scan_number > TUTOR_JPEG_MAX_SCANS) {
+            shim_error *err = (shim_error *)cinfo->err;
+            snprintf(err->message, 200, "more than %d progressive scans", TUTOR_JPEG_MAX_SCANS);
+            longjmp(err->jump, 1);
+        }
+    }
+}
+
+_Static_assert(JCS_GRAYSCALE == TUTOR_JPEG_CS_GRAYSCALE && JCS_RGB == TUTOR_JPEG_CS_RGB && JCS_YCbCr == TUTOR_JPEG_CS_YCBCR
+               && JCS_CMYK == TUTOR_JPEG_CS_CMYK && JCS_YCCK == TUTOR_JPEG_CS_YCCK, "J_COLOR_SPACE values changed");
 
 static void fill_info(struct jpeg_decompress_struct *c, tutor_jpeg_info *info) {
     info->width = (int)c->image_width;
@@ -49,12 +76,7 @@ int tutor_jpeg_read_header(const uint8_t *data, size_t size, tutor_jpeg_info *in
     struct jpeg_decompress_struct c;
     shim_error err;
     memset(info, 0, sizeof(*info));
-    c.err = jpeg_std_error(&err.pub);
-    err.pub.error_exit = shim_error_exit;
-    err.pub.emit_message = shim_emit_message;
-    err.pub.output_message = shim_output_message;
-    err.message = info->message;
-    err.warnings = 0;
+    shim_install((j_common_ptr)&c, &err, info->message);
     if (setjmp(err.jump)) { jpeg_destroy_decompress(&c); return TUTOR_JPEG_ERROR; }
     jpeg_CreateDecompress(&c, JPEG_LIB_VERSION, sizeof(c));
     jpeg_mem_src(&c, data, (unsigned long)size);
@@ -64,50 +86,69 @@ int tutor_jpeg_read_header(const uint8_t *data, size_t size, tutor_jpeg_info *in
     return TUTOR_JPEG_OK;
 }
 
-int tutor_jpeg_decode_rgb(const uint8_t *data, size_t size, int max_side, int allow_warnings,
+int tutor_jpeg_decode_rgb(const uint8_t *data, size_t size, int max_side, int min_side, int allow_warnings,
                           uint8_t **out, tutor_jpeg_info *info) {
     struct jpeg_decompress_struct c;
+    struct jpeg_progress_mgr progress;
     shim_error err;
-    /* volatile: they change between setjmp and a possible longjmp */
+    /* volatile: changed between setjmp and a possible longjmp */
     uint8_t *volatile pixels = NULL;
-    JSAMPARRAY volatile row = NULL;
     memset(info, 0, sizeof(*info));
     *out = NULL;
-    c.err = jpeg_std_error(&err.pub);
-    err.pub.error_exit = shim_error_exit;
-    err.pub.emit_message = shim_emit_message;
-    err.pub.output_message = shim_output_message;
-    err.message = info->message;
-    err.warnings = 0;
+    shim_install((j_common_ptr)&c, &err, info->message);
     if (setjmp(err.jump)) {
         free(pixels);
         jpeg_destroy_decompress(&c);
         return TUTOR_JPEG_ERROR;
     }
     jpeg_CreateDecompress(&c, JPEG_LIB_VERSION, sizeof(c));
+    progress.progress_monitor = shim_progress;
+    c.progress = &progress;
     jpeg_mem_src(&c, data, (unsigned long)size);
     jpeg_read_header(&c, TRUE);
     fill_info(&c, info);
-    if (max_side > 0 && ((int)c.image_width > max_side || (int)c.image_height > max_side)) {
+
+    /* Everything below is checked from the header alone, before any pixel is decoded. */
+    if (max_side > 0 && (c.image_width > (JDIMENSION)max_side || c.image_height > (JDIMENSION)max_side)) {
         snprintf(info->message, 200, "image is %u x %u pixels, larger than the limit of %d x %d",
                  c.image_width, c.image_height, max_side, max_side);
         jpeg_destroy_decompress(&c);
         return TUTOR_JPEG_TOO_LARGE;
     }
-    int cmyk = (c.jpeg_color_space == JCS_CMYK || c.jpeg_color_space == JCS_YCCK);
-    if (cmyk) c.out_color_space = JCS_CMYK;
-    else c.out_color_space = JCS_RGB;
+    if (min_side > 0 && (c.image_width < (JDIMENSION)min_side || c.image_height < (JDIMENSION)min_side)) {
+        snprintf(info->message, 200, "image is %u x %u pixels, smaller than %d x %d",
+                 c.image_width, c.image_height, min_side, min_side);
+        jpeg_destroy_decompress(&c);
+        return TUTOR_JPEG_TOO_SMALL;
+    }
+    int cmyk = 0;
+    switch (c.jpeg_color_space) {
+    case JCS_GRAYSCALE: case JCS_YCbCr: case JCS_RGB:
+        c.out_color_space = JCS_RGB;       /* libjpeg-turbo replicates grey to RGB */
+        break;
+    case JCS_CMYK: case JCS_YCCK:
+        c.out_color_space = JCS_CMYK;      /* libjpeg turns YCCK into CMYK; RGB below */
+        cmyk = 1;
+        break;
+    default:
+        snprintf(info->message, 200, "%d colour components in an unknown colour space", c.num_components);
+        jpeg_destroy_decompress(&c);
+        return TUTOR_JPEG_UNSUPPORTED;
+    }
+
     jpeg_start_decompress(&c);
     size_t w = c.output_width, h = c.output_height;
     int oc = c.output_components;
-    pixels = (uint8_t *)malloc(w * h * 3);
-    row = (*c.mem->alloc_sarray)((j_common_ptr)&c, JPOOL_IMAGE, (JDIMENSION)(w * (size_t)oc), 1);
+    /* [1, w * oc]: one decoded row, freed with the decompressor */
+    JSAMPARRAY row = (*c.mem->alloc_sarray)((j_common_ptr)&c, JPOOL_IMAGE, (JDIMENSION)(w * (size_t)oc), 1);
+    pixels = (uint8_t *)malloc(w * h * 3); /* [h, w, 3] */
     if (!pixels) {
         snprintf(info->message, 200, "out of memory for %zu x %zu pixels", w, h);
         jpeg_destroy_decompress(&c);
         return TUTOR_JPEG_NO_MEMORY;
     }
-    /* Adobe writes CMYK JPEGs inverted; libjpeg reports saw_Adobe_marker. */
+    /* Adobe's writers (and ImageMagick) store CMYK inverted, 255 meaning no ink;
+       libjpeg reports their APP14 marker as saw_Adobe_marker. */
     int inverted = cmyk && c.saw_Adobe_marker;
     while (c.output_scanline < c.output_height) {
         size_t y = c.output_scanline;
@@ -116,9 +157,9 @@ int tutor_jpeg_decode_rgb(const uint8_t *data, size_t size, int max_side, int al
         const JSAMPLE *src = row[0];
         if (cmyk) {
             for (size_t x = 0; x < w; x++) {
+                /* paper colour left by each ink: (255 - ink) */
                 int C = src[4 * x], M = src[4 * x + 1], Y = src[4 * x + 2], K = src[4 * x + 3];
                 if (!inverted) { C = 255 - C; M = 255 - M; Y = 255 - Y; K = 255 - K; }
-                /* inverted: values already mean (255 - ink) */
                 dst[3 * x]     = (uint8_t)((C * K + 127) / 255);
                 dst[3 * x + 1] = (uint8_t)((M * K + 127) / 255);
                 dst[3 * x + 2] = (uint8_t)((Y * K + 127) / 255);
@@ -145,12 +186,7 @@ int tutor_jpeg_encode_rgb(const uint8_t *rgb, int width, int height, int quality
     unsigned char *volatile buffer = NULL;
     unsigned long buffer_size = 0;
     *out = NULL; *out_size = 0; message[0] = 0;
-    c.err = jpeg_std_error(&err.pub);
-    err.pub.error_exit = shim_error_exit;
-    err.pub.emit_message = shim_emit_message;
-    err.pub.output_message = shim_output_message;
-    err.message = message;
-    err.warnings = 0;
+    shim_install((j_common_ptr)&c, &err, message);
     if (setjmp(err.jump)) {
         jpeg_destroy_compress(&c);
         free(buffer);

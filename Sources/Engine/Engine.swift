@@ -1,1 +1,21 @@
-// Engine
+// Engine: tutor's numeric core. Hand-written forward and backward kernels over flat Float
+// buffers, in the manner of llm.c, with OpenBLAS for the matrix products.
+//
+// Conventions, followed by every op in Ops/:
+// - `Op.forward(out:..., inp:..., weight:..., dims)` writes its outputs;
+//   `Op.backward(dinp:..., dweight:..., dout:..., inp:..., weight:..., dims)` ADDS into every
+//   gradient buffer it is given (the caller zeroes gradients once per step). A nil gradient
+//   buffer means "not wanted" and costs no work.
+// - Shape legend: B = batch (sequences), T = tokens per sequence, N = B*T rows, C = channels
+//   (width), IC/OC = input/output channels of a linear map, H = hidden width of the MLP,
+//   NH = attention heads, HD = C/NH head width, R = LoRA rank, CC = conditioning width.
+//   Buffers are row-major; the shape is written beside each one, e.g. `inp: [N, IC]`.
+// - Every fast kernel has a naive `...Reference` beside it; the tests compare the two and check
+//   gradients by finite differences.
+// - Threads: each op uses exactly one level of parallelism (OpenBLAS threads inside a matrix
+//   product, or the engine's own `parallelFor` around single-threaded work), never both; see
+//   Threads.swift. Results are identical run to run for a given thread count.
+
+/// Float buffer pointer types used throughout the engine.
+public typealias FloatPointer = UnsafeMutablePointer<Float>
+public typealias ConstFloatPointer = UnsafePointer<Float>

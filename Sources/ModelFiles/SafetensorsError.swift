@@ -28,6 +28,8 @@ public enum SafetensorsError: Error, Equatable, CustomStringConvertible {
     /// The data section is longer or shorter than the last tensor's end.
     case dataLengthMismatch(expected: Int, actual: Int)
     case noSuchTensor(String)
+    /// The tensor exists but its shape is not the one the caller's model needs.
+    case shapeMismatch(name: String, expected: [Int], found: [Int])
     /// The tensor's dtype cannot be read as floats (only F32, F16 and BF16 can).
     case notFloat(name: String, dtype: String)
     /// A tensor handed to the writer is inconsistent.
@@ -66,6 +68,8 @@ public enum SafetensorsError: Error, Equatable, CustomStringConvertible {
             return "the tensors end at data offset \(expected) but the data section has \(actual) bytes (truncated or padded file)"
         case let .noSuchTensor(name):
             return "no tensor named \"\(name)\" in the safetensors file"
+        case let .shapeMismatch(name, expected, found):
+            return "tensor \"\(name)\" is \(found) in the file but the model expects \(expected)"
         case let .notFloat(name, dtype):
             return "tensor \"\(name)\" is \(dtype); only F32, F16 and BF16 can be read as floats"
         case let .invalidTensor(name, reason):

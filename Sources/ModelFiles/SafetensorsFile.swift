@@ -94,6 +94,13 @@ public final class SafetensorsFile: @unchecked Sendable {
         }
     }
 
+    /// The tensor's values as Float, after checking its shape is exactly `shape`.
+    public func floats(_ name: String, shape: [Int]) throws(SafetensorsError) -> [Float] {
+        guard let t = info(name) else { throw .noSuchTensor(name) }
+        guard t.shape == shape else { throw .shapeMismatch(name: name, expected: shape, found: t.shape) }
+        return try floats(name)
+    }
+
     /// Calls `body` with the tensor's raw little-endian bytes, straight from the file.
     public func withRawBytes<R>(_ name: String, _ body: (UnsafeRawBufferPointer) throws -> R) throws -> R {
         guard let t = info(name) else { throw SafetensorsError.noSuchTensor(name) }

@@ -1,3 +1,7 @@
+#if _endian(big)
+#error("safetensors is little-endian; tutor reads and writes it in the host's byte order")
+#endif
+
 /// A named float tensor to write to a safetensors file.
 public struct SafetensorsTensor: Sendable, Equatable {
     public var name: String
@@ -29,15 +33,17 @@ public enum Safetensors {
     }
 
     /// Writes tensors to `path` atomically (temporary name, fsync, rename, fsync the folder).
+    /// F32 values go to the file straight from the caller's arrays, without a copy.
     public static func write(_ tensors: [SafetensorsTensor], metadata: [String: String] = [:], to path: String) throws(SafetensorsError) {
+        let head = try header(tensors, metadata: metadata)
         var file = try AtomicFileWriter(path: path)
         do {
-            try file.write(try header(tensors, metadata: metadata))
-            var chunk: [UInt8] = []
+            try file.write(head)
             for t in tensors {
-                chunk.removeAll(keepingCapacity: true)
-                appendData(t, to: &chunk)
-                try file.write(chunk)
+                let r: Result<Void, SafetensorsError> = withData(t) { raw in
+                    do throws(SafetensorsError) { try file.write(raw); return .success(()) } catch { return .failure(error) }
+                }
+                try r.get()
             }
             try file.commit()
         } catch {
@@ -94,14 +100,19 @@ public enum Safetensors {
 
     /// Appends the tensor's values, little-endian, in its dtype.
     static func appendData(_ t: SafetensorsTensor, to out: inout [UInt8]) {
-        out.reserveCapacity(out.count + t.values.count * t.dtype.size)
+        withData(t) { out.append(contentsOf: $0) }
+    }
+
+    /// Calls `body` with the tensor's values encoded in its dtype, little-endian
+    /// (the host's order: tutor runs on little-endian machines only).
+    static func withData<R>(_ t: SafetensorsTensor, _ body: (UnsafeRawBufferPointer) -> R) -> R {
         switch t.dtype {
         case .f32:
-            for v in t.values { withUnsafeBytes(of: v.bitPattern.littleEndian) { out.append(contentsOf: $0) } }
+            return t.values.withUnsafeBytes(body)
         case .f16:
-            for v in t.values { withUnsafeBytes(of: HalfBits.f16(v).littleEndian) { out.append(contentsOf: $0) } }
+            return t.values.map { HalfBits.f16($0) }.withUnsafeBytes(body)
         case .bf16:
-            for v in t.values { withUnsafeBytes(of: HalfBits.bf16(v).littleEndian) { out.append(contentsOf: $0) } }
+            return t.values.map { HalfBits.bf16($0) }.withUnsafeBytes(body)
         default:
             fatalError("unreachable: header() admits only F32, F16 and BF16")
         }

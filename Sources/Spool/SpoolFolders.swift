@@ -79,7 +79,7 @@ struct OwnerRecord: Equatable {
 
     static func mine(attempt: Int, identity: DaemonIdentity) -> OwnerRecord {
         OwnerRecord(host: identity.host, bootID: identity.bootID, pid: identity.pid,
-                    startTicks: identity.startTicks, attempt: attempt, claimedAt: Sys.wallClock())
+                    startTicks: identity.startTicks, attempt: attempt, claimedAt: (Sys.wallClock() * 1000).rounded() / 1000)
     }
 
     var json: [String: Any] {

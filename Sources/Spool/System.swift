@@ -140,23 +140,24 @@ enum Sys {
     }
 
     /// Reads a small regular file without following a symbolic link; nil when absent,
-    /// not a regular file, unreadable or over `limit` bytes.
+    /// not a regular file, unreadable or over `limit` bytes. Reads to the end of the file
+    /// rather than trusting its size, which /proc reports as 0.
     static func readSmallFile(_ path: String, limit: Int = 1 << 20) -> [UInt8]? {
         let fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK)
         if fd < 0 { return nil }
         defer { close(fd) }
         var st = stat()
         if fstat(fd, &st) != 0 || st.st_mode & S_IFMT != S_IFREG || Int(st.st_size) > limit { return nil }
-        let total = Int(st.st_size)
-        var out = [UInt8](repeating: 0, count: total)
-        var done = 0
-        while done < total {
-            let n = out.withUnsafeMutableBytes { read(fd, $0.baseAddress! + done, total - done) }
+        var out: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: min(limit + 1, max(Int(st.st_size) + 1, 4096)))
+        let chunkSize = chunk.count
+        while out.count <= limit {
+            let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress!, chunkSize) }
             if n < 0 { if errno == EINTR { continue }; return nil }
             if n == 0 { break }
-            done += n
+            out += chunk[..<n]
         }
-        return Array(out[..<done])
+        return out.count <= limit ? out : nil
     }
 
     static func readJSONObject(_ path: String, limit: Int = 1 << 20) -> [String: Any]? {
@@ -245,4 +246,12 @@ public enum SpoolLog {
         let s = prefix + text + "\n"
         s.withCString { p in _ = write(2, p, strlen(p)) }
     }
+}
+
+/// Readings of another process from /proc, for benchmarks and status.
+public enum ProcessReadings {
+    /// Resident memory in bytes; nil when the process is gone.
+    public static func residentBytes(_ pid: Int32) -> Int? { Sys.residentBytes(pid) }
+    /// User plus system CPU seconds so far; nil when the process is gone.
+    public static func cpuSeconds(_ pid: Int32) -> Double? { Sys.cpuSeconds(pid) }
 }

@@ -5,7 +5,10 @@ extension Tutor {
     static let commands: [ParsableCommand.Type] = [
         Validate.self,
         Daemon.self,
+        Submit.self,
+        Status.self,
         SpoolExec.self,
+        MakeTask.self,
         Train.self,
         Bench.self,
     ]
@@ -20,6 +23,9 @@ struct Bench: ParsableCommand {
 
     /// Every benchmark, in the order `--help` lists them.
     static let benchmarks: [ParsableCommand.Type] = [
+        BenchEngine.self,
+        BenchTeacher.self,
+        BenchSpool.self,
         BenchReasoner.self,
     ]
 }

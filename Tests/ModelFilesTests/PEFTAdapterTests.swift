@@ -86,6 +86,29 @@ final class PEFTAdapterTests: XCTestCase {
         }
     }
 
+    /// An adapter saved by PEFT 0.21.2 itself (Tests/Fixtures/peft-adapter/README.md).
+    func testLoadsAnAdapterSavedByPEFT() throws {
+        let folder = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("Fixtures/peft-adapter").path
+        let adapter = try PEFTAdapter.load(from: folder)
+        XCTAssertEqual(adapter.config, LoRAConfig(r: 4, loraAlpha: 8, targetModules: ["qkv", "fc1"], baseModelNameOrPath: nil,
+                                                  loraDropout: 0, peftVersion: "0.21.2"))
+        XCTAssertEqual(adapter.config.scale, 2)
+        XCTAssertEqual(adapter.layers.map(\.module), ["blocks.0.attn.qkv", "blocks.1.mlp.fc1"])
+        let qkv = try XCTUnwrap(adapter.layer("blocks.0.attn.qkv")), fc1 = try XCTUnwrap(adapter.layer("blocks.1.mlp.fc1"))
+        XCTAssertEqual([qkv.rank, qkv.inFeatures, qkv.outFeatures], [4, 8, 24])
+        XCTAssertEqual([fc1.rank, fc1.inFeatures, fc1.outFeatures], [4, 5, 6])
+        // First and last values and absolute sums as PEFT's numpy printed them.
+        XCTAssertEqual(qkv.a.first, -0.06790042668581009); XCTAssertEqual(qkv.a.last, 0.16942821443080902)
+        XCTAssertEqual(qkv.b.first, 0.18786828219890594); XCTAssertEqual(qkv.b.last, 0.31946027278900146)
+        XCTAssertEqual(fc1.a.first, -0.22180186212062836); XCTAssertEqual(fc1.b.last, 0.9924007058143616)
+        func absSum(_ v: [Float]) -> Double { v.reduce(0) { $0 + Double(abs($1)) } }
+        XCTAssertEqual(absSum(qkv.a), 5.465108122676611, accuracy: 1e-9)
+        XCTAssertEqual(absSum(qkv.b), 68.17982270009816, accuracy: 1e-9)
+        XCTAssertEqual(absSum(fc1.a), 4.911034755874425, accuracy: 1e-9)
+        XCTAssertEqual(absSum(fc1.b), 21.294449374079704, accuracy: 1e-9)
+    }
+
     func testPythonReadsTheAdapter() throws {
         try Python.requireSafetensors()
         let dir = try makeTemporaryFolder()

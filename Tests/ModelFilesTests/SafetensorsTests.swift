@@ -43,6 +43,11 @@ final class SafetensorsTests: XCTestCase {
         XCTAssertEqual(f.info("scalar")?.shape, [])
         XCTAssertEqual(try f.floats("empty"), [])
         XCTAssertThrowsError(try f.floats("nope")) { XCTAssertEqual($0 as? SafetensorsError, .noSuchTensor("nope")) }
+        XCTAssertEqual(try f.floats("w", shape: [2, 4]), values)
+        XCTAssertThrowsError(try f.floats("w", shape: [4, 2])) {
+            XCTAssertEqual($0 as? SafetensorsError, .shapeMismatch(name: "w", expected: [4, 2], found: [2, 4]))
+            XCTAssertEqual("\($0)", "tensor \"w\" is [2, 4] in the file but the model expects [4, 2]")
+        }
     }
 
     func testF16AndBF16RoundToNearestEven() throws {
@@ -203,5 +208,38 @@ final class SafetensorsTests: XCTestCase {
         XCTAssertThrowsError(try JSONParser.parse(#"{"a":"\ud83d"}"#))
         XCTAssertThrowsError(try JSONParser.parse(#"{"a":1,}"#))
         XCTAssertThrowsError(try JSONParser.parse("{\"a\":\"tab\there\"}"))
+    }
+}
+
+/// Memory: opening maps the file without reading it, and reading a tensor makes one copy.
+final class SafetensorsMemoryTests: XCTestCase {
+    /// Resident memory of this process, from /proc/self/statm.
+    func residentBytes() throws -> Int {
+        let statm = try String(contentsOfFile: "/proc/self/statm", encoding: .utf8).split(separator: " ")
+        return Int(statm[1])! * Int(sysconf(Int32(_SC_PAGESIZE)))
+    }
+
+    func testOpeningMapsWithoutReadingAndReadingCopiesOnce() throws {
+        let dir = try makeTemporaryFolder()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let n = 8 << 20 // floats: 32 MB of data
+        let path = dir.path + "/big.safetensors"
+        let head = try Safetensors.header([SafetensorsTensor(name: "x", shape: [n], values: [Float](repeating: 0, count: n))], metadata: [:])
+        var data = Data(head)
+        data.append(Data(count: 4 * n))
+        try data.write(to: URL(fileURLWithPath: path))
+        data = Data()
+
+        let before = try residentBytes()
+        let file = try SafetensorsFile(path: path)
+        let afterOpen = try residentBytes()
+        XCTAssertLessThan(afterOpen - before, 4 << 20, "opening read the data: +\(afterOpen - before) bytes")
+        let x = try file.floats("x")
+        let afterRead = try residentBytes()
+        XCTAssertEqual(x.count, n)
+        XCTAssertEqual(x[n - 1], 0)
+        print("safetensors memory: open +\((afterOpen - before) >> 10) KiB, floats +\((afterRead - afterOpen) >> 20) MiB for a 32 MiB tensor")
+        // The result (32 MB) plus the file's pages now mapped in (32 MB); a second copy would add 32 MB more.
+        XCTAssertLessThan(afterRead - before, 72 << 20, "reading grew memory by \(afterRead - before) bytes")
     }
 }

@@ -10,13 +10,30 @@ enum {
     TUTOR_JPEG_ERROR = 1,       /* libjpeg reported an error (corrupt, truncated, not a JPEG) */
     TUTOR_JPEG_TOO_LARGE = 2,   /* header dimensions exceed the caller's limit */
     TUTOR_JPEG_NO_MEMORY = 3,
+    TUTOR_JPEG_TOO_SMALL = 4,   /* header dimensions below the caller's minimum */
+    TUTOR_JPEG_UNSUPPORTED = 5, /* a colour space that has no RGB conversion */
+};
+
+/// Progressive files with very many scans cost a full pass over the image each:
+/// a small file could take minutes. Decoding stops past this many scans.
+#define TUTOR_JPEG_MAX_SCANS 1000
+
+/// Colour spaces as stored in the file: libjpeg's J_COLOR_SPACE values, which are
+/// part of its stable API (jpeglib.h is not exposed to Swift).
+enum {
+    TUTOR_JPEG_CS_UNKNOWN = 0,
+    TUTOR_JPEG_CS_GRAYSCALE = 1,
+    TUTOR_JPEG_CS_RGB = 2,
+    TUTOR_JPEG_CS_YCBCR = 3,
+    TUTOR_JPEG_CS_CMYK = 4,
+    TUTOR_JPEG_CS_YCCK = 5,
 };
 
 typedef struct {
     int width;
     int height;
     int components;      /* as stored: 1 grey, 3 YCbCr/RGB, 4 CMYK/YCCK */
-    int color_space;     /* libjpeg's J_COLOR_SPACE of the file */
+    int color_space;     /* TUTOR_JPEG_CS_*: libjpeg's J_COLOR_SPACE of the file */
     int progressive;
     int warnings;        /* number of recoverable warnings (e.g. premature end of data) */
     char message[200];
@@ -25,12 +42,14 @@ typedef struct {
 /// Reads only the header: dimensions and colour space, no pixels.
 int tutor_jpeg_read_header(const uint8_t *data, size_t size, tutor_jpeg_info *info);
 
-/// Decodes to 8-bit RGB, `width * height * 3` bytes written into `*out`
+/// Decodes to 8-bit RGB, `[height, width, 3]` bytes written into `*out`
 /// (allocated with malloc; the caller frees it with tutor_jpeg_free).
-/// Fails with TUTOR_JPEG_TOO_LARGE before decoding any pixel when the header
-/// says width or height exceeds max_side. Warnings (truncated data) are errors
-/// unless allow_warnings is non-zero.
-int tutor_jpeg_decode_rgb(const uint8_t *data, size_t size, int max_side, int allow_warnings,
+/// Fails before decoding any pixel with TUTOR_JPEG_TOO_LARGE when the header says
+/// width or height exceeds max_side (no limit when max_side <= 0), and with
+/// TUTOR_JPEG_TOO_SMALL when either is below min_side. Greyscale is replicated to
+/// three channels; CMYK and YCCK are converted to RGB. Warnings (truncated or
+/// corrupt entropy data) are errors unless allow_warnings is non-zero.
+int tutor_jpeg_decode_rgb(const uint8_t *data, size_t size, int max_side, int min_side, int allow_warnings,
                           uint8_t **out, tutor_jpeg_info *info);
 
 /// Encodes 8-bit RGB. `subsample_444` non-zero writes every channel at full

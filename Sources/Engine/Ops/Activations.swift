@@ -1,0 +1,62 @@
+/// GELU in its tanh form, as in GPT-2 and DiT's MLP:
+/// `gelu(x) = 0.5 x (1 + tanh(k (x + 0.044715 x³)))`, `k = sqrt(2/π)`.
+public enum GELU {
+    /// out, inp: `[n]`.
+    public static func forward(out: FloatPointer, inp: ConstFloatPointer, n: Int) {
+        let k: Float = 0.7978845608028654  // sqrt(2/π)
+        parallelFor(n, grain: 4096) { range in
+            for i in range {
+                let x = inp[i]
+                out[i] = 0.5 * x * (1 + fastTanh(k * (x + 0.044715 * x * x * x)))
+            }
+        }
+    }
+
+    /// dinp += gelu'(inp) · dout; all `[n]`.
+    public static func backward(dinp: FloatPointer, dout: ConstFloatPointer, inp: ConstFloatPointer, n: Int) {
+        let k: Float = 0.7978845608028654
+        parallelFor(n, grain: 4096) { range in
+            for i in range {
+                let x = inp[i]
+                let th = fastTanh(k * (x + 0.044715 * x * x * x))
+                let local = 0.5 * (1 + th) + 0.5 * x * (1 - th * th) * k * (1 + 0.134145 * x * x)
+                dinp[i] += local * dout[i]
+            }
+        }
+    }
+
+    /// Naive reference for `forward` (libm tanh in Double).
+    public static func forwardReference(out: FloatPointer, inp: ConstFloatPointer, n: Int) {
+        let k = (2 / Double.pi).squareRoot()
+        for i in 0..<n {
+            let x = Double(inp[i])
+            out[i] = Float(0.5 * x * (1 + _tanh(k * (x + 0.044715 * x * x * x))))
+        }
+    }
+}
+
+/// SiLU (swish): `silu(x) = x · sigmoid(x)`; DiT applies it to the conditioning vector.
+public enum SiLU {
+    /// out, inp: `[n]`.
+    public static func forward(out: FloatPointer, inp: ConstFloatPointer, n: Int) {
+        parallelFor(n, grain: 4096) { range in
+            for i in range { let x = inp[i]; out[i] = x / (1 + fastExp(-x)) }
+        }
+    }
+
+    /// dinp += silu'(inp) · dout; all `[n]`.
+    public static func backward(dinp: FloatPointer, dout: ConstFloatPointer, inp: ConstFloatPointer, n: Int) {
+        parallelFor(n, grain: 4096) { range in
+            for i in range {
+                let x = inp[i]
+                let s = 1 / (1 + fastExp(-x))
+                dinp[i] += s * (1 + x * (1 - s)) * dout[i]
+            }
+        }
+    }
+
+    /// Naive reference for `forward`.
+    public static func forwardReference(out: FloatPointer, inp: ConstFloatPointer, n: Int) {
+        for i in 0..<n { let x = Double(inp[i]); out[i] = Float(x / (1 + _exp(-x))) }
+    }
+}

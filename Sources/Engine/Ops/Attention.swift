@@ -1,0 +1,131 @@
+import CBLAS
+
+/// Multi-head self-attention over the tokens of each sequence, with a key padding mask:
+/// `out = softmax(Q Kᵀ / sqrt(HD) + mask) V`, per sequence and head.
+///
+/// Q, K and V come packed per token as `qkv: [B, T, 3C]` (q | k | v, head h at columns
+/// h·HD ..< (h+1)·HD of each), as one matrix product makes them. Keys whose mask entry is false
+/// get probability 0; a query whose sequence has no valid key gets a zero output. Padded query
+/// rows are computed like the others (their outputs are for the caller to ignore).
+///
+/// Parallel over (sequence, head) pairs on the engine's threads, each running single-threaded
+/// sgemm, so the work is never nested.
+public enum Attention {
+    /// - Parameters:
+    ///   - out: `[B, T, C]`.
+    ///   - att: `[B, NH, T, T]` attention probabilities, kept for the backward pass.
+    ///   - qkv: `[B, T, 3C]`.
+    ///   - keyValid: `[B, T]`, true for real tokens; nil when every token is real.
+    public static func forward(out: FloatPointer, att: FloatPointer, qkv: ConstFloatPointer,
+                               keyValid: UnsafePointer<Bool>?, b B: Int, t T: Int, c C: Int, heads NH: Int) {
+        precondition(C % NH == 0, "Attention: width \(C) is not divisible by \(NH) heads")
+        let HD = C / NH, C3 = 3 * C
+        let scale = 1 / Float(HD).squareRoot()
+        Threads.blasSerial()
+        parallelFor(B * NH) { pairs in
+            for bh in pairs {
+                let b = bh / NH, h = bh % NH
+                let q = qkv + b * T * C3 + h * HD
+                let k = q + C, v = q + 2 * C
+                let a = att + bh * T * T
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(T), Int32(T), Int32(HD),
+                            scale, q, Int32(C3), k, Int32(C3), 0, a, Int32(T))
+                maskedSoftmaxRows(a, rows: T, cols: T, valid: keyValid.map { $0 + b * T })
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(T), Int32(HD), Int32(T),
+                            1, a, Int32(T), v, Int32(C3), 0, out + b * T * C + h * HD, Int32(C))
+            }
+        }
+    }
+
+    /// Adds the gradients of `forward` into `dqkv`.
+    /// - Parameters:
+    ///   - dqkv: `[B, T, 3C]`, added to.
+    ///   - scratch: `[B, NH, T, T]`, overwritten.
+    ///   - dout: `[B, T, C]`; qkv and att as in forward.
+    public static func backward(dqkv: FloatPointer, scratch: FloatPointer, dout: ConstFloatPointer,
+                                qkv: ConstFloatPointer, att: ConstFloatPointer,
+                                b B: Int, t T: Int, c C: Int, heads NH: Int) {
+        let HD = C / NH, C3 = 3 * C
+        let scale = 1 / Float(HD).squareRoot()
+        Threads.blasSerial()
+        parallelFor(B * NH) { pairs in
+            for bh in pairs {
+                let b = bh / NH, h = bh % NH
+                let q = qkv + b * T * C3 + h * HD
+                let k = q + C, v = q + 2 * C
+                let dq = dqkv + b * T * C3 + h * HD
+                let dk = dq + C, dv = dq + 2 * C
+                let a = att + bh * T * T
+                let ds = scratch + bh * T * T
+                let dO = dout + b * T * C + h * HD
+                // dP = dO · Vᵀ ; dV += Pᵀ · dO
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(T), Int32(T), Int32(HD),
+                            1, dO, Int32(C), v, Int32(C3), 0, ds, Int32(T))
+                cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, Int32(T), Int32(HD), Int32(T),
+                            1, a, Int32(T), dO, Int32(C), 1, dv, Int32(C3))
+                // dS = P ⊙ (dP - rowsum(dP ⊙ P))
+                for i in 0..<T {
+                    let p = a + i * T, d = ds + i * T
+                    let dot = cblas_sdot(Int32(T), p, 1, d, 1)
+                    for j in 0..<T { d[j] = p[j] * (d[j] - dot) }
+                }
+                // dQ += scale · dS · K ; dK += scale · dSᵀ · Q
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(T), Int32(HD), Int32(T),
+                            scale, ds, Int32(T), k, Int32(C3), 1, dq, Int32(C3))
+                cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, Int32(T), Int32(HD), Int32(T),
+                            scale, ds, Int32(T), q, Int32(C3), 1, dk, Int32(C3))
+            }
+        }
+    }
+
+    /// Naive reference for `forward`: explicit loops, libm exp, Double sums.
+    public static func forwardReference(out: FloatPointer, att: FloatPointer, qkv: ConstFloatPointer,
+                                        keyValid: UnsafePointer<Bool>?, b B: Int, t T: Int, c C: Int, heads NH: Int) {
+        let HD = C / NH, C3 = 3 * C
+        let scale = 1 / Double(HD).squareRoot()
+        for b in 0..<B {
+            for h in 0..<NH {
+                let a = att + (b * NH + h) * T * T
+                for i in 0..<T {
+                    var s = [Double](repeating: -.infinity, count: T)
+                    var m = -Double.infinity
+                    for j in 0..<T where keyValid?[b * T + j] ?? true {
+                        var dot = 0.0
+                        for d in 0..<HD {
+                            dot += Double(qkv[(b * T + i) * C3 + h * HD + d]) * Double(qkv[(b * T + j) * C3 + C + h * HD + d])
+                        }
+                        s[j] = dot * scale
+                        m = max(m, s[j])
+                    }
+                    var sum = 0.0
+                    for j in 0..<T { s[j] = s[j] == -.infinity ? 0 : _exp(s[j] - m); sum += s[j] }
+                    for j in 0..<T { a[i * T + j] = sum > 0 ? Float(s[j] / sum) : 0 }
+                    for d in 0..<HD {
+                        var o = 0.0
+                        for j in 0..<T { o += Double(a[i * T + j]) * Double(qkv[(b * T + j) * C3 + 2 * C + h * HD + d]) }
+                        out[(b * T + i) * C + h * HD + d] = Float(o)
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Softmax of each row of `m: [rows, cols]` in place, over the columns where `valid` (`[cols]`,
+/// nil = all) is true; masked columns become 0, and a row with no valid column becomes all 0.
+func maskedSoftmaxRows(_ m: FloatPointer, rows: Int, cols: Int, valid: UnsafePointer<Bool>?) {
+    for i in 0..<rows {
+        let row = m + i * cols
+        if let valid { for j in 0..<cols where !valid[j] { row[j] = -.infinity } }
+        var mx = -Float.infinity
+        for j in 0..<cols { mx = max(mx, row[j]) }
+        if mx == -.infinity {
+            row.update(repeating: 0, count: cols)
+            continue
+        }
+        for j in 0..<cols { row[j] = fastExp(row[j] - mx) }
+        // the entries are non-negative, so the sum of absolute values is the sum (vectorised)
+        let sum = cblas_sasum(Int32(cols), row, 1)
+        cblas_sscal(Int32(cols), 1 / sum, row, 1)
+    }
+}

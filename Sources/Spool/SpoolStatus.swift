@@ -1,0 +1,110 @@
+import Foundation
+
+/// `tutor status`: what is in each state of a spool, read from the folders alone (any host
+/// can ask; no daemon needs to answer).
+public struct SpoolStatus {
+    public struct ActiveTask {
+        public var name: String
+        public var host: String?
+        public var daemonPID: Int32?
+        public var workerPID: Int32?
+        public var attempt: Int
+        public var runningSeconds: Double?
+        /// progress.json as the worker last wrote it (step, loss, p_yes per question).
+        public var progress: [String: Any]?
+    }
+
+    public struct FailedTask {
+        public var name: String
+        public var code: String?
+        public var message: String?
+        public var attempts: Int
+    }
+
+    public var counts: [String: Int] = [:]
+    public var active: [ActiveTask] = []
+    /// Tasks waiting in incoming/ after worker crashes, with their crash counts.
+    public var retried: [(name: String, attempts: Int)] = []
+    /// The most recent tasks in failed/ (newest first), with the reasons.
+    public var failed: [FailedTask] = []
+
+    public static let failedShown = 20
+
+    public static func read(spool: String) throws -> SpoolStatus {
+        let f = SpoolFolders(root: spool)
+        guard f.exists else {
+            throw SpoolError.notASpool("\(spool) is not a spool (it needs incoming/, active/, done/ and failed/)")
+        }
+        var s = SpoolStatus()
+        let wall = Sys.wallClock()
+        let incoming = f.taskNames(in: f.incoming)
+        let active = f.taskNames(in: f.active)
+        let done = f.taskNames(in: f.done)
+        let failed = f.taskNames(in: f.failed)
+        s.counts = ["incoming": incoming.count, "active": active.count, "done": done.count, "failed": failed.count]
+        for n in incoming {
+            let a = SpoolFolders.crashedAttempts(f.incoming + "/" + n)
+            if a > 0 { s.retried.append((n, a)) }
+        }
+        for n in active {
+            let path = f.active + "/" + n
+            let o = OwnerRecord.read(task: path)
+            s.active.append(ActiveTask(
+                name: n, host: o?.host, daemonPID: o?.pid, workerPID: o.map(\.workerPID).flatMap { $0 > 0 ? $0 : nil },
+                attempt: o?.attempt ?? SpoolFolders.crashedAttempts(path) + 1,
+                runningSeconds: o.map { max(0, wall - $0.claimedAt) },
+                progress: Sys.readJSONObject(path + "/progress.json", limit: 1 << 20)))
+        }
+        let recent = failed.map { ($0, Sys.entry(f.failed + "/" + $0)?.ctime ?? 0) }
+            .sorted { $0.1 > $1.1 }.prefix(failedShown)
+        for (n, _) in recent {
+            let path = f.failed + "/" + n
+            let v = Sys.readJSONObject(path + "/" + SpoolFolders.verdictFile, limit: 16 << 20)
+            let err = v?["error"] as? [String: Any]
+            s.failed.append(FailedTask(name: n, code: err?["code"] as? String, message: err?["message"] as? String,
+                                       attempts: SpoolFolders.crashedAttempts(path)))
+        }
+        return s
+    }
+
+    public var jsonObject: [String: Any] {
+        [
+            "counts": counts,
+            "active": active.map { t -> [String: Any] in
+                var o: [String: Any] = ["name": t.name, "attempt": t.attempt]
+                o["host"] = t.host ?? NSNull()
+                o["daemon_pid"] = t.daemonPID.map { Int($0) } ?? NSNull()
+                o["worker_pid"] = t.workerPID.map { Int($0) } ?? NSNull()
+                o["running_seconds"] = t.runningSeconds.map { ($0 * 10).rounded() / 10 } ?? NSNull()
+                o["progress"] = t.progress ?? NSNull()
+                return o
+            },
+            "retried": retried.map { ["name": $0.name, "attempts": $0.attempts] as [String: Any] },
+            "failed": failed.map { t -> [String: Any] in
+                ["name": t.name, "code": t.code ?? NSNull(), "message": t.message ?? NSNull(), "attempts": t.attempts]
+            },
+        ]
+    }
+
+    public var json: String { String(decoding: Sys.jsonBytes(jsonObject), as: UTF8.self) }
+
+    /// A short report for a terminal.
+    public var text: String {
+        var lines = ["incoming \(counts["incoming"] ?? 0)   active \(counts["active"] ?? 0)   done \(counts["done"] ?? 0)   failed \(counts["failed"] ?? 0)"]
+        for t in active {
+            var l = "  running  \(t.name)  attempt \(t.attempt)"
+            if let h = t.host, let p = t.daemonPID { l += "  on \(h) (daemon pid \(p))" }
+            if let r = t.runningSeconds { l += String(format: "  %.0f s", r) }
+            if let p = t.progress {
+                if let step = p["step"] { l += "  step \(step)" }
+                if let loss = p["loss"] as? Double { l += String(format: "  loss %.3f", loss) }
+            }
+            lines.append(l)
+        }
+        for r in retried { lines.append("  waiting  \(r.name)  after \(r.attempts) crashed attempt(s)") }
+        for t in failed {
+            lines.append("  failed   \(t.name)  \(t.code ?? "?"): \(t.message ?? "no verdict")")
+        }
+        return lines.joined(separator: "\n")
+    }
+}

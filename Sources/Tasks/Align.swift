@@ -1,0 +1,126 @@
+import Teacher
+
+/// Two or three coloured pieces (polyominoes of 4-pixel blocks) moved onto the pale
+/// outlines of their own shape and colour.
+///
+/// In local layouts each piece starts one cell off its slot (beside it, one piece-width
+/// away); in the others the pieces start in the upper band and their slots lie in the lower
+/// band, in the same left-to-right order, so straight simultaneous moves never collide.
+enum AlignFamily {
+    static let block: Float = 4
+    /// Polyominoes as (column, row) blocks, with a name for the prompt.
+    static let shapes: [(name: String, blocks: [(Int, Int)])] = [
+        ("square", [(0, 0), (1, 0), (0, 1), (1, 1)]),
+        ("bar", [(0, 0), (1, 0), (2, 0)]),
+        ("post", [(0, 0), (0, 1), (0, 2)]),
+        ("L", [(0, 0), (0, 1), (0, 2), (1, 2)]),
+        ("corner", [(0, 0), (1, 0), (0, 1)]),
+        ("T", [(0, 0), (1, 0), (2, 0), (1, 1)]),
+    ]
+
+    struct Piece {
+        var shape: Int
+        var size: SIMD2<Float>
+        var start: SIMD2<Float>
+        var slot: SIMD2<Float>
+    }
+
+    static func rects(_ shape: Int, at o: SIMD2<Float>) -> [Shape] {
+        shapes[shape].blocks.map { b in
+            .rect(x0: o.x + Float(b.0) * block, y0: o.y + Float(b.1) * block,
+                  x1: o.x + Float(b.0 + 1) * block, y1: o.y + Float(b.1 + 1) * block)
+        }
+    }
+
+    static func size(_ shape: Int) -> SIMD2<Float> {
+        let bs = shapes[shape].blocks
+        return SIMD2(Float(bs.map(\.0).max()! + 1), Float(bs.map(\.1).max()! + 1)) * block
+    }
+
+    static func build(_ rng: inout SplitMix64) -> Built {
+        let frames = NativeVideo.frames, W = Float(NativeVideo.size)
+        let count = rng.int(2...3)
+        var kinds = Array(shapes.indices); rng.shuffle(&kinds)
+        var pieces: [Piece] = []
+        let local = rng.chance(0.4)
+        if local {
+            // One vertical strip per piece; the piece sits beside its slot inside the strip.
+            let strip = W / Float(count)
+            for k in 0..<count {
+                let sh = kinds[k], sz = size(sh)
+                let gap = Float(rng.int(0...2))
+                let horizontal = sz.x * 2 + gap + 4 <= strip && rng.chance(0.5)
+                let step = horizontal ? SIMD2(sz.x + gap, 0) : SIMD2(0, sz.y + gap)
+                let span = sz + step
+                let x0 = Float(k) * strip + 2, x1 = Float(k + 1) * strip - 2 - span.x
+                let sx = Float(rng.int(Int(x0.rounded(.up))...max(Int(x0.rounded(.up)), Int(x1.rounded(.down)))))
+                let sy = Float(rng.int(4...Int(W - 4 - span.y)))
+                let first = SIMD2(sx, sy), second = first + step
+                let pieceFirst = rng.chance(0.5)
+                pieces.append(Piece(shape: sh, size: sz, start: pieceFirst ? first : second, slot: pieceFirst ? second : first))
+            }
+        } else {
+            // Upper band for pieces, lower band for slots, same left-to-right order, with gaps.
+            let sizes = (0..<count).map { size(kinds[$0]) }
+            func layout(_ rng: inout SplitMix64) -> [Float] {
+                let total = sizes.reduce(Float(0)) { $0 + $1.x } + Float(count - 1) * 3
+                let free = max(0, Int(W - 4 - total))
+                let cuts = (0..<count).map { _ in Float(rng.int(0...free)) }.sorted()
+                var xs: [Float] = [], x = 2 + cuts[0]
+                for k in 0..<count {
+                    xs.append(x)
+                    if k + 1 < count { x += sizes[k].x + 3 + cuts[k + 1] - cuts[k] }
+                }
+                return xs
+            }
+            let px = layout(&rng), sx = layout(&rng)
+            for k in 0..<count {
+                let sz = sizes[k]
+                let py = Float(rng.int(4...(24 - Int(sz.y)))), sy = Float(rng.int(36...(60 - Int(sz.y))))
+                pieces.append(Piece(shape: kinds[k], size: sz, start: SIMD2(px[k], py), slot: SIMD2(sx[k], sy)))
+            }
+        }
+
+        let bg = rng.pick(Palette.backgrounds)
+        let colours = Palette.pick(count, avoiding: [bg], &rng, minDistance: 150)
+        let tints = colours.map { $0.mixed(with: bg, 0.45, name: "pale \($0.name)") }
+
+        var layers: [Layer] = []
+        for (k, p) in pieces.enumerated() { layers.append(Layer(color: tints[k], shapes: rects(p.shape, at: p.slot), frames: frames)) }
+        for (k, p) in pieces.enumerated() {
+            var l = Layer(color: colours[k], shapes: rects(p.shape, at: p.start), frames: frames)
+            l.offsets = constantSpeed([p.start, p.slot], frames: frames)
+            layers.append(l)
+        }
+        let scene = Scene(background: bg, layers: layers)
+
+        var objects: [(String, JSONValue)] = []
+        for (k, c) in colours.enumerated() {
+            objects.append(("\(c.name)_\(shapes[pieces[k].shape].name)", RulesText.object(c)))
+            objects.append(("\(c.name)_outline", RulesText.object(tints[k], tolerance: 30)))
+        }
+        func words(_ k: Int) -> String { "\(colours[k].name) \(shapes[pieces[k].shape].name)" }
+        func alignQ(_ k: Int) -> JSONValue {
+            RulesText.question("By the end of the video, is the \(words(k)) on its pale \(colours[k].name) outline?", "align",
+                               [("object", .string("\(colours[k].name)_\(shapes[pieces[k].shape].name)")),
+                                ("target", .string("\(colours[k].name)_outline")), ("min_fraction", .number(0.75))])
+        }
+        var process: [JSONValue] = (1..<count).map(alignQ)
+        for k in 0..<count {
+            let name = "\(colours[k].name)_\(shapes[pieces[k].shape].name)"
+            process.append(RulesText.intact(name, words(k)))
+            process.append(RulesText.smooth(name, words(k)))
+        }
+        let rules = RulesText.file(objects: objects, goal: alignQ(0), process: process)
+        let list = (0..<count).map(words)
+        let prompt = "Move each piece onto the pale outline of its own shape and colour: "
+            + list.dropLast().joined(separator: ", ") + " and " + list.last! + ". Keep every piece whole."
+
+        // The wrong ending: the first two pieces trade destinations.
+        var wrong: [Int: [SIMD2<Float>]] = [:]
+        wrong[count] = constantSpeed([pieces[0].start, pieces[1].slot], frames: frames)
+        wrong[count + 1] = constantSpeed([pieces[1].start, pieces[0].slot], frames: frames)
+        return Built(scene: scene, prompt: prompt, rules: rules, moving: Array(count..<(2 * count)), primary: count,
+                     wrongEnding: wrong)
+    }
+}

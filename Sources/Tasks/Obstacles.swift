@@ -1,0 +1,112 @@
+import Teacher
+
+/// A ball across a 7 x 7 grid of cells (9 native pixels apart) to a target square, without
+/// touching any cross.
+///
+/// Half the layouts need only a local correction: ball and target on one row or column with
+/// one or two crosses between them, so the straight line fails and a detour around the
+/// crosses succeeds. The others scatter crosses over a quarter of the cells and need a plan.
+/// Crosses are 7 pixels wide with arms 3 pixels thick; the ball (radius 3) moves through
+/// cell centres, at most 7 cells, so at most 4.2 pixels a frame.
+enum ObstaclesFamily {
+    static let pitch: Float = 9
+    static let cells = 7
+    static let radius: Float = 3
+
+    static func build(_ rng: inout SplitMix64) -> Built {
+        let frames = NativeVideo.frames, g = cells
+        let ox = Float(rng.int(0...1)), oy = Float(rng.int(0...1))
+        var crosses = Set<Int>()
+        var start = 0, target = 0, path: [Int] = []
+        let local = rng.chance(0.5)
+        for _ in 0..<1000 {
+            crosses = []
+            if local {
+                let transpose = rng.chance(0.5)
+                let line = rng.int(0..<g), a = rng.int(0...(g - 5)), d = rng.int(4...min(5, g - 1 - a))
+                func cell(_ along: Int) -> Int { transpose ? along * g + line : line * g + along }
+                let ends = rng.chance(0.5) ? (a, a + d) : (a + d, a)
+                start = cell(ends.0); target = cell(ends.1)
+                let between = Array((a + 1)..<(a + d))
+                let k = rng.int(1...min(2, between.count))
+                var b = between; rng.shuffle(&b)
+                for c in b.prefix(k) { crosses.insert(cell(c)) }
+                for _ in 0..<rng.int(3...7) {
+                    let c = rng.int(0..<(g * g))
+                    if c != start && c != target { crosses.insert(c) }
+                }
+            } else {
+                for c in 0..<(g * g) where rng.chance(0.25) { crosses.insert(c) }
+                let free = (0..<(g * g)).filter { !crosses.contains($0) }
+                if free.count < 2 { continue }
+                start = rng.pick(free); target = rng.pick(free)
+            }
+            if start == target || crosses.contains(start) || crosses.contains(target) { continue }
+            path = shortestPath(from: start, to: target, blocked: crosses, &rng)
+            let manhattan = abs(start % g - target % g) + abs(start / g - target / g)
+            if path.count >= 2 && path.count - 1 <= 7 && path.count - 1 >= (local ? 4 : 3)
+                && (!local || path.count - 1 > manhattan) { break }
+            path = []
+        }
+        precondition(!path.isEmpty, "ObstaclesFamily: no layout found")
+
+        let bg = rng.pick(Palette.backgrounds), dark = rng.pick(Palette.darks)
+        let red = Palette.brights.last!
+        let ball = Palette.pick(1, avoiding: [bg, dark, red], &rng)[0]
+        func origin(_ c: Int) -> SIMD2<Float> { SIMD2(ox + Float(c % g) * pitch, oy + Float(c / g) * pitch) }
+        func centre(_ c: Int) -> SIMD2<Float> { origin(c) + SIMD2(4.5, 4.5) }
+        var shapes: [Shape] = []
+        for c in crosses.sorted() {
+            let o = origin(c)
+            shapes.append(.rect(x0: o.x + 1, y0: o.y + 3, x1: o.x + 8, y1: o.y + 6))
+            shapes.append(.rect(x0: o.x + 3, y0: o.y + 1, x1: o.x + 6, y1: o.y + 8))
+        }
+        let to = origin(target), s = centre(start)
+        var scene = Scene(background: bg, layers: [
+            Layer(color: dark, shapes: shapes, frames: frames),
+            Layer(color: red, shapes: [.rect(x0: to.x + 1, y0: to.y + 1, x1: to.x + 8, y1: to.y + 8)], frames: frames),
+            Layer(color: ball, shapes: [.disc(cx: s.x, cy: s.y, r: radius)], frames: frames),
+        ])
+        scene.layers[2].offsets = constantSpeed(path.map(centre), frames: frames)
+
+        let ballWords = "\(ball.name) ball"
+        let rules = RulesText.file(
+            objects: [("ball", RulesText.object(ball)), ("target", RulesText.object(red)),
+                      ("crosses", RulesText.object(dark, tolerance: 70))],
+            goal: RulesText.question("By the end of the video, does the \(ballWords) reach the red square?", "reach",
+                                     [("object", .string("ball")), ("target", .string("target"))]),
+            process: [
+                RulesText.question("Does the \(ballWords) avoid every cross?", "avoid",
+                                   [("object", .string("ball")), ("obstacle", .string("crosses"))]),
+                RulesText.intact("ball", ballWords, areaTolerance: 0.5),
+                RulesText.question("Do the crosses stay where they are?", "static", [("object", .string("crosses"))]),
+                RulesText.smooth("ball", ballWords),
+            ])
+        let prompt = "Move the \(ballWords) to the red square without touching any of the \(dark.name) crosses."
+        return Built(scene: scene, prompt: prompt, rules: rules, moving: [2], primary: 2, obstacles: 0)
+    }
+
+    /// A shortest 4-connected path of cells, ties broken at random; empty when there is none.
+    static func shortestPath(from a: Int, to b: Int, blocked: Set<Int>, _ rng: inout SplitMix64) -> [Int] {
+        let g = cells
+        var parent = [Int](repeating: -1, count: g * g), dist = [Int](repeating: -1, count: g * g)
+        dist[a] = 0
+        var queue = [a], head = 0
+        while head < queue.count {
+            let c = queue[head]; head += 1
+            var nbs: [Int] = []
+            if c % g > 0 { nbs.append(c - 1) }
+            if c % g < g - 1 { nbs.append(c + 1) }
+            if c / g > 0 { nbs.append(c - g) }
+            if c / g < g - 1 { nbs.append(c + g) }
+            rng.shuffle(&nbs)
+            for nb in nbs where dist[nb] < 0 && !blocked.contains(nb) {
+                dist[nb] = dist[c] + 1; parent[nb] = c; queue.append(nb)
+            }
+        }
+        if dist[b] < 0 { return [] }
+        var p = [b], c = b
+        while c != a { c = parent[c]; p.append(c) }
+        return p.reversed()
+    }
+}

@@ -1,0 +1,34 @@
+/// SplitMix64 (Steele, Lea and Flood 2014): the task generators' only source of randomness,
+/// so a seed gives the same task on every machine and every Swift version.
+public struct SplitMix64: Sendable {
+    private var state: UInt64
+
+    public init(seed: UInt64) { state = seed }
+
+    public mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+
+    /// Uniform in [0, 1).
+    public mutating func unit() -> Double { Double(next() >> 11) * 0x1.0p-53 }
+
+    /// Uniform in `range` (which must not be empty).
+    public mutating func int(_ range: ClosedRange<Int>) -> Int {
+        range.lowerBound + Int(next() % UInt64(range.count))
+    }
+
+    public mutating func int(_ range: Range<Int>) -> Int { int(range.lowerBound...(range.upperBound - 1)) }
+
+    public mutating func chance(_ p: Double) -> Bool { unit() < p }
+
+    public mutating func pick<T>(_ a: [T]) -> T { a[int(0..<a.count)] }
+
+    public mutating func shuffle<T>(_ a: inout [T]) {
+        if a.count < 2 { return }
+        for i in stride(from: a.count - 1, to: 0, by: -1) { a.swapAt(i, int(0...i)) }
+    }
+}

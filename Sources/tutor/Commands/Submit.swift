@@ -1,0 +1,47 @@
+import ArgumentParser
+import Foundation
+import Spool
+import TaskFolder
+
+struct Submit: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Validate a task folder and submit a copy of it to a spool atomically.",
+        discussion: """
+        Checks the folder as `tutor validate` does and refuses it on any problem. Then copies it
+        (regular files and folders only; a symbolic link anywhere refuses the submission) under a
+        dot-name in SPOOL/incoming/, which daemons ignore, and renames the copy into place, so a
+        daemon takes it at once and never sees half of it. Prints the task's name; the result
+        appears as SPOOL/done/NAME/verdict.json (or under failed/). Exits 1 when the folder is
+        refused.
+        """
+    )
+
+    @Argument(help: "The task folder to submit.")
+    var folder: String
+
+    @Option(help: "The spool folder. Env: TUTOR_SPOOL.")
+    var spool: String?
+
+    func validate() throws {
+        if spool == nil && (ProcessInfo.processInfo.environment["TUTOR_SPOOL"] ?? "").isEmpty {
+            throw ValidationError("give the spool folder: --spool DIR (or TUTOR_SPOOL)")
+        }
+    }
+
+    func run() throws {
+        let spoolPath = spool ?? ProcessInfo.processInfo.environment["TUTOR_SPOOL"]!
+        let report = TaskInputs.validate(folder: URL(fileURLWithPath: folder))
+        if !report.ok {
+            for p in report.problems { FileHandle.standardError.write(Data("error: \(p)\n".utf8)) }
+            FileHandle.standardError.write(Data("\(folder): not submitted\n".utf8))
+            throw ExitCode(1)
+        }
+        for w in report.warnings { FileHandle.standardError.write(Data("warning: \(w)\n".utf8)) }
+        do {
+            print(try SpoolSubmit.submit(folder: folder, spool: spoolPath))
+        } catch let e as SpoolError {
+            FileHandle.standardError.write(Data("error: \(e)\n".utf8))
+            throw ExitCode(1)
+        }
+    }
+}

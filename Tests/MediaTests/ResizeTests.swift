@@ -1,0 +1,78 @@
+import XCTest
+@testable import Media
+
+final class ResizeTests: XCTestCase {
+    /// A deterministic image with every channel varying.
+    func noise(width: Int, height: Int, seed: UInt64) -> RGBImage {
+        var state = seed
+        var px = [UInt8](repeating: 0, count: width * height * 3)
+        for i in 0..<px.count {
+            state = state &* 6364136223846793005 &+ 1442695040888963407
+            px[i] = UInt8(truncatingIfNeeded: state >> 56)
+        }
+        return RGBImage(width: width, height: height, pixels: px)
+    }
+
+    func mean(_ values: [Float], channel c: Int) -> Double {
+        var s = 0.0
+        for i in stride(from: c, to: values.count, by: 3) { s += Double(values[i]) }
+        return s / Double(values.count / 3)
+    }
+
+    func testAreaAveragingPreservesMeanColour() {
+        let image = noise(width: 100, height: 70, seed: 1)
+        let original = image.pixels.map { Float($0) / 255 }
+        for (tw, th) in [(50, 35), (30, 21), (64, 64 - 17), (7, 3), (1, 1)] {
+            let small = image.resizedFloat(width: tw, height: th)
+            XCTAssertEqual(small.count, tw * th * 3)
+            for c in 0..<3 {
+                XCTAssertEqual(mean(small, channel: c), mean(original, channel: c), accuracy: 1e-5, "\(tw) x \(th) channel \(c)")
+            }
+        }
+    }
+
+    func testThinLineFadesInProportion() {
+        // A 2-pixel white vertical line in a 256 x 256 black image, shrunk 4x.
+        var image = RGBImage(width: 256, height: 256)
+        for y in 0..<256 { for x in [100, 101] { for c in 0..<3 { image.pixels[3 * (y * 256 + x) + c] = 255 } } }
+        let small = image.resizedFloat(width: 64, height: 64)
+        for y in [0, 31, 63] {
+            for x in 0..<64 {
+                let v = small[3 * (y * 64 + x)]
+                XCTAssertEqual(v, x == 25 ? 0.5 : 0, accuracy: 1e-6, "column \(x)")
+            }
+        }
+        // The same line across a block boundary (103, 104) splits into two quarter-intensity columns.
+        var shifted = RGBImage(width: 256, height: 256)
+        for y in 0..<256 { for x in [103, 104] { for c in 0..<3 { shifted.pixels[3 * (y * 256 + x) + c] = 255 } } }
+        let s2 = shifted.resized(width: 64, height: 64)
+        XCTAssertEqual(s2[25, 10].0, 64) // 0.25 * 255 = 63.75
+        XCTAssertEqual(s2[26, 10].0, 64)
+        XCTAssertEqual(s2[24, 10].0, 0)
+        XCTAssertEqual(s2[27, 10].0, 0)
+    }
+
+    func testShrinkingByAWholeFactorIsTheBlockMean() {
+        let image = noise(width: 12, height: 9, seed: 2)
+        let small = image.resizedFloat(width: 4, height: 3)
+        for ty in 0..<3 { for tx in 0..<4 { for c in 0..<3 {
+            var s = 0.0
+            for y in 0..<3 { for x in 0..<3 { s += Double(image.pixels[3 * ((ty * 3 + y) * 12 + tx * 3 + x) + c]) } }
+            XCTAssertEqual(Double(small[3 * (ty * 4 + tx) + c]), s / 9 / 255, accuracy: 1e-6)
+        } } }
+    }
+
+    func testEnlargingIsBilinearAndKeepsFlatAreasFlat() {
+        let flat = RGBImage(width: 3, height: 5, fill: (10, 20, 30)).resized(width: 9, height: 11)
+        XCTAssertTrue(stride(from: 0, to: flat.pixels.count, by: 3).allSatisfy { flat.pixels[$0] == 10 && flat.pixels[$0 + 1] == 20 && flat.pixels[$0 + 2] == 30 })
+        // Two pixels, 0 and 255, enlarged to four: centres at 0.25 and 0.75 of the way.
+        let ramp = RGBImage(width: 2, height: 1, pixels: [0, 0, 0, 255, 255, 255]).resizedFloat(width: 4, height: 1)
+        XCTAssertEqual(stride(from: 0, to: 12, by: 3).map { ramp[$0] }, [0, 0.25, 0.75, 1])
+    }
+
+    func testSameSizeIsIdentity() {
+        let image = noise(width: 5, height: 4, seed: 3)
+        XCTAssertEqual(image.resized(width: 5, height: 4), image)
+        XCTAssertEqual(image.resizedFloat(width: 5, height: 4), image.pixels.map { Float($0) / 255 })
+    }
+}

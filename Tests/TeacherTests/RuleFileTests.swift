@@ -1,0 +1,118 @@
+import Foundation
+import XCTest
+import Media
+@testable import Teacher
+
+/// The SPEC section 2 example, verbatim.
+let specExample = """
+{
+  "version": 1,
+  "objects": {
+    "ball":    {"color": "#f2c200"},
+    "target":  {"color": "#d02020"},
+    "walls":   {"color": "#202020", "tolerance": 70}
+  },
+  "goal": {
+    "question": "By the end of the video, does the yellow ball reach the red square?",
+    "check": {"type": "reach", "object": "ball", "target": "target"}
+  },
+  "process": [
+    {"question": "Does the yellow ball avoid all walls?",
+     "check": {"type": "avoid", "object": "ball", "obstacle": "walls"}},
+    {"question": "Does the yellow ball stay intact, without splitting or vanishing?",
+     "check": {"type": "intact", "object": "ball"}},
+    {"question": "Do the walls stay where they are?",
+     "check": {"type": "static", "object": "walls"}}
+  ],
+  "lambda": 0.5
+}
+"""
+
+final class RuleFileTests: XCTestCase {
+    func parseError(_ text: String) -> RuleError? {
+        do { _ = try RuleFile.parse(Array(text.utf8)); return nil } catch { return error }
+    }
+
+    func testSpecExampleParsesWithDefaults() throws {
+        let r = try RuleFile.parse(Array(specExample.utf8))
+        XCTAssertEqual(r.objects.map(\.name), ["ball", "target", "walls"])
+        XCTAssertEqual(r.object(named: "ball")?.color, SIMD3(0xf2, 0xc2, 0x00))
+        XCTAssertEqual(r.object(named: "ball")?.tolerance, 60)
+        XCTAssertEqual(r.object(named: "walls")?.tolerance, 70)
+        XCTAssertEqual(r.goal.check, .reach(object: "ball", target: .object("target"), minFraction: 0.5))
+        XCTAssertEqual(r.process.map(\.check), [
+            .avoid(object: "ball", obstacle: .object("walls"), maxFraction: 0.02),
+            .intact(object: "ball", areaTolerance: 0.35),
+            .static(object: "walls", maxChange: 0.1),
+        ])
+        XCTAssertEqual(r.process.map(\.weight), [1, 1, 1])
+        XCTAssertEqual(r.lambda, 0.5)
+    }
+
+    func testEveryCheckTypeAndBoxRegion() throws {
+        let text = """
+        {"version": 1, "objects": {"a": {"color": "#ff0000"}, "b": {"color": "#0000ff"}},
+         "goal": {"question": "q", "check": {"type": "align", "object": "a", "target": {"box": [0, 0, 0.5, 1]}, "min_fraction": 0.7}},
+         "process": [
+          {"question": "q", "check": {"type": "count", "object": "a", "n": 2, "at": "end"}, "weight": 2},
+          {"question": "q", "check": {"type": "order", "objects": ["a", "b"], "axis": "y"}},
+          {"question": "q", "check": {"type": "path", "object": "a", "through": ["b", {"box": [0.5, 0.5, 1, 1]}]}},
+          {"question": "q", "check": {"type": "smooth", "object": "a", "max_step": 0.2}}
+         ]}
+        """
+        let r = try RuleFile.parse(Array(text.utf8))
+        XCTAssertEqual(r.goal.check, .align(object: "a", target: .box(0, 0, 0.5, 1), minFraction: 0.7))
+        XCTAssertEqual(r.process[0].check, .count(object: "a", n: 2, atEnd: true))
+        XCTAssertEqual(r.process[0].weight, 2)
+        XCTAssertEqual(r.process[1].check, .order(objects: ["a", "b"], axis: .y))
+        XCTAssertEqual(r.process[2].check, .path(object: "a", through: [.object("b"), .box(0.5, 0.5, 1, 1)]))
+        XCTAssertEqual(r.process[3].check, .smooth(object: "a", maxStep: 0.2))
+    }
+
+    func testErrorsNameThePath() {
+        func replacing(_ a: String, _ b: String) -> String { specExample.replacingOccurrences(of: a, with: b) }
+        XCTAssertEqual(parseError(replacing("\"obstacle\": \"walls\"", "\"obstacle\": \"wall\""))?.path, "process[0].check.obstacle")
+        XCTAssertEqual(parseError(replacing("\"type\": \"intact\"", "\"type\": \"whole\""))?.path, "process[1].check.type")
+        XCTAssertEqual(parseError(replacing("\"tolerance\": 70", "\"tolerance\": \"70\""))?.path, "objects.walls.tolerance")
+        XCTAssertEqual(parseError(replacing("#f2c200", "yellow"))?.path, "objects.ball.color")
+        XCTAssertEqual(parseError(replacing("\"lambda\": 0.5", "\"lambda\": 2"))?.path, "lambda")
+        XCTAssertEqual(parseError(replacing("\"lambda\": 0.5", "\"lamda\": 0.5"))?.path, "lamda")
+        XCTAssertEqual(parseError(replacing("\"object\": \"walls\"}", "\"object\": 3}"))?.path, "process[2].check.object")
+        XCTAssertEqual(parseError(##"{"version": 1, "objects": {"a": {"color": "#000000"}}}"##)?.path, "goal")
+        XCTAssertEqual(parseError(#"{"version": 2}"#)?.path, "version")
+        let bad = parseError("{\"version\": 1,")
+        XCTAssertEqual(bad?.path, "")
+        XCTAssertTrue(bad?.description.contains("not valid JSON") ?? false, bad?.description ?? "")
+        let undefined = parseError(replacing("\"obstacle\": \"walls\"", "\"obstacle\": \"wall\""))!
+        XCTAssertTrue(undefined.description.contains("rules.json: process[0].check.obstacle"), undefined.description)
+        XCTAssertTrue(undefined.description.contains("not defined under objects"), undefined.description)
+    }
+
+    func testDuplicateKeysAndTrailingTextAreRejected() {
+        XCTAssertNotNil(parseError(replacing(specExample, "\"version\": 1,", "\"version\": 1, \"version\": 1,")))
+        XCTAssertNotNil(parseError(specExample + " x"))
+    }
+
+    private func replacing(_ s: String, _ a: String, _ b: String) -> String { s.replacingOccurrences(of: a, with: b) }
+
+    func testValidateWarnsWhenAnObjectHasNoPixelAtNativeSize() {
+        // 256 x 256 white with a yellow 40 x 40 square and a 1-pixel dark line (it fades to grey at 64 x 64).
+        var im = RGBImage(width: 256, height: 256, fill: (255, 255, 255))
+        for y in 100..<140 { for x in 100..<140 { let i = 3 * (y * 256 + x); im.pixels[i] = 0xf2; im.pixels[i + 1] = 0xc2; im.pixels[i + 2] = 0 } }
+        for y in 0..<256 { let i = 3 * (y * 256 + 10); im.pixels[i] = 0x20; im.pixels[i + 1] = 0x20; im.pixels[i + 2] = 0x20 }
+        let (problems, warnings) = RuleFile.validate(Array(specExample.utf8), firstFrame: im)
+        XCTAssertEqual(problems, [])
+        XCTAssertEqual(warnings.count, 2, "\(warnings)")
+        XCTAssertTrue(warnings.contains { $0.contains("objects.target") })
+        XCTAssertTrue(warnings.contains { $0.contains("objects.walls") })
+        XCTAssertFalse(warnings.contains { $0.contains("objects.ball") })
+        let (p2, _) = RuleFile.validate(Array("{}".utf8), firstFrame: nil)
+        XCTAssertEqual(p2.count, 1)
+    }
+
+    func testJSONRoundTrip() throws {
+        let v = try JSONParser.parse(Array(#"{"a": [1, 2.5, "x\"\n\u00e9"], "b": {"c": null, "d": true}}"#.utf8))
+        XCTAssertEqual(try JSONParser.parse(Array(v.serialized().utf8)), v)
+        XCTAssertEqual(v["a"], .array([.number(1), .number(2.5), .string("x\"\né")]))
+    }
+}
