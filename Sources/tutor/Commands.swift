@@ -9,6 +9,7 @@ extension Tutor {
         Status.self,
         SpoolExec.self,
         MakeTask.self,
+        Train.self,
         Bench.self,
     ]
 }
@@ -25,5 +26,6 @@ struct Bench: ParsableCommand {
         BenchEngine.self,
         BenchTeacher.self,
         BenchSpool.self,
+        BenchReasoner.self,
     ]
 }
