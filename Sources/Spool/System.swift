@@ -247,3 +247,11 @@ public enum SpoolLog {
         s.withCString { p in _ = write(2, p, strlen(p)) }
     }
 }
+
+/// Readings of another process from /proc, for benchmarks and status.
+public enum ProcessReadings {
+    /// Resident memory in bytes; nil when the process is gone.
+    public static func residentBytes(_ pid: Int32) -> Int? { Sys.residentBytes(pid) }
+    /// User plus system CPU seconds so far; nil when the process is gone.
+    public static func cpuSeconds(_ pid: Int32) -> Double? { Sys.cpuSeconds(pid) }
+}

@@ -55,26 +55,26 @@ final class PickupTests: XCTestCase {
         [ "$(stat -c %s "$d/first_frame.jpg" 2>/dev/null)" = "\(full)" ] || status=failed
         printf '{"version":1,"task":"%s","status":"%s"}\\n' "$n" "$status" > "$d/.v.tmp"; mv "$d/.v.tmp" "$d/verdict.json"
         """)
-        let d = try DaemonProcess(tutor: tutor, spool: t.spool, arguments: ["--runner", runner, "--settle", "1.2", "--rescan", "60"], log: t.path + "/daemon.log")
+        let d = try DaemonProcess(tutor: tutor, spool: t.spool, arguments: ["--runner", runner, "--settle", "2", "--rescan", "60"], log: t.path + "/daemon.log")
         XCTAssertTrue(d.waitForLog("serving"), d.log)
         let dir = t.state("incoming", "slow")
         XCTAssertEqual(mkdir(dir, 0o755), 0)
         try Data("Move the ball.\n".utf8).write(to: URL(fileURLWithPath: dir + "/prompt.txt"))
-        usleep(700_000)
+        usleep(600_000)
         try Data(tinyRules.utf8).write(to: URL(fileURLWithPath: dir + "/rules.json"))
-        usleep(700_000)
-        // The JPEG in three pieces, 0.7 s apart: the folder is never quiet for 1.2 s.
+        usleep(600_000)
+        // The JPEG in three pieces, 0.6 s apart: the folder is never quiet for the 2 s settle time.
         let fd = open(dir + "/first_frame.jpg", O_WRONLY | O_CREAT, 0o644)
         let third = full / 3
         for (k, range) in [0..<third, third..<2 * third, 2 * third..<full].enumerated() {
             _ = tinyJPEG[range].withUnsafeBytes { write(fd, $0.baseAddress, range.count) }
-            if k < 2 { usleep(700_000) }
+            if k < 2 { usleep(600_000) }
             XCTAssertTrue(exists(dir), "taken after piece \(k + 1) of 3, while still being written")
         }
         close(fd)
         let written = Date()
         XCTAssertTrue(waitUntil(timeout: 10) { exists(t.state("done", "slow") + "/verdict.json") }, d.log)
-        XCTAssertGreaterThanOrEqual(Date().timeIntervalSince(written), 1.0, "taken before the settle time passed")
+        XCTAssertGreaterThanOrEqual(Date().timeIntervalSince(written), 1.8, "taken before the settle time passed")
         XCTAssertEqual(readJSON(t.state("done", "slow") + "/verdict.json")?["status"] as? String, "passed",
                        "the runner saw an incomplete folder")
         d.signal(SIGTERM)

@@ -131,3 +131,47 @@ final class RecoveryTests: XCTestCase {
 enum SpoolTestsNames {
     static func count(_ folder: String) -> Int { names(in: folder).count }
 }
+
+/// Claims by daemons on other hosts, and `--once`.
+final class LeaseAndOnceTests: XCTestCase {
+    /// A task claimed on another host is left alone while its claim is renewed, and taken
+    /// back once the claim is older than the lease.
+    func testOtherHostsClaimIsTakenBackOnlyAfterTheLease() throws {
+        let tutor = try tutorExecutable()
+        let t = try TempFolder("lease")
+        let runner = try t.verdictRunner()
+        for s in ["incoming", "active", "done", "failed"] {
+            try FileManager.default.createDirectory(atPath: t.state(s), withIntermediateDirectories: true)
+        }
+        let record = #"{"host": "another-host.example", "boot_id": "b", "pid": 1, "start_ticks": 1, "attempt": 1, "claimed_at": 0}"#
+        for name in ["stale", "renewed"] {
+            try t.makeTask(name, in: t.state("active"))
+            try Data(record.utf8).write(to: URL(fileURLWithPath: t.state("active", name) + "/.tutor-owner"))
+        }
+        // The stale claim was last renewed two hours ago.
+        var times = [timeval(tv_sec: time(nil) - 7200, tv_usec: 0), timeval(tv_sec: time(nil) - 7200, tv_usec: 0)]
+        XCTAssertEqual(utimes(t.state("active", "stale") + "/.tutor-owner", &times), 0)
+
+        let d = try DaemonProcess(tutor: tutor, spool: t.spool, arguments: ["--runner", runner, "--lease", "600", "--settle", "30", "--rescan", "0.3"], log: t.path + "/daemon.log")
+        XCTAssertTrue(waitUntil(timeout: 10) { exists(t.state("done", "stale") + "/verdict.json") }, d.log)
+        XCTAssertTrue(d.log.contains("did not renew its claim"), d.log)
+        usleep(1_000_000)  // three rescans
+        XCTAssertTrue(exists(t.state("active", "renewed") + "/.tutor-owner"), d.log)
+        XCTAssertFalse(exists(t.state("active", "renewed") + "/worker.log"))
+        d.signal(SIGTERM)
+        XCTAssertEqual(d.waitExit(), 0)
+    }
+
+    /// `--once` takes what is in incoming/ (written in place, never renamed) and exits 0.
+    func testOnceDrainsIncomingAndExits() throws {
+        let tutor = try tutorExecutable()
+        let t = try TempFolder("once")
+        let runner = try t.verdictRunner()
+        try FileManager.default.createDirectory(atPath: t.state("incoming"), withIntermediateDirectories: true)
+        for k in 0..<3 { try t.makeTask("in-place-\(k)", in: t.state("incoming")) }
+        let d = try DaemonProcess(tutor: tutor, spool: t.spool, arguments: ["--runner", runner, "--once", "--settle", "0.3"], log: t.path + "/daemon.log")
+        XCTAssertEqual(d.waitExit(timeout: 20), 0, d.log)
+        XCTAssertEqual(names(in: t.state("done")), ["in-place-0", "in-place-1", "in-place-2"], d.log)
+        XCTAssertEqual(names(in: t.state("incoming")), [])
+    }
+}
