@@ -22,6 +22,7 @@ struct Bench: ParsableCommand {
 
     /// Every benchmark, in the order `--help` lists them.
     static let benchmarks: [ParsableCommand.Type] = [
+        BenchEngine.self,
         BenchTeacher.self,
         BenchSpool.self,
     ]
