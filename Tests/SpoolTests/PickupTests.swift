@@ -81,6 +81,22 @@ final class PickupTests: XCTestCase {
         XCTAssertEqual(d.waitExit(), 0)
     }
 
+    /// A folder written in place and then left alone is taken after the settle time, however
+    /// often the daemon rescans meanwhile (a rescan is not a change).
+    func testQuietFolderIsTakenAfterTheSettleTime() throws {
+        let tutor = try tutorExecutable()
+        let t = try TempFolder("quiet")
+        let runner = try t.verdictRunner()
+        let d = try DaemonProcess(tutor: tutor, spool: t.spool, arguments: ["--runner", runner, "--settle", "1.5", "--rescan", "0.2"], log: t.path + "/daemon.log")
+        XCTAssertTrue(d.waitForLog("serving"), d.log)
+        try t.makeTask("quiet", in: t.state("incoming"))
+        let written = Date()
+        XCTAssertTrue(waitUntil(timeout: 10) { exists(t.state("done", "quiet") + "/verdict.json") }, d.log)
+        XCTAssertGreaterThanOrEqual(Date().timeIntervalSince(written), 1.4)
+        d.signal(SIGTERM)
+        XCTAssertEqual(d.waitExit(), 0)
+    }
+
     /// Things in incoming/ that are not task folders go to failed/ with a reason; dot-names
     /// are left alone; a name already in done/ is never overwritten.
     func testDaemonLevelRejects() throws {
