@@ -529,22 +529,40 @@ public final class DiTStack {
         profile.add(op, monotonicSeconds() - t0)
     }
 
-    /// Multiply-adds ×2 of one forward pass over `B` sequences of `T` tokens (matrix products and
-    /// attention; the elementwise ops are not counted), for GFLOP/s figures.
-    public func forwardFlops(batch B: Int, tokens T: Int) -> Double {
+    /// FLOPs (2 × multiply-adds) of one forward pass over `B` sequences of `T` tokens, by kind:
+    /// the token-wise linear maps, attention's two products, the adaLN modulation, and the LoRA
+    /// paths (when an unfused adapter is attached). Elementwise ops are not counted.
+    public func forwardFlops(batch B: Int, tokens T: Int) -> FlopCounts {
         let C = Double(config.width), H = Double(config.hidden), CC = Double(config.condWidth)
-        let N = Double(B * T)
-        let perBlock = 2 * N * (4 * C * C + 2 * C * H) + 2 * Double(B) * CC * 6 * C + 4 * Double(B) * Double(T * T) * C
+        let N = Double(B * T), L = Double(config.blocks)
         var lora = 0.0
         if let cfg = loraConfig, !loraFused {
             let R = Double(cfg.rank)
             for kind in cfg.targets {
                 let s = linears[0][kind.rawValue]
-                let rows = kind == .adaLN ? Double(B) : N
-                lora += 2 * rows * R * Double(s.inC + s.outC)
+                lora += 2 * (kind == .adaLN ? Double(B) : N) * R * Double(s.inC + s.outC)
             }
         }
-        return Double(config.blocks) * (perBlock + lora)
+        return FlopCounts(linear: L * 2 * N * (4 * C * C + 2 * C * H),
+                          attention: L * 4 * Double(B) * Double(T) * Double(T) * C,
+                          modulation: L * 2 * Double(B) * CC * 6 * C,
+                          lora: L * lora)
+    }
+
+    /// FLOPs by kind (see `forwardFlops`).
+    public struct FlopCounts: Sendable {
+        public var linear, attention, modulation, lora: Double
+        public var total: Double { linear + attention + modulation + lora }
+
+        /// The backward pass in `mode`: twice the forward for everything that gets weight
+        /// gradients; with `.loraOnly` the frozen linear maps cost only their input gradient and
+        /// the modulation costs nothing (no gradient reaches the conditioning).
+        public func backward(_ mode: GradientMode) -> Double {
+            switch mode {
+            case .full: return 2 * total
+            case .loraOnly: return linear + 2 * attention + 2 * lora
+            }
+        }
     }
 }
 

@@ -1,8 +1,9 @@
 import CBLAS
 import Dispatch
 
-/// The engine's thread count, shared by OpenBLAS (inside matrix products) and by the
-/// engine's own loops (`parallelFor`), which never run at the same time.
+/// The engine's thread count. Every op runs its parallel part on the engine's own threads
+/// (`parallelFor`); OpenBLAS is kept single-threaded and runs inside those threads (see Gemm.swift
+/// for why), so there is one pool and no nesting.
 ///
 /// Work is split into `count` contiguous chunks that do not depend on how the system
 /// schedules them, and no chunk adds into another's output, so a result depends only on
@@ -18,12 +19,10 @@ public enum Threads {
     public static func set(_ n: Int) {
         precondition(n >= 1, "Threads.set: thread count must be at least 1, got \(n)")
         configured = n
+        blasThreads = -1  // re-apply on the next product, in case someone else changed it
     }
 
-    /// Before a matrix product that should use all threads inside OpenBLAS.
-    @inline(__always) static func blasParallel() { setBLAS(configured) }
-
-    /// Before a loop of the engine's own threads that calls OpenBLAS inside each chunk.
+    /// Before OpenBLAS is called from the engine's threads: OpenBLAS itself runs single-threaded.
     @inline(__always) static func blasSerial() { setBLAS(1) }
 
     @inline(__always) private static func setBLAS(_ n: Int) {

@@ -221,6 +221,7 @@ public final class SpoolDaemon {
     func evaluate(_ name: String, _ c: Candidate) -> Readiness {
         let path = folders.incoming + "/" + name
         guard let e = Sys.entry(path) else { return .gone }
+        if e.kind == .folder && c.renamedIn { return .ready }
         let now = Sys.monotonic()
         let wall = Sys.wallClock()
         // Quiet for how long: by inotify events seen here and by the times on disk (which
@@ -237,7 +238,7 @@ public final class SpoolDaemon {
         if e.kind != .folder {
             return quiet >= settings.settleSeconds ? .notAFolder(e.kind) : .later(now + settings.settleSeconds - quiet + 0.01)
         }
-        if c.renamedIn || entries.contains(SpoolFolders.readyFile) { return .ready }
+        if entries.contains(SpoolFolders.readyFile) { return .ready }
         if quiet < settings.settleSeconds { return .later(now + settings.settleSeconds - quiet + 0.01) }
         let complete = SpoolFolders.requiredInputs.allSatisfy(entries.contains)
         if complete || settings.once { return .ready }

@@ -23,6 +23,8 @@ struct Bench: ParsableCommand {
 
     /// Every benchmark, in the order `--help` lists them.
     static let benchmarks: [ParsableCommand.Type] = [
+        BenchEngine.self,
         BenchTeacher.self,
+        BenchSpool.self,
     ]
 }

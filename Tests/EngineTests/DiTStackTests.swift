@@ -112,9 +112,16 @@ final class DiTStackTests: XCTestCase {
     }
 
     func testSameThreadCountGivesIdenticalResults() {
-        let (stack, store, lora) = makeStack(seed: 6)
-        let C = config.width, CC = config.condWidth
-        let B = 3, T = 6, N = B * T
+        // large enough that the matrix products are split between threads
+        let store = ParameterStore()
+        let stack = DiTStack(DiTConfig(blocks: 2, width: 32, heads: 4, condWidth: 8), store: store)
+        store.allocate()
+        var prng = SplitMix64(seed: 6)
+        for i in 0..<store.count { store.values![i] = prng.normal() * 0.2 }
+        let lora = stack.attachLoRA(LoRAConfig(rank: 4, alpha: 4), seed: 1)
+        for i in 0..<lora.count { lora.values![i] = prng.normal() * 0.2 }
+        let C = 32, CC = 8
+        let B = 4, T = 64, N = B * T
         var rng = SplitMix64(seed: 7)
         let x = Buf(random: N * C, &rng), cond = Buf(random: B * CC, &rng), out = Buf(N * C), dx = Buf(N * C)
         let ws = stack.makeWorkspace(maxBatch: B, maxTokens: T)

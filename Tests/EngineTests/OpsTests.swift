@@ -307,3 +307,43 @@ final class OptimizerTests: XCTestCase {
         XCTAssertThrowsError(try store.set("nope", [1]))
     }
 }
+
+final class GemmTests: XCTestCase {
+    /// The engine's split product (rows or columns per thread) against a naive loop, for every
+    /// transpose combination, with row strides wider than the matrices.
+    func testSplitProductMatchesNaive() {
+        defer { Threads.set(1) }
+        var rng = SplitMix64(seed: 8)
+        for threads in [1, 2, 3] {
+            Threads.set(threads)
+            for (M, N, K) in [(70, 50, 300), (40, 130, 250), (5, 3, 2)] {
+                for transA in [false, true] {
+                    for transB in [false, true] {
+                        let lda = (transA ? M : K) + 3, ldb = (transB ? K : N) + 1, ldc = N + 2
+                        let a = Buf(random: (transA ? K : M) * lda, &rng), b = Buf(random: (transB ? N : K) * ldb, &rng)
+                        let c = Buf(random: M * ldc, &rng)
+                        let c0 = c.array
+                        gemm(transA: transA, transB: transB, m: M, n: N, k: K, alpha: 0.5, a: a.p, lda: lda,
+                             b: b.p, ldb: ldb, beta: 2, c: c.p, ldc: ldc)
+                        var worst: Double = 0
+                        for i in 0..<M {
+                            for j in 0..<N {
+                                var s = 0.0
+                                for k in 0..<K {
+                                    let av = transA ? a.p[k * lda + i] : a.p[i * lda + k]
+                                    let bv = transB ? b.p[j * ldb + k] : b.p[k * ldb + j]
+                                    s += Double(av) * Double(bv)
+                                }
+                                let expect = 0.5 * s + 2 * Double(c0[i * ldc + j])
+                                worst = max(worst, abs(Double(c.p[i * ldc + j]) - expect) / max(1, abs(expect)))
+                            }
+                            // the padding between rows is untouched
+                            XCTAssertEqual(c.p[i * ldc + N], c0[i * ldc + N])
+                        }
+                        XCTAssertLessThan(worst, 1e-4, "gemm \(M)x\(N)x\(K) transA \(transA) transB \(transB) threads \(threads)")
+                    }
+                }
+            }
+        }
+    }
+}

@@ -66,8 +66,7 @@ public enum Attention {
                 // dS = P ⊙ (dP - rowsum(dP ⊙ P))
                 for i in 0..<T {
                     let p = a + i * T, d = ds + i * T
-                    var dot: Float = 0
-                    for j in 0..<T { dot += p[j] * d[j] }
+                    let dot = cblas_sdot(Int32(T), p, 1, d, 1)
                     for j in 0..<T { d[j] = p[j] * (d[j] - dot) }
                 }
                 // dQ += scale · dS · K ; dK += scale · dSᵀ · Q
@@ -124,18 +123,9 @@ func maskedSoftmaxRows(_ m: FloatPointer, rows: Int, cols: Int, valid: UnsafePoi
             row.update(repeating: 0, count: cols)
             continue
         }
-        var sum: Float = 0
-        var j = 0
-        var acc = SIMD8<Float>(repeating: 0)
-        while j + 8 <= cols {
-            let e = simdExp(load8(row + j) - mx)
-            store8(e, row + j)
-            acc += e
-            j += 8
-        }
-        sum = acc.sum()
-        while j < cols { let e = fastExp(row[j] - mx); row[j] = e; sum += e; j += 1 }
-        let inv = 1 / sum
-        for j in 0..<cols { row[j] *= inv }
+        for j in 0..<cols { row[j] = fastExp(row[j] - mx) }
+        // the entries are non-negative, so the sum of absolute values is the sum (vectorised)
+        let sum = cblas_sasum(Int32(cols), row, 1)
+        cblas_sscal(Int32(cols), 1 / sum, row, 1)
     }
 }

@@ -1,5 +1,3 @@
-import CBLAS
-
 /// Linear map with optional bias: `out = inp · weightᵀ + bias`, one sgemm over all rows.
 public enum Linear {
     /// - Parameters:
@@ -13,19 +11,20 @@ public enum Linear {
         if N == 0 { return }
         var beta: Float = accumulate ? 1 : 0
         if let bias {
-            for r in 0..<N {
-                let o = out + r * OC
-                if accumulate {
-                    for c in 0..<OC { o[c] += bias[c] }
-                } else {
-                    o.update(from: bias, count: OC)
+            parallelFor(N, grain: 64) { rows in
+                for r in rows {
+                    let o = out + r * OC
+                    if accumulate {
+                        for c in 0..<OC { o[c] += bias[c] }
+                    } else {
+                        o.update(from: bias, count: OC)
+                    }
                 }
             }
             beta = 1
         }
-        Threads.blasParallel()
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(N), Int32(OC), Int32(IC),
-                    1, inp, Int32(IC), weight, Int32(IC), beta, out, Int32(OC))
+        gemm(transA: false, transB: true, m: N, n: OC, k: IC, alpha: 1,
+             a: inp, lda: IC, b: weight, ldb: IC, beta: beta, c: out, ldc: OC)
     }
 
     /// Adds the gradients of `forward`. Any gradient may be nil (not wanted: no work is done).
@@ -38,14 +37,13 @@ public enum Linear {
                                 dout: ConstFloatPointer, inp: ConstFloatPointer, weight: ConstFloatPointer,
                                 n N: Int, inC IC: Int, outC OC: Int) {
         if N == 0 { return }
-        Threads.blasParallel()
         if let dinp {
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(N), Int32(IC), Int32(OC),
-                        1, dout, Int32(OC), weight, Int32(IC), 1, dinp, Int32(IC))
+            gemm(transA: false, transB: false, m: N, n: IC, k: OC, alpha: 1,
+                 a: dout, lda: OC, b: weight, ldb: IC, beta: 1, c: dinp, ldc: IC)
         }
         if let dweight {
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, Int32(OC), Int32(IC), Int32(N),
-                        1, dout, Int32(OC), inp, Int32(IC), 1, dweight, Int32(IC))
+            gemm(transA: true, transB: false, m: OC, n: IC, k: N, alpha: 1,
+                 a: dout, lda: OC, b: inp, ldb: IC, beta: 1, c: dweight, ldc: IC)
         }
         if let dbias { columnSums(into: dbias, dout, rows: N, cols: OC) }
     }

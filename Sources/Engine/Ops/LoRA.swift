@@ -1,5 +1,3 @@
-import CBLAS
-
 /// Low-rank adaptation of a frozen linear map: `out += (alpha / R) · (inp · Aᵀ) · Bᵀ`.
 ///
 /// `A: [R, IC]` starts small and random, `B: [OC, R]` starts at zero, so an attached adapter
@@ -15,13 +13,12 @@ public enum LoRA {
     public static func forward(out: FloatPointer, u: FloatPointer, inp: ConstFloatPointer,
                                a: ConstFloatPointer, b: ConstFloatPointer, scale: Float,
                                n N: Int, inC IC: Int, outC OC: Int, rank R: Int, outStride: Int? = nil) {
-        let ldo = Int32(outStride ?? OC)
+        let ldo = outStride ?? OC
         if N == 0 { return }
-        Threads.blasParallel()
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(N), Int32(R), Int32(IC),
-                    1, inp, Int32(IC), a, Int32(IC), 0, u, Int32(R))
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(N), Int32(OC), Int32(R),
-                    scale, u, Int32(R), b, Int32(R), 1, out, ldo)
+        gemm(transA: false, transB: true, m: N, n: R, k: IC, alpha: 1,
+             a: inp, lda: IC, b: a, ldb: IC, beta: 0, c: u, ldc: R)
+        gemm(transA: false, transB: true, m: N, n: OC, k: R, alpha: scale,
+             a: u, lda: R, b: b, ldb: R, beta: 1, c: out, ldc: ldo)
     }
 
     /// Adds the gradients of the low-rank path (only; the base map's `dinp` comes from
@@ -35,22 +32,21 @@ public enum LoRA {
                                 a: ConstFloatPointer, b: ConstFloatPointer, scale: Float,
                                 n N: Int, inC IC: Int, outC OC: Int, rank R: Int, outStride: Int? = nil) {
         if N == 0 { return }
-        let ldo = Int32(outStride ?? OC)
-        Threads.blasParallel()
+        let ldo = outStride ?? OC
         if let db {
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, Int32(OC), Int32(R), Int32(N),
-                        scale, dout, ldo, u, Int32(R), 1, db, Int32(R))
+            gemm(transA: true, transB: false, m: OC, n: R, k: N, alpha: scale,
+                 a: dout, lda: ldo, b: u, ldb: R, beta: 1, c: db, ldc: R)
         }
         if da == nil && dinp == nil { return }
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(N), Int32(R), Int32(OC),
-                    scale, dout, ldo, b, Int32(R), 0, du, Int32(R))
+        gemm(transA: false, transB: false, m: N, n: R, k: OC, alpha: scale,
+             a: dout, lda: ldo, b: b, ldb: R, beta: 0, c: du, ldc: R)
         if let da {
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, Int32(R), Int32(IC), Int32(N),
-                        1, du, Int32(R), inp, Int32(IC), 1, da, Int32(IC))
+            gemm(transA: true, transB: false, m: R, n: IC, k: N, alpha: 1,
+                 a: du, lda: R, b: inp, ldb: IC, beta: 1, c: da, ldc: IC)
         }
         if let dinp {
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(N), Int32(IC), Int32(R),
-                        1, du, Int32(R), a, Int32(IC), 1, dinp, Int32(IC))
+            gemm(transA: false, transB: false, m: N, n: IC, k: R, alpha: 1,
+                 a: du, lda: R, b: a, ldb: IC, beta: 1, c: dinp, ldc: IC)
         }
     }
 
@@ -58,9 +54,8 @@ public enum LoRA {
     /// it out again (`sign` = -1). weight: `[OC, IC]`.
     public static func merge(weight: FloatPointer, a: ConstFloatPointer, b: ConstFloatPointer, scale: Float,
                              sign: Float, inC IC: Int, outC OC: Int, rank R: Int) {
-        Threads.blasParallel()
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(OC), Int32(IC), Int32(R),
-                    sign * scale, b, Int32(R), a, Int32(IC), 1, weight, Int32(IC))
+        gemm(transA: false, transB: false, m: OC, n: IC, k: R, alpha: sign * scale,
+             a: b, lda: R, b: a, ldb: IC, beta: 1, c: weight, ldc: IC)
     }
 
     /// Naive reference for `forward`.

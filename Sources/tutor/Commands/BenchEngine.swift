@@ -1,0 +1,187 @@
+import ArgumentParser
+import CBLAS
+import Engine
+import Foundation
+
+/// `tutor bench engine`: the numeric engine against the sgemm ceiling of this machine.
+struct BenchEngine: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "engine",
+        abstract: "Measure the numeric engine against raw sgemm on this machine.",
+        discussion: """
+        In one process: (a) raw sgemm at 1024^3 on 1 and 2 threads and at the shapes the model
+        uses, as the ceiling; (b) one forward and one forward plus backward of a DiT stack of about
+        1,000 tokens, width 256, 8 blocks; (c) the Reasoner-size stack (about 100 tokens, width
+        256): batch 1 with a rank-16 LoRA trained alone, and batch 32 fully trained. Prints GFLOP/s,
+        the ratio to the ceiling, where the time goes per kind of op, resident memory over 100
+        LoRA steps, and peak resident memory. Build with -c release; it measures, it asserts nothing.
+        """
+    )
+
+    @Option(name: .long, help: "Threads for the engine and OpenBLAS.")
+    var threads = 2
+
+    @Option(name: .long, help: "Timed repetitions of each measurement (the median is reported).")
+    var repeats = 5
+
+    @Option(name: .long, help: "Tokens of the large stack.")
+    var tokens = 1024
+
+    func validate() throws {
+        guard threads >= 1, threads <= 256 else { throw ValidationError("--threads must be between 1 and 256") }
+        guard repeats >= 1, repeats <= 1000 else { throw ValidationError("--repeats must be between 1 and 1000") }
+        guard tokens >= 8, tokens <= 8192 else { throw ValidationError("--tokens must be between 8 and 8192") }
+    }
+
+    func run() throws {
+        print("tutor bench engine: \(ProcessInfo.processInfo.activeProcessorCount) cores online, engine threads \(threads)")
+        if let cfg = openblas_get_config() { print("OpenBLAS: \(String(cString: cfg))") }
+        print("")
+
+        // (a) the ceiling
+        print("sgemm (C = A B, row-major, single precision), median of \(repeats):")
+        Threads.set(1)
+        let g1 = sgemmRate(1024, 1024, 1024, threads: 1)
+        Threads.set(2)
+        let g2 = sgemmRate(1024, 1024, 1024, threads: 2)
+        print(String(format: "  1024 x 1024 x 1024   1 thread  %7.1f GFLOP/s", g1))
+        print(String(format: "  1024 x 1024 x 1024   2 threads %7.1f GFLOP/s", g2))
+        Threads.set(threads)
+        let ceiling = threads == 1 ? g1 : (threads == 2 ? g2 : sgemmRate(1024, 1024, 1024, threads: threads))
+        print(String(format: "  ceiling (1024^3 at %d threads): %.1f GFLOP/s", threads, ceiling))
+        let N = tokens, C = 256, H = 1024
+        for (m, n, k, what) in [(N, 3 * C, C, "q,k,v"), (N, C, C, "o"), (N, H, C, "fc1"), (N, C, H, "fc2"),
+                                 (C, C, N, "dW of o"), (96 * 32, 3 * C, C, "q,k,v at batch 32 x 96 tokens"),
+                                 (96, C, C, "o at batch 1 x 96 tokens")] {
+            let g = sgemmRate(m, n, k, threads: threads)
+            print(String(format: "  %4d x %4d x %4d   %-32@ %7.1f GFLOP/s (%3.0f%% of ceiling)", m, n, k, what as NSString, g, 100 * g / ceiling))
+        }
+        print("")
+
+        // (b) the large stack
+        let big = DiTConfig(blocks: 8, width: 256, heads: 4, condWidth: 256)
+        measureStack(big, batch: 1, tokens: tokens, title: "DiT stack, \(tokens) tokens, width 256, 8 blocks, 4 heads, batch 1",
+                     mode: .full, lora: false, ceiling: ceiling)
+        // (c) the Reasoner-size stack
+        let reasoner = DiTConfig(blocks: 8, width: 256, heads: 4, condWidth: 256)
+        measureStack(reasoner, batch: 1, tokens: 96, title: "Reasoner-size stack, 96 tokens, batch 1, LoRA rank 16 (q,k,v,o,fc1,fc2), LoRA-only backward",
+                     mode: .loraOnly, lora: true, ceiling: ceiling, memorySteps: 100)
+        measureStack(reasoner, batch: 32, tokens: 96, title: "Reasoner-size stack, 96 tokens, batch 32, full backward",
+                     mode: .full, lora: false, ceiling: ceiling)
+
+        if let peak = ProcessMemory.peakResidentBytes() {
+            print(String(format: "peak resident memory: %.1f MiB", Double(peak) / 1048576))
+        }
+    }
+
+    /// Median GFLOP/s of sgemm `[m, k] x [k, n]` with OpenBLAS on `threads` threads.
+    func sgemmRate(_ m: Int, _ n: Int, _ k: Int, threads: Int) -> Double {
+        openblas_set_num_threads(Int32(threads))
+        let a = [Float](repeating: 0.5, count: m * k), b = [Float](repeating: 0.25, count: k * n)
+        var c = [Float](repeating: 0, count: m * n)
+        let flops = 2.0 * Double(m) * Double(n) * Double(k)
+        // repeat small products so each timing covers at least ~50 ms
+        let inner = max(1, Int(5e9 / max(flops, 1)))
+        var times: [Double] = []
+        for r in 0...repeats {
+            let t0 = monotonicSeconds()
+            for _ in 0..<inner {
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(m), Int32(n), Int32(k),
+                            1, a, Int32(k), b, Int32(n), 0, &c, Int32(n))
+            }
+            if r > 0 { times.append((monotonicSeconds() - t0) / Double(inner)) }
+        }
+        // the engine tracks its own OpenBLAS setting; make sure it is re-applied
+        Threads.set(Threads.count)
+        return flops / median(times) / 1e9
+    }
+
+    func measureStack(_ config: DiTConfig, batch B: Int, tokens T: Int, title: String, mode: DiTStack.GradientMode,
+                      lora: Bool, ceiling: Double, memorySteps: Int = 0) {
+        print(title + ":")
+        let store = ParameterStore()
+        let stack = DiTStack(config, store: store)
+        store.allocate()
+        stack.initialize(seed: 1)
+        // give the adaLN modulation non-zero weights so no block is the identity
+        var rng = SplitMix64(seed: 2)
+        for i in 0..<store.count where store.values![i] == 0 { store.values![i] = rng.normal() * 0.02 }
+        var loraStore: ParameterStore?
+        if lora { loraStore = stack.attachLoRA(LoRAConfig(rank: 16, alpha: 16), seed: 3) }
+        if mode == .full { store.allocateGradients() }
+        let C = config.width, CC = config.condWidth, N = B * T
+        let ws = stack.makeWorkspace(maxBatch: B, maxTokens: T)
+        let x = FloatPointer.allocate(capacity: N * C), y = FloatPointer.allocate(capacity: N * C)
+        let dx = FloatPointer.allocate(capacity: N * C), dy = FloatPointer.allocate(capacity: N * C)
+        let cond = FloatPointer.allocate(capacity: B * CC)
+        defer { x.deallocate(); y.deallocate(); dx.deallocate(); dy.deallocate(); cond.deallocate() }
+        for i in 0..<(N * C) { x[i] = rng.normal(); dy[i] = rng.normal() * 1e-3 }
+        for i in 0..<(B * CC) { cond[i] = rng.normal() }
+        // last eighth of each sequence is padding, as in the Reasoner's batches
+        let valid = UnsafeMutablePointer<Bool>.allocate(capacity: N)
+        defer { valid.deallocate() }
+        for i in 0..<N { valid[i] = (i % T) < T - T / 8 }
+
+        func forward() {
+            stack.forward(out: y, inp: x, cond: cond, keyValid: valid, batch: B, tokens: T, workspace: ws)
+        }
+        func step() {
+            forward()
+            if mode == .full { store.zeroGradients() }
+            loraStore?.zeroGradients()
+            dx.update(repeating: 0, count: N * C)
+            stack.backward(dinp: dx, dcond: nil, dout: dy, workspace: ws, mode: mode)
+        }
+        let counts = stack.forwardFlops(batch: B, tokens: T)
+        let fwdFlops = counts.total, bwdFlops = counts.backward(mode)
+        let profile = OpProfile()
+
+        forward()
+        var tf: [Double] = []
+        for _ in 0..<repeats { let t0 = monotonicSeconds(); forward(); tf.append(monotonicSeconds() - t0) }
+        stack.profile = profile
+        forward()
+        stack.profile = nil
+        let fwdProfile = profile.seconds
+        profile.reset()
+
+        step()
+        var ts: [Double] = []
+        for _ in 0..<repeats { let t0 = monotonicSeconds(); step(); ts.append(monotonicSeconds() - t0) }
+        stack.profile = profile
+        step()
+        stack.profile = nil
+
+        let f = median(tf), s = median(ts)
+        let gf = fwdFlops / f / 1e9, gs = (fwdFlops + bwdFlops) / s / 1e9
+        print(String(format: "  forward            %8.2f ms  %6.2f GFLOP  %6.1f GFLOP/s  %3.0f%% of ceiling",
+                     f * 1e3, fwdFlops / 1e9, gf, 100 * gf / ceiling))
+        print(String(format: "  forward+backward   %8.2f ms  %6.2f GFLOP  %6.1f GFLOP/s  %3.0f%% of ceiling",
+                     s * 1e3, (fwdFlops + bwdFlops) / 1e9, gs, 100 * gs / ceiling))
+        print("  time per kind of op (one profiled forward | forward+backward):")
+        let total = profile.total, ftotal = fwdProfile.values.reduce(0, +)
+        for op in OpProfile.Op.allCases {
+            let a = fwdProfile[op] ?? 0, b = profile.seconds[op] ?? 0
+            if a == 0 && b == 0 { continue }
+            print(String(format: "    %-11@ %8.2f ms %4.0f%% | %8.2f ms %4.0f%%", op.rawValue as NSString,
+                         a * 1e3, 100 * a / max(ftotal, 1e-12), b * 1e3, 100 * b / max(total, 1e-12)))
+        }
+        print(String(format: "  workspace %.1f MiB, parameters %.1f MiB", Double(ws.bytes) / 1048576,
+                     Double(store.count * 4) / 1048576))
+        if memorySteps > 0, let opt = loraStore.map({ AdamW(ParameterSubset(all: $0), learningRate: 1e-4) }) {
+            step(); opt.update()
+            let before = ProcessMemory.anonymousResidentBytes() ?? 0, rssBefore = ProcessMemory.residentBytes() ?? 0
+            for _ in 0..<memorySteps { step(); opt.update() }
+            let after = ProcessMemory.anonymousResidentBytes() ?? 0, rssAfter = ProcessMemory.residentBytes() ?? 0
+            print(String(format: "  %d LoRA training steps: anonymous resident memory %.2f -> %.2f MiB (%+d bytes), resident %.2f -> %.2f MiB",
+                         memorySteps, Double(before) / 1048576, Double(after) / 1048576, after - before,
+                         Double(rssBefore) / 1048576, Double(rssAfter) / 1048576))
+        }
+        print("")
+    }
+
+    func median(_ v: [Double]) -> Double {
+        let s = v.sorted()
+        return s.count % 2 == 1 ? s[s.count / 2] : (s[s.count / 2 - 1] + s[s.count / 2]) / 2
+    }
+}
