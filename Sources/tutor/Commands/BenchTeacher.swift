@@ -23,7 +23,7 @@ struct BenchTeacher: ParsableCommand {
     var firstSeed: UInt64 = Families.heldOutSeedStart
 
     struct Tally {
-        var solutionsPassed = 0, solutions = 0
+        var solutionsPassed = 0, solutions = 0, jpegPassed = 0
         var caught: [Fault: (Int, Int)] = [:]
         var agree = 0, pairs = 0
         var disagreements: [String] = []
@@ -81,6 +81,9 @@ struct BenchTeacher: ParsableCommand {
                     let j = teacher.judge(solution)
                     for q in j.questions where !q.satisfied { tally.disagreements.append("seed \(seed) solution fails \(q.type): \(q.evidence.serialized())") }
                 }
+                // As `tutor run` writes frames: JPEG quality 95, 4:4:4, read back.
+                let written = Video(images: try task.solution.map { try JPEG.decode(JPEG.encode($0)) })
+                if check(written, "solution as JPEG") { tally.jpegPassed += 1 }
                 for fault in Fault.allCases {
                     guard let v = Families.faultyVideo(family: family, seed: seed, fault: fault) else { continue }
                     let passed = check(v, fault.rawValue)
@@ -108,6 +111,7 @@ struct BenchTeacher: ParsableCommand {
             print(line + " \(pct(a, b)) |")
         }
         row("solution passes the judge") { ($0.solutionsPassed, $0.solutions) }
+        row("solution written as JPEG (q95, 4:4:4) and read back passes") { ($0.jpegPassed, $0.solutions) }
         for fault in Fault.allCases {
             if fams.allSatisfy({ tallies[$0]!.caught[fault] == nil }) { continue }
             row("fault caught: \(fault.rawValue)") { $0.caught[fault] ?? (0, 0) }
