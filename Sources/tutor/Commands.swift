@@ -3,12 +3,14 @@ import ArgumentParser
 extension Tutor {
     /// Every subcommand, in the order `--help` lists them.
     static let commands: [ParsableCommand.Type] = [
+        Run.self,
         Validate.self,
         Daemon.self,
         Submit.self,
         Status.self,
         SpoolExec.self,
         MakeTask.self,
+        Train.self,
         Bench.self,
     ]
 }
@@ -25,5 +27,6 @@ struct Bench: ParsableCommand {
         BenchEngine.self,
         BenchTeacher.self,
         BenchSpool.self,
+        BenchReasoner.self,
     ]
 }

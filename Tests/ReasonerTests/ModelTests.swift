@@ -1,0 +1,168 @@
+import Engine
+import Foundation
+import Media
+import ModelFiles
+@testable import Reasoner
+import XCTest
+
+/// A small scene drawn directly at 64 x 64: white background, a black wall, a red target and a
+/// yellow ball at (bx, by).
+private func smallScene(bx: Int = 10, by: Int = 30, prompt: String = "Move the yellow ball to the red square.") -> Scene {
+    var img = RGBImage(width: 64, height: 64, fill: (255, 255, 255))
+    func rect(_ x0: Int, _ y0: Int, _ x1: Int, _ y1: Int, _ c: (UInt8, UInt8, UInt8)) {
+        for y in y0..<y1 { for x in x0..<x1 { let i = (y * 64 + x) * 3; img.pixels[i] = c.0; img.pixels[i + 1] = c.1; img.pixels[i + 2] = c.2 } }
+    }
+    rect(20, 8, 23, 50, (32, 32, 32))
+    rect(48, 10, 56, 18, (208, 32, 32))
+    rect(bx - 2, by - 2, bx + 3, by + 3, (242, 194, 0))
+    return Scene(prompt: prompt, firstFrame: img)
+}
+
+private func tempDir(_ name: String) -> String {
+    let p = NSTemporaryDirectory() + "tutor-reasoner-tests-\(getpid())-\(name)"
+    try? FileManager.default.removeItem(atPath: p)
+    try! FileManager.default.createDirectory(atPath: p, withIntermediateDirectories: true)
+    return p
+}
+
+final class ModelTests: XCTestCase {
+    func testSamplingIsDeterministicAndNoiseDependent() {
+        let r = Reasoner.makeTiny(seed: 5)
+        // Give the head weights so that the output depends on the input.
+        let head = r.store.value("final.head.weight")
+        var rng = Engine.SplitMix64(seed: 9)
+        for i in 0..<r.store.entry("final.head.weight")!.count { head[i] = rng.normal() * 0.1 }
+        let scene = smallScene()
+        XCTAssertEqual(scene.layerCount, 3)
+        let a = r.sample(scene, noise: Reasoner.noise(seed: 1), steps: 4)
+        let b = r.sample(scene, noise: Reasoner.noise(seed: 1), steps: 4)
+        let c = r.sample(scene, noise: Reasoner.noise(seed: 2), steps: 4)
+        XCTAssertEqual(a, b)
+        XCTAssertNotEqual(a, c)
+        XCTAssertEqual(Reasoner.noise(seed: 3), Reasoner.noise(seed: 3))
+        // Frame 0 and padding slots are zero.
+        XCTAssertEqual(a.offset(layer: 1, frame: 0), .zero)
+        XCTAssertTrue(a.offsets[(3 * Trajectory.frames * 2)...].allSatisfy { $0 == 0 })
+        XCTAssertTrue(a.offsets.contains { $0 != 0 })
+        // A batch gives what single samples give.
+        let batch = r.sample([scene, smallScene(bx: 40)], noises: [Reasoner.noise(seed: 1), Reasoner.noise(seed: 4)], steps: 4)
+        for i in 0..<Trajectory.count { XCTAssertEqual(batch[0].offsets[i], a.offsets[i], accuracy: 1e-4) }
+    }
+
+    func testCheckpointRoundTrip() throws {
+        let r = Reasoner.makeTiny(seed: 7)
+        let dir = tempDir("ckpt")
+        try r.saveCheckpoint(to: dir)
+        let back = try Reasoner.load(from: dir)
+        XCTAssertEqual(back.config, r.config)
+        for e in r.store.entries { XCTAssertEqual(back.store.array(e.name), r.store.array(e.name), e.name) }
+        // Python's safetensors layout: names are the parameter table's.
+        let file = try SafetensorsFile(path: dir + "/model.safetensors")
+        XCTAssertNotNil(file.info("blocks.0.attn.q.weight"))
+        XCTAssertNotNil(file.info("final.head.weight"))
+        // A damaged config names the problem.
+        try "{\"width\": 33}".write(toFile: dir + "/config.json", atomically: true, encoding: .utf8)
+        XCTAssertThrowsError(try Reasoner.load(from: dir)) { XCTAssertTrue("\($0)".contains("config.json")) }
+        XCTAssertThrowsError(try Reasoner.load(from: dir + "/nothing")) { XCTAssertTrue("\($0)".contains("tutor train")) }
+    }
+
+    func testLoRASaveLoadAndFusedMatchesUnfused() throws {
+        let r = Reasoner.makeTiny(seed: 11)
+        let head = r.store.value("final.head.weight")
+        var rng = Engine.SplitMix64(seed: 2)
+        for i in 0..<r.store.entry("final.head.weight")!.count { head[i] = rng.normal() * 0.2 }
+        let lora = r.attachLoRA(rank: 4, alpha: 8, seed: 3)
+        // Give B non-zero values, as training would.
+        for e in lora.store.entries where e.name.hasSuffix("lora_B.weight") {
+            let p = lora.store.value(e.name)
+            for i in 0..<e.count { p[i] = rng.normal() * 0.05 }
+        }
+        let scene = smallScene()
+        let noise = Reasoner.noise(seed: 8)
+        let unfused = r.sample(scene, noise: noise, steps: 2, lora: lora)
+        let dir = tempDir("lora")
+        try lora.save(to: dir)
+        r.fuseLoRA()
+        let fused = r.sample(scene, noise: noise, steps: 2, lora: lora)
+        r.unfuseLoRA()
+        for i in 0..<Trajectory.count { XCTAssertEqual(fused.offsets[i], unfused.offsets[i], accuracy: 1e-3) }
+        let vf = Compositor.render(scene.layered, fused), vu = Compositor.render(scene.layered, unfused)
+        var maxDiff: Float = 0
+        for i in 0..<vf.pixels.count { maxDiff = max(maxDiff, abs(vf.pixels[i] - vu.pixels[i])) }
+        XCTAssertLessThan(maxDiff, 1e-3)
+
+        let saved = lora.store.entries.map { lora.store.array($0.name) }
+        r.detachLoRA()
+        let back = try r.loadLoRA(from: dir)
+        XCTAssertEqual(back.store.entries.map(\.name), lora.store.entries.map(\.name))
+        XCTAssertEqual(back.store.entries.map { back.store.array($0.name) }, saved, "bit-identical")
+        XCTAssertEqual(back.config.rank, 4)
+        XCTAssertEqual(back.config.alpha, 8)
+        let again = r.sample(scene, noise: noise, steps: 2, lora: back)
+        XCTAssertEqual(again, unfused)
+        let peft = try PEFTAdapter.load(from: dir)
+        XCTAssertNotNil(peft.layer("blocks.0.attn.q"))
+        XCTAssertEqual(peft.config.targetModules, ["attn.q", "attn.k", "attn.v", "attn.o", "mlp.fc1", "mlp.fc2"])
+    }
+
+    /// The LoRA gradient through the sampler (1 and 3 steps) against finite differences.
+    func testDifferentiableSampleGradientMatchesFiniteDifferences() {
+        let r = Reasoner.makeTiny(seed: 13)
+        var rng = Engine.SplitMix64(seed: 4)
+        let head = r.store.value("final.head.weight")
+        for i in 0..<r.store.entry("final.head.weight")!.count { head[i] = rng.normal() * 0.3 }
+        let lora = r.attachLoRA(rank: 2, alpha: 2, seed: 5)
+        for e in lora.store.entries where e.name.hasSuffix("lora_B.weight") {
+            let p = lora.store.value(e.name)
+            for i in 0..<e.count { p[i] = rng.normal() * 0.1 }
+        }
+        let scene = smallScene()
+        let noise = Reasoner.noise(seed: 21)
+        let w = (0..<Trajectory.count).map { _ in rng.normal() }
+        func loss(_ t: Trajectory) -> Double { zip(t.offsets, w).reduce(0.0) { $0 + Double($1.0 * $1.1) } }
+        for steps in [1, 3] {
+            lora.zeroGradients()
+            let ds = DifferentiableSample(r, scene: scene, noise: noise, steps: steps)
+            ds.backward(dTrajectory: w)
+            for name in ["blocks.0.attn.q.lora_B.weight", "blocks.0.mlp.fc1.lora_A.weight"] {
+                let p = lora.store.value(name), gp = lora.store.grad(lora.store.index(of: name)!)!
+                for j in [0, 3] {
+                    let old = p[j]
+                    p[j] = old + 1e-2; let lp = loss(r.sample(scene, noise: noise, steps: steps, lora: lora))
+                    p[j] = old - 1e-2; let lm = loss(r.sample(scene, noise: noise, steps: steps, lora: lora))
+                    p[j] = old
+                    let fd = (lp - lm) / 2e-2
+                    XCTAssertEqual(Double(gp[j]), fd, accuracy: 0.03 * max(1, abs(fd)), "\(name)[\(j)] steps \(steps)")
+                }
+            }
+        }
+    }
+
+    func testTinyModelTrainingLossFalls() {
+        let r = Reasoner.makeTiny(seed: 17)
+        let scenes = [smallScene(), smallScene(bx: 40, by: 50, prompt: "Move the yellow ball up.")]
+        // Targets: the ball moves right in the first, up in the second.
+        var examples: [TrainingExample] = []
+        for (k, s) in scenes.enumerated() {
+            var t = [Float](repeating: 0, count: Trajectory.count)
+            let ball = s.layered.layers.firstIndex { $0.color.x > 0.9 && $0.color.y > 0.6 }!
+            for f in 0..<Trajectory.frames {
+                t[(ball * Trajectory.frames + f) * 2 + k] = (k == 0 ? 1 : -1) * Float(f) * 2 / r.config.trajectoryScale
+            }
+            examples.append(TrainingExample(scene: s, target: t))
+        }
+        let trainer = Trainer(r, batch: 2, learningRate: 3e-3, warmupSteps: 5, totalSteps: 50)
+        // The same draws of t and noise before and after.
+        func evalLoss() -> Float {
+            var rng = Engine.SplitMix64(seed: 1)
+            return (0..<4).map { _ in trainer.loss(examples, rng: &rng) }.reduce(0, +) / 4
+        }
+        let before = evalLoss()
+        for s in 0..<50 {
+            var rng = Trainer.rng(seed: 3, step: s)
+            trainer.step(examples, stepIndex: s, rng: &rng)
+        }
+        let after = evalLoss()
+        XCTAssertLessThan(after, before * 0.85, "loss \(before) -> \(after)")
+    }
+}
