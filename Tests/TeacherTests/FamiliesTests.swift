@@ -58,6 +58,25 @@ final class FamiliesTests: XCTestCase {
                     }
                     XCTAssertTrue(colours.contains(c), "\(label): track \(k)'s colour is not an object of the rules")
                 }
+                // Each track says where its object is: the coverage's centroid moved by the
+                // offset lands on the centroid of the object's colour in the solution frame.
+                for (k, track) in task.tracks.enumerated() {
+                    var c0 = SIMD2<Float>(0, 0), w0: Float = 0
+                    for (i, a) in track.firstFrameCoverage.enumerated() { c0 += a * SIMD2(Float(i % 64), Float(i / 64)); w0 += a }
+                    c0 /= w0
+                    let colour = SIMD3<Float>(track.color.map(Float.init))
+                    for t in 0..<NativeVideo.frames {
+                        var c = SIMD2<Float>(0, 0), cnt: Float = 0
+                        let px = task.solution[t].pixels
+                        for i in 0..<(64 * 64) {
+                            let p = SIMD3<Float>(Float(px[3 * i]), Float(px[3 * i + 1]), Float(px[3 * i + 2])) - colour
+                            if (p * p).sum() <= 30 * 30 { c += SIMD2(Float(i % 64), Float(i / 64)); cnt += 1 }
+                        }
+                        XCTAssertGreaterThan(cnt, 0, "\(label) track \(k) frame \(t): the object is not in the frame")
+                        let e = c / max(cnt, 1) - (c0 + track.offsets[t])
+                        XCTAssertLessThan((e * e).sum().squareRoot(), 0.75, "\(label) track \(k) frame \(t)")
+                    }
+                }
                 let j = try teacher(task).judge(Video(images: task.solution))
                 XCTAssertTrue(j.passed, "\(label): the solution fails: \(j.questions.filter { !$0.satisfied }.map { "\($0.type) \($0.evidence.serialized())" })")
                 XCTAssertTrue(j.questions.allSatisfy { $0.pYes > 0.5 }, "\(label): \(j.questions.map(\.pYes))")
