@@ -97,6 +97,36 @@ final class PickupTests: XCTestCase {
         XCTAssertEqual(d.waitExit(), 0)
     }
 
+    /// When the kernel's event queue overflows, the daemon rescans: a task whose event was
+    /// dropped is still found, long before the periodic rescan.
+    func testQueueOverflowLeadsToARescan() throws {
+        let tutor = try tutorExecutable()
+        let t = try TempFolder("overflow")
+        let runner = try t.verdictRunner()
+        let limitText = (try? String(contentsOfFile: "/proc/sys/fs/inotify/max_queued_events", encoding: .utf8)) ?? "16384"
+        let limit = Int(limitText.trimmingCharacters(in: .whitespacesAndNewlines)) ?? 16384
+        if limit > 100_000 { throw XCTSkip("fs.inotify.max_queued_events is \(limit): too many events to overflow quickly") }
+        let d = try DaemonProcess(tutor: tutor, spool: t.spool, arguments: ["--runner", runner, "--settle", "1", "--rescan", "120"], log: t.path + "/daemon.log")
+        XCTAssertTrue(d.waitForLog("serving"), d.log)
+        // Stop the daemon, fill its queue with events (touching two dot-files in turn: the
+        // kernel merges only identical neighbours), then rename a task in: its event is dropped.
+        let noise = [t.state("incoming", ".noise-a"), t.state("incoming", ".noise-b")]
+        for p in noise { FileManager.default.createFile(atPath: p, contents: nil) }
+        usleep(200_000)
+        d.signal(SIGSTOP)
+        XCTAssertTrue(waitUntil(timeout: 5) { processState(d.pid) == "T" })
+        // Twice the queue's size: an overflow even if some events were read before the stop.
+        for _ in 0..<(limit + 1000) {
+            for p in noise { utimes(p, nil) }
+        }
+        XCTAssertEqual(rename(try t.makeTask("dropped"), t.state("incoming", "dropped")), 0)
+        d.signal(SIGCONT)
+        XCTAssertTrue(waitUntil(timeout: 15) { exists(t.state("done", "dropped") + "/verdict.json") }, d.log)
+        XCTAssertTrue(d.log.contains("overflowed"), d.log)
+        d.signal(SIGTERM)
+        XCTAssertEqual(d.waitExit(), 0)
+    }
+
     /// Things in incoming/ that are not task folders go to failed/ with a reason; dot-names
     /// are left alone; a name already in done/ is never overwritten.
     func testDaemonLevelRejects() throws {
