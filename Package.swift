@@ -40,9 +40,9 @@ let package = Package(
         .testTarget(name: "TeacherTests", dependencies: ["Teacher", "Tasks", "Media"]),
         .testTarget(name: "ReasonerTests", dependencies: ["Reasoner", "Engine", "Tasks", "ModelFiles"]),
         .testTarget(name: "TaskFolderTests", dependencies: ["TaskFolder", "Media"]),
-        .testTarget(name: "AdaptationTests", dependencies: ["Adaptation", "TaskFolder", "Tasks", "Teacher"]),
+        .testTarget(name: "AdaptationTests", dependencies: ["Adaptation", "TaskFolder", "Tasks", "Teacher", "Reasoner", "Engine", "Media"]),
         .testTarget(name: "SpoolTests", dependencies: ["Spool"]),
-        .testTarget(name: "EndToEndTests", dependencies: ["tutor"]),
+        .testTarget(name: "EndToEndTests", dependencies: ["tutor", "Reasoner", "Engine", "Media"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -68,6 +68,37 @@ public struct Outputs {
         AtomicWrite.syncFolder(folder)
     }
 
+    /// Removes `name/` if present (an adapter left by an earlier run that adapted), in one
+    /// rename out of sight and a delete.
+    public func removeFolder(_ name: String) throws {
+        let target = folder.appendingPathComponent(name)
+        guard SafeFile.kind(at: target) != nil else { return }
+        let old = folder.appendingPathComponent(".\(name).old.\(getpid())")
+        try FileManager.default.moveItem(at: target, to: old)
+        AtomicWrite.syncFolder(folder)
+        try? FileManager.default.removeItem(at: old)
+    }
+
+    /// Removes what a killed run of tutor left behind: its temporary files
+    /// (`.verdict.json.PID.tmp`, `frames/.00.jpg.PID.tmp`, ...), a staged adapter
+    /// (`.adapter.PID.staging`) and replaced folders (`.adapter.old.PID`). They are hidden names
+    /// no reader takes for outputs; files of anyone else (the spool's own) are left alone.
+    public func removeStaleTemporaries() {
+        let fm = FileManager.default
+        let ours = [".verdict.json.", ".progress.json.", ".contact_sheet.jpg.", ".adapter.", ".frames.old."]
+        if let names = try? fm.contentsOfDirectory(atPath: folder.path) {
+            for n in names where ours.contains(where: { n.hasPrefix($0) }) {
+                try? fm.removeItem(at: folder.appendingPathComponent(n))
+            }
+        }
+        let frames = folder.appendingPathComponent("frames")
+        if SafeFile.kind(at: frames) == "folder", let names = try? fm.contentsOfDirectory(atPath: frames.path) {
+            for n in names where n.hasPrefix(".") && n.hasSuffix(".tmp") {
+                try? fm.removeItem(at: frames.appendingPathComponent(n))
+            }
+        }
+    }
+
     func ensureFolder(_ dir: URL) throws {
         switch SafeFile.kind(at: dir) {
         case "folder": return

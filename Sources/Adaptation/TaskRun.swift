@@ -1,37 +1,215 @@
+import Engine
 import Foundation
 import Media
+import Reasoner
 import TaskFolder
+import Teacher
+#if canImport(Glibc)
+import Glibc
+#endif
 
-/// Runs one task folder in place: validate, run the strategy, write the outputs, verdict last.
+/// Runs one task folder in place (`tutor run FOLDER`): validate the inputs, load the model,
+/// compile the teacher, run the strategy, write the outputs of SPEC section 4, `verdict.json`
+/// last.
 ///
-/// Input problems never throw out of here: they end as an `error` verdict whose message
-/// says what to fix, and the inputs are left untouched.
+/// Input problems never throw out of here: they end as an `error` verdict whose message says
+/// what to fix, written before the model is loaded, and the inputs are left untouched. Every
+/// output goes to a temporary dot-name and is renamed into place, so a run killed at any point
+/// leaves only complete files (and hidden temporaries, removed by the next run).
 public struct TaskRun {
     public var folder: URL
-    public var modelDirectory: URL?
+    /// `--model DIR`; nil looks it up (`ModelLocation`).
+    public var modelOption: String?
+    /// Engine threads (OpenBLAS and the engine's loops).
+    public var threads: Int
+    /// No progress line and no summary line.
     public var quiet: Bool
+    public var gradient: GradientPath = StrategySettings.defaultGradient
 
-    public init(folder: URL, modelDirectory: URL? = nil, quiet: Bool = false) {
+    public init(folder: URL, modelOption: String? = nil, threads: Int = 1, quiet: Bool = false) {
         self.folder = folder
-        self.modelDirectory = modelDirectory
+        self.modelOption = modelOption
+        self.threads = threads
         self.quiet = quiet
     }
 
-    /// Validates the folder; on problems writes an `error` verdict (when the folder itself is
-    /// usable) and returns nil.
-    public func loadInputs(ruleCheck: (([UInt8], RGBImage?) -> ([String], [String]))?) -> (TaskInputs?, Verdict?) {
-        let report = TaskInputs.validate(folder: folder, ruleCheck: ruleCheck)
-        if let inputs = report.inputs { return (inputs, nil) }
-        let name = folder.lastPathComponent
-        let message = report.problems.joined(separator: "; ")
-        let v = Verdict.failure(task: name, strategy: JobSettings.defaultStrategy.rawValue, seed: 0,
-                                code: "invalid-input", message: message)
-        return (nil, v)
+    /// The task's name in the verdict: the spool's name for it when run by the daemon.
+    var taskName: String {
+        if let n = ProcessInfo.processInfo.environment["TUTOR_SPOOL_TASK"], !n.isEmpty { return n }
+        return folder.lastPathComponent
     }
 
-    /// Writes `verdict` if the folder is a real folder (never through a link).
-    public func writeVerdictIfPossible(_ verdict: Verdict) {
-        guard SafeFile.kind(at: folder) == "folder" else { return }
-        try? Outputs(folder: folder).writeVerdict(verdict)
+    /// Runs the task and returns the verdict written (nil when the folder itself is unusable:
+    /// not a folder, or a link to one; then nothing is written).
+    @discardableResult
+    public func run() -> Verdict? {
+        let started = ResourceUsage.monotonicSeconds()
+        let name = taskName
+        guard SafeFile.kind(at: folder) == "folder" else {
+            report("\(folder.path) is not a folder (a link to one is not followed): give the task folder itself")
+            return nil
+        }
+        let outputs = Outputs(folder: folder)
+        outputs.clearVerdict()
+        outputs.removeStaleTemporaries()
+
+        // 1. Inputs, rules included, before anything expensive.
+        let check: ([UInt8], RGBImage?) -> ([String], [String]) = { bytes, image in
+            let r = RuleFile.validate(bytes, firstFrame: image)
+            return (r.problems, r.warnings)
+        }
+        let report = TaskInputs.validate(folder: folder, ruleCheck: check)
+        guard let inputs = report.inputs else {
+            let v = Verdict.failure(task: name, strategy: JobSettings.defaultStrategy.rawValue, seed: 0, code: "invalid-input",
+                                    message: report.problems.joined(separator: "; "))
+            return finish(v, outputs, started)
+        }
+        let settings = StrategySettings(job: inputs.job, gradient: gradient)
+        func failure(_ code: String, _ message: String) -> Verdict {
+            Verdict.failure(task: name, strategy: settings.strategy.rawValue, seed: settings.seed, code: code, message: message)
+        }
+        let rules: RuleFile
+        do { rules = try RuleFile.parse(inputs.rulesBytes) } catch {
+            return finish(failure("invalid-input", error.description), outputs, started)
+        }
+
+        // 2. The model.
+        Threads.set(max(1, threads))
+        let reasoner: Reasoner
+        let modelInfo: [String: Any]
+        do {
+            let dir = try ModelLocation.resolve(option: modelOption)
+            reasoner = try Reasoner.load(from: dir.path)
+            let digest = try SHA256.hex(ofFile: dir.appendingPathComponent(Reasoner.weightsFileName).path)
+            modelInfo = ["name": reasoner.config.name, "sha256": digest, "parameters": reasoner.parameterCount]
+        } catch {
+            return finish(failure("model-unavailable", "\(error)"), outputs, started)
+        }
+
+        // 3. The strategy.
+        let scene = Scene(prompt: inputs.prompt, firstFrame: inputs.firstFrame, tokenizer: reasoner.tokenizer)
+        let runner = StrategyRunner(reasoner: reasoner, scene: scene, rules: rules, firstFrame: inputs.firstFrame,
+                                    settings: settings)
+        let line = ProgressLine(enabled: !quiet && isatty(STDERR_FILENO) != 0)
+        let questions = ([rules.goal] + rules.process).map(\.question)
+        runner.progress = { event in
+            try? outputs.writeJSON(ProgressLine.object(event, questions: questions, strategy: settings.strategy), name: "progress.json")
+            line.show(event)
+        }
+        let result = runner.run()
+        line.end()
+
+        // 4. The outputs, verdict last.
+        do {
+            let (paths, asWritten) = try outputs.writeFrames(result.final.rendered, quality: AsWritten.quality)
+            try outputs.writeJPEG(ContactSheet.render(asWritten), name: "contact_sheet.jpg")
+            var adapterPath: Any = NSNull()
+            if let lora = result.adapter {
+                let staged = folder.appendingPathComponent(".adapter.\(getpid()).staging")
+                try? FileManager.default.removeItem(at: staged)
+                try lora.save(to: staged.path, baseModel: reasoner.config.name)
+                AtomicWrite.syncFolder(staged)
+                try outputs.replaceFolder("adapter", with: staged)
+                adapterPath = "adapter/adapter_model.safetensors"
+            } else {
+                try outputs.removeFolder("adapter")
+            }
+            reasoner.detachLoRA()
+            // The verdict judges the frames as written, decoded back from the files.
+            let judgment = runner.teacher.judge(asWritten)
+            var v = Verdict(task: name, status: judgment.passed ? .passed : .failed, strategy: settings.strategy.rawValue,
+                            seed: settings.seed)
+            v.goal = judgment.goal.verdictObject
+            v.process = judgment.process.map(\.verdictObject)
+            v.optimization = result.optimization.map(Self.optimizationObject)
+            v.outputs = ["frames": paths, "contact_sheet": "contact_sheet.jpg", "adapter": adapterPath]
+            v.model = modelInfo
+            v.evaluations = result.evaluations
+            v.extra["base"] = result.base.judgment.verdictObject
+            v.extra["loss"] = rounded(Double(runner.teacher.score(asWritten, gradient: nil).loss))
+            if !result.samples.isEmpty {
+                v.extra["samples"] = result.samples.map {
+                    ["noise": $0.noiseIndex, "loss": rounded(Double($0.loss)), "passed": $0.passed] as [String: Any]
+                }
+            }
+            v.extra["settings"] = Self.settingsObject(settings)
+            return finish(v, outputs, started)
+        } catch {
+            reasoner.detachLoRA()
+            return finish(failure("output-not-written", "\(error); check that the task folder is writable and has free space"),
+                          outputs, started)
+        }
+    }
+
+    /// Adds the cost, writes the verdict, prints the summary.
+    func finish(_ verdict: Verdict, _ outputs: Outputs, _ started: Double) -> Verdict {
+        var v = verdict
+        v.cost["seconds"] = rounded(ResourceUsage.monotonicSeconds() - started, 3)
+        v.cost["peak_rss_bytes"] = ResourceUsage.peakRSSBytes()
+        do { try outputs.writeVerdict(v) } catch {
+            report("cannot write verdict.json: \(error)")
+        }
+        if let e = v.error {
+            report("\(v.task): error: \(e.message)")
+        } else if !quiet {
+            var s = "\(v.task): \(v.status.rawValue) (\(v.strategy)"
+            if let o = v.optimization?["steps"] { s += ", \(o) steps" }
+            s += ", \(v.evaluations) model evaluations, \(v.cost["seconds"]!) s)"
+            print(s)
+        }
+        return v
+    }
+
+    func report(_ message: String) {
+        FileHandle.standardError.write(Data((message + "\n").utf8))
+    }
+
+    static func optimizationObject(_ r: OptimizationRecord) -> [String: Any] {
+        ["steps": r.steps, "stopped": r.stopped, "loss": r.losses.map { rounded(Double($0)) },
+         "final_checks": r.finalChecks, "noise": r.noiseIndex, "gradient": r.gradient.rawValue,
+         "loss_terms": r.loss.rawValue, "learning_rate": Double(r.learningRate)]
+    }
+
+    static func settingsObject(_ s: StrategySettings) -> [String: Any] {
+        ["max_steps": s.maxSteps, "stop_loss": rounded(Double(s.stopLoss), 6), "learning_rate": Double(s.learningRate),
+         "rank": s.rank, "alpha": Double(s.alpha), "samples": s.samples, "sample_steps": s.sampleSteps,
+         "gradient": s.gradient.rawValue]
+    }
+}
+
+/// The progress line on a terminal and the content of `progress.json`.
+final class ProgressLine: @unchecked Sendable {
+    let enabled: Bool
+    var shown = false
+
+    init(enabled: Bool) { self.enabled = enabled }
+
+    func show(_ e: ProgressEvent) {
+        guard enabled else { return }
+        let text: String
+        switch e {
+        case let .sampled(i, n, loss, passed):
+            text = "sample \(i + 1)/\(n)  loss \(String(format: "%.3f", loss))  \(passed ? "passes" : "fails")"
+        case let .step(step, maxSteps, loss, pYes):
+            text = "step \(step)/\(maxSteps)  loss \(String(format: "%.3f", loss))  goal p_yes \(String(format: "%.3f", pYes.first ?? 0))"
+        }
+        FileHandle.standardError.write(Data(("\r\u{1B}[K" + text).utf8))
+        shown = true
+    }
+
+    func end() {
+        if shown { FileHandle.standardError.write(Data("\n".utf8)) }
+    }
+
+    static func object(_ e: ProgressEvent, questions: [String], strategy: Strategy) -> [String: Any] {
+        switch e {
+        case let .sampled(i, n, loss, passed):
+            return ["strategy": strategy.rawValue, "phase": "sampling", "sample": i + 1, "samples": n,
+                    "loss": rounded(Double(loss)), "passed": passed]
+        case let .step(step, maxSteps, loss, pYes):
+            return ["strategy": strategy.rawValue, "phase": "adapting", "step": step, "max_steps": maxSteps,
+                    "loss": rounded(Double(loss)),
+                    "p_yes": zip(questions, pYes).map { ["question": $0, "p_yes": rounded(Double($1))] as [String: Any] }]
+        }
     }
 }

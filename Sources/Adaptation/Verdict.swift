@@ -15,6 +15,9 @@ public struct Verdict {
     public var goal: [String: Any] = [:]
     public var process: [[String: Any]] = []
     public var optimization: [String: Any]? = nil
+    /// Model evaluations, `cost.model_evaluations`: one per forward pass, two per backward pass.
+    public var evaluations: Int = 0
+    /// `seconds` and `peak_rss_bytes`; the only part that differs between two identical runs.
     public var cost: [String: Any] = [:]
     public var outputs: [String: Any] = [:]
     public var model: [String: Any] = [:]
@@ -44,7 +47,7 @@ public struct Verdict {
             "goal": goal.isEmpty ? NSNull() : goal,
             "process": process,
             "optimization": optimization ?? NSNull(),
-            "cost": cost,
+            "cost": cost.merging(["model_evaluations": evaluations]) { a, _ in a },
             "outputs": outputs,
             "model": model.isEmpty ? NSNull() : model,
             "error": error.map { ["code": $0.code, "message": $0.message] as [String: Any] } ?? NSNull(),

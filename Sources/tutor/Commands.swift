@@ -3,6 +3,7 @@ import ArgumentParser
 extension Tutor {
     /// Every subcommand, in the order `--help` lists them.
     static let commands: [ParsableCommand.Type] = [
+        Run.self,
         Validate.self,
         Daemon.self,
         Submit.self,

@@ -1,0 +1,83 @@
+import Foundation
+import Media
+import Teacher
+
+/// What a user will look at: a video's frames as written to disk (JPEG, quality 95, 4:4:4)
+/// and decoded back. Every judgment tutor makes, inside a strategy and in the verdict, is
+/// made on this, so that a strategy never keeps a video whose written frames would fail.
+public enum AsWritten {
+    public static let quality = 95
+
+    /// Encodes every frame as `frames/NN.jpg` would be and decodes it back.
+    public static func roundTrip(_ video: Video) -> Video {
+        var images: [RGBImage] = []
+        images.reserveCapacity(video.frames)
+        for t in 0..<video.frames {
+            // Encoding an in-memory 64 x 64 image and decoding what we encoded cannot fail
+            // short of memory exhaustion.
+            let bytes = try! JPEG.encode(video.image(t), quality: quality, subsample444: true)
+            images.append(try! JPEG.decode(bytes))
+        }
+        return Video(images: images)
+    }
+}
+
+/// One judged video: the hard judgment and the teacher's loss on the frames as written.
+public struct JudgedVideo: Sendable {
+    /// The video as rendered, what `frames/NN.jpg` are encoded from, `[frames, 64, 64, 3]`.
+    public var rendered: Video
+    /// The frames as written (decoded back from JPEG), `[frames, 64, 64, 3]`.
+    public var video: Video
+    public var judgment: Judgment
+    /// The teacher's loss on `video` (the full rule file, whatever loss the strategy optimised).
+    public var loss: Float
+
+    public var passed: Bool { judgment.passed }
+
+    /// Round-trips a rendered video through JPEG and judges the result.
+    public init(teacher: Teacher, video rendered: Video) {
+        self.rendered = rendered
+        video = AsWritten.roundTrip(rendered)
+        judgment = teacher.judge(video)
+        loss = teacher.score(video, gradient: nil).loss
+    }
+
+    /// Better for keeping: passing beats failing, then the lower loss.
+    public func isBetter(than other: JudgedVideo) -> Bool {
+        if passed != other.passed { return passed }
+        return loss < other.loss
+    }
+}
+
+extension JSONValue {
+    /// The value as Foundation JSON objects, for `JSONSerialization`.
+    public var foundationObject: Any {
+        switch self {
+        case .null: return NSNull()
+        case .bool(let b): return b
+        case .number(let x): return x.isFinite ? rounded(x, 6) : 0
+        case .string(let s): return s
+        case .array(let a): return a.map(\.foundationObject)
+        case .object(let kv):
+            var d: [String: Any] = [:]
+            for (k, v) in kv { d[k] = v.foundationObject }
+            return d
+        }
+    }
+}
+
+
+extension QuestionJudgment {
+    /// `{"question", "type", "satisfied", "p_yes", "evidence"}` as in `verdict.json`.
+    public var verdictObject: [String: Any] {
+        ["question": question, "type": type, "satisfied": satisfied, "p_yes": rounded(Double(pYes)),
+         "evidence": evidence.foundationObject]
+    }
+}
+
+extension Judgment {
+    /// `{"passed", "goal", "process"}`, the form the verdict uses for a video's answers.
+    public var verdictObject: [String: Any] {
+        ["passed": passed, "goal": goal.verdictObject, "process": process.map(\.verdictObject)]
+    }
+}

@@ -1,0 +1,235 @@
+import Engine
+import Media
+import Reasoner
+import Teacher
+import TaskFolder
+
+/// What a strategy reports while it runs, for `progress.json` and the terminal's progress line.
+public enum ProgressEvent: Sendable {
+    /// Video `index` (0-based) of `count` sampled from the base model and judged.
+    case sampled(index: Int, count: Int, loss: Float, passed: Bool)
+    /// Adaptation step `step` (1-based) of at most `maxSteps`: the loss the step scored and the
+    /// p_yes of every question (goal first).
+    case step(step: Int, maxSteps: Int, loss: Float, pYes: [Float])
+}
+
+/// The record of one adaptation (teacher-lora, or the adapting phase of sample-then-adapt).
+public struct OptimizationRecord: Sendable {
+    /// Optimiser updates made.
+    public var steps: Int
+    /// "early" (the final video passed) or "budget" (max_steps reached).
+    public var stopped: String
+    /// The loss each step scored, before its update.
+    public var losses: [Float]
+    /// Final videos sampled and judged to decide whether to stop.
+    public var finalChecks: Int
+    /// Which noise the adaptation started from (an index into the strategy's noises).
+    public var noiseIndex: Int
+    public var gradient: GradientPath
+    public var loss: LossTerms
+    public var learningRate: Float
+}
+
+/// What one sampled base video scored, for the verdict's `samples`.
+public struct SampleRecord: Sendable {
+    public var noiseIndex: Int
+    public var loss: Float
+    public var passed: Bool
+}
+
+/// The outcome of a strategy on one task.
+public struct StrategyResult {
+    /// The video kept: its frames as written and their judgment.
+    public var final: JudgedVideo
+    /// The unadapted model's video from the noise the kept video came from (or, for sampling,
+    /// from the first noise): what the task looked like before the teacher changed anything.
+    public var base: JudgedVideo
+    /// Base videos sampled (best-of-n, sample-then-adapt).
+    public var samples: [SampleRecord]
+    public var optimization: OptimizationRecord?
+    /// The adapter, still attached to the Reasoner, when adaptation ran; the caller saves it
+    /// and then detaches it.
+    public var adapter: ReasonerLoRA?
+    /// Model evaluations: one per forward pass of the transformer; a backward pass counts two.
+    public var evaluations: Int
+}
+
+/// Runs the strategies of `StrategySettings` for one task: samples from the base model, the
+/// teacher-guided adaptation of a LoRA, and the combination of both.
+///
+/// Noises: video `i` of a task starts from `Reasoner.noise(seed: StrategyRunner.noiseSeed(seed, i))`,
+/// so every strategy's first video (base, best-of-n's first sample, teacher-lora's fixed z) starts
+/// from the same noise and the strategies can be compared task by task.
+public final class StrategyRunner {
+    public let reasoner: Reasoner
+    public let scene: Scene
+    /// The judge: the task's rule file as written.
+    public let teacher: Teacher
+    /// The teacher whose loss is optimised (the judge's, or an ablation's goal-only / process-only).
+    public let trainingTeacher: Teacher
+    public let settings: StrategySettings
+    public var progress: (ProgressEvent) -> Void = { _ in }
+
+    /// - Parameters:
+    ///   - firstFrame: the task's first frame at any size (the teachers area-average it).
+    public init(reasoner: Reasoner, scene: Scene, rules: RuleFile, firstFrame: RGBImage, settings: StrategySettings) {
+        self.reasoner = reasoner
+        self.scene = scene
+        self.settings = settings
+        teacher = Teacher(rules: rules, firstFrame: firstFrame)
+        var training = rules
+        switch settings.loss {
+        case .both: trainingTeacher = teacher; return
+        case .goalOnly: training.lambda = 1
+        case .processOnly: training.lambda = 0
+        }
+        trainingTeacher = Teacher(rules: training, firstFrame: firstFrame)
+    }
+
+    /// The seed of the noise of video `index` of a task with `seed`.
+    public static func noiseSeed(_ seed: UInt64, _ index: Int) -> UInt64 {
+        var g = Engine.SplitMix64(seed: seed &* 0x9E37_79B9_7F4A_7C15 ^ (UInt64(index) &+ 0x5eed))
+        return g.next()
+    }
+
+    public func noise(_ index: Int) -> [Float] { Reasoner.noise(seed: StrategyRunner.noiseSeed(settings.seed, index)) }
+
+    /// Runs the strategy of `settings`.
+    public func run() -> StrategyResult {
+        switch settings.strategy {
+        case .base: return sampleBest(count: 1, adaptIfNone: false)
+        case .bestOfN: return sampleBest(count: settings.samples, adaptIfNone: false)
+        case .sampleThenAdapt: return sampleBest(count: settings.samples, adaptIfNone: true)
+        case .teacherLoRA: return teacherLoRA()
+        }
+    }
+
+    // MARK: Sampling
+
+    /// The final video of a trajectory, rendered as it will be written, and judged.
+    func judged(_ trajectory: Trajectory) -> JudgedVideo {
+        JudgedVideo(teacher: teacher, video: Compositor.render(scene.layered, trajectory, final: true))
+    }
+
+    /// `count` base videos from noises 0..<count (sampled in batches), judged; keeps the best
+    /// (a passing video before a failing one, then the lowest loss, then the earliest). When
+    /// none passes and `adaptIfNone`, adapts a LoRA from the best video's noise.
+    func sampleBest(count: Int, adaptIfNone: Bool) -> StrategyResult {
+        let batch = 8
+        let acts = reasoner.makeActivations(maxBatch: min(batch, count))
+        var records: [SampleRecord] = []
+        var best: JudgedVideo?
+        var bestIndex = 0
+        var first: JudgedVideo?
+        var evaluations = 0
+        var start = 0
+        while start < count {
+            let n = min(batch, count - start)
+            let noises = (start..<(start + n)).map(noise)
+            let trajs = reasoner.sample([Scene](repeating: scene, count: n), noises: noises, steps: settings.sampleSteps,
+                                        activations: acts)
+            evaluations += n * settings.sampleCost
+            for (j, traj) in trajs.enumerated() {
+                let i = start + j
+                let v = judged(traj)
+                records.append(SampleRecord(noiseIndex: i, loss: v.loss, passed: v.passed))
+                if i == 0 { first = v }
+                if best.map({ v.isBetter(than: $0) }) ?? true { best = v; bestIndex = i }
+                progress(.sampled(index: i, count: count, loss: v.loss, passed: v.passed))
+            }
+            start += n
+        }
+        var result = StrategyResult(final: best!, base: first!, samples: records, optimization: nil, adapter: nil,
+                                    evaluations: evaluations)
+        if adaptIfNone && !best!.passed && settings.maxSteps > 0 {
+            let a = adapt(noiseIndex: bestIndex, unadapted: best!)
+            result.final = a.final
+            result.base = best!
+            result.optimization = a.record
+            result.adapter = a.lora
+            result.evaluations += a.evaluations
+        }
+        return result
+    }
+
+    // MARK: Adaptation
+
+    /// The paper's method from noise 0: the base video from z is judged first (if it passes,
+    /// no update is made), then the LoRA is adapted.
+    func teacherLoRA() -> StrategyResult {
+        let z = noise(0)
+        let base = judged(reasoner.sample(scene, noise: z, steps: settings.sampleSteps))
+        let a = adapt(noiseIndex: 0, unadapted: base)
+        return StrategyResult(final: a.final, base: base, samples: [], optimization: a.record, adapter: a.lora,
+                              evaluations: settings.sampleCost + a.evaluations)
+    }
+
+    /// Adapts a fresh LoRA so that the video from noise `noiseIndex` satisfies the teacher.
+    ///
+    /// Each step: a differentiable sample from the fixed z (one step, or every sampling step),
+    /// rendered, scored with gradient by the training teacher, the gradient carried back through
+    /// the compositor and the sampler into the LoRA, one AdamW update. Before each update the
+    /// final video is checked when the loss is at most `stop_loss`, and at every step when the
+    /// gradient runs through all sampling steps (the video scored then is the final video's
+    /// trajectory, so the check costs no model evaluation); a passing final video stops the
+    /// adaptation. `unadapted` is the final video of the base model from z, already judged:
+    /// when it passes, no update is made.
+    func adapt(noiseIndex: Int, unadapted: JudgedVideo) -> (final: JudgedVideo, record: OptimizationRecord, lora: ReasonerLoRA, evaluations: Int) {
+        let z = noise(noiseIndex)
+        let s = settings
+        let lora = reasoner.attachLoRA(rank: s.rank, alpha: s.alpha, seed: StrategyRunner.noiseSeed(s.seed, 1_000_000 + noiseIndex))
+        let optimizer = AdamW(lora.parameters, learningRate: s.learningRate, beta1: 0.9, beta2: 0.999,
+                              weightDecay: 0, maxGradNorm: s.maxGradNorm)
+        let gradSteps = s.gradientSteps
+        let acts = (0..<gradSteps).map { _ in reasoner.makeActivations(maxBatch: 1) }
+        let sampleActs = reasoner.makeActivations(maxBatch: 1)
+        var record = OptimizationRecord(steps: 0, stopped: "budget", losses: [], finalChecks: 0, noiseIndex: noiseIndex,
+                                        gradient: s.gradient, loss: s.loss, learningRate: s.learningRate)
+        var evaluations = 0
+        if unadapted.passed {
+            record.stopped = "early"
+            return (unadapted, record, lora, 0)
+        }
+        let frameFloats = Trajectory.frames * scene.layered.size * scene.layered.size * 3
+        var dVideo = [Float](repeating: 0, count: frameFloats)
+        var final: JudgedVideo?
+        for step in 1...max(1, s.maxSteps) {
+            if s.maxSteps == 0 { break }
+            lora.zeroGradients()
+            let sample = DifferentiableSample(reasoner, scene: scene, noise: z, steps: gradSteps, activations: acts)
+            evaluations += gradSteps
+            let video = Compositor.render(scene.layered, sample.trajectory)
+            for i in 0..<frameFloats { dVideo[i] = 0 }
+            let scored = dVideo.withUnsafeMutableBufferPointer { trainingTeacher.score(video, gradient: $0.baseAddress!) }
+            record.losses.append(scored.loss)
+            progress(.step(step: step, maxSteps: s.maxSteps, loss: scored.loss, pYes: scored.pYes))
+            // Step 1 scores the unadapted model (B = 0), already judged.
+            let checkFree = s.gradient == .allSteps && s.sampleSteps == gradSteps
+            if step > 1 && (scored.loss <= s.stopLoss || checkFree) {
+                let traj: Trajectory
+                if checkFree { traj = sample.trajectory } else {
+                    traj = reasoner.sample([scene], noises: [z], steps: s.sampleSteps, lora: lora, activations: sampleActs)[0]
+                    evaluations += s.sampleCost
+                }
+                record.finalChecks += 1
+                let v = judged(traj)
+                if v.passed {
+                    record.stopped = "early"
+                    final = v
+                    break
+                }
+            }
+            let dTraj = Compositor.renderBackward(scene.layered, sample.trajectory, dVideo: dVideo)
+            sample.backward(dTrajectory: dTraj)
+            evaluations += 2 * gradSteps
+            optimizer.update()
+            record.steps += 1
+        }
+        if final == nil {
+            final = judged(reasoner.sample([scene], noises: [z], steps: s.sampleSteps, lora: lora, activations: sampleActs)[0])
+            evaluations += s.sampleCost
+        }
+        return (final!, record, lora, evaluations)
+    }
+}
+

@@ -1,0 +1,52 @@
+import Adaptation
+import ArgumentParser
+import Foundation
+
+/// `tutor run FOLDER`: one task folder, in place, without a spool.
+struct Run: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run one task folder in place and write its frames, adapter and verdict.json.",
+        discussion: """
+        Validates the inputs (prompt.txt, rules.json, first_frame.jpg, job.json), loads the Reasoner, \
+        runs the strategy of job.json (default: sample-then-adapt) and writes frames/NN.jpg, \
+        contact_sheet.jpg, adapter/ (when a LoRA was adapted), progress.json while running and \
+        verdict.json last. Every file is written under a temporary name and renamed into place.
+
+        The model folder (config.json + model.safetensors) is, in order: --model DIR; the \
+        environment variable TUTOR_MODEL; models/reasoner in the executable's folder or any folder \
+        above it; share/tutor/models/reasoner beside the executable's bin/.
+
+        Exit status: 0 the task passed; 1 it failed, or an input or model problem (verdict status \
+        "error", with a message that says what to fix); 2 usage error.
+        """
+    )
+
+    @Argument(help: "The task folder.")
+    var folder: String
+
+    @Option(help: "The Reasoner checkpoint folder (default: TUTOR_MODEL, else models/reasoner found from the executable).")
+    var model: String?
+
+    @Option(help: "Threads for the numeric engine (default 1).")
+    var threads: Int = 1
+
+    @Option(help: "Adaptation gradient: one-step or all-steps (default \(StrategySettings.defaultGradient.rawValue)).")
+    var gradient: String?
+
+    @Flag(help: "No progress line and no summary.")
+    var quiet = false
+
+    func validate() throws {
+        if threads < 1 || threads > 256 { throw ValidationError("--threads must be between 1 and 256") }
+        if let g = gradient, GradientPath(rawValue: g) == nil {
+            throw ValidationError("--gradient must be one of \(GradientPath.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+    }
+
+    func run() throws {
+        var task = TaskRun(folder: URL(fileURLWithPath: folder), modelOption: model, threads: threads, quiet: quiet)
+        if let g = gradient { task.gradient = GradientPath(rawValue: g)! }
+        let verdict = task.run()
+        if verdict?.status != .passed { throw ExitCode(1) }
+    }
+}
