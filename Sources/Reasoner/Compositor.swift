@@ -36,9 +36,11 @@ public struct Trajectory: Sendable, Equatable {
 /// Renders layers at their offsets over the plate, and the gradient of the frames with respect to
 /// the offsets.
 ///
-/// Frame t = the plate, then every layer from back to front (largest area first) alpha-composited
-/// over it, its alpha sampled bilinearly at `x - offset_t` (zero outside the frame) and filled with
-/// its colour: `out = out * (1 - A) + color * A`.
+/// Frame t = the plate, then every layer from back to front alpha-composited over it, its alpha
+/// sampled bilinearly at `x - offset_t` (zero outside the frame) and filled with its colour:
+/// `out = out * (1 - A) + color * A`. Back to front means the static layers first, then the
+/// moving ones (offsets beyond `staticThreshold`), each group largest area first: a moving
+/// object passes over targets, outlines and walls rather than under them.
 public enum Compositor {
     /// Layers whose offsets never exceed this many pixels are drawn static in the final video.
     public static let staticThreshold: Float = 1.5
@@ -58,6 +60,14 @@ public enum Compositor {
         return out
     }
 
+    /// Layer indices in drawing order: static layers, then moving ones, each largest first
+    /// (the layers are stored largest first).
+    public static func drawOrder(_ frame: LayeredFrame, _ trajectory: Trajectory) -> [Int] {
+        let idx = Array(0..<min(frame.layers.count, Trajectory.maxLayers))
+        let moving = idx.map { trajectory.maxDisplacement(layer: $0) > staticThreshold }
+        return idx.filter { !moving[$0] } + idx.filter { moving[$0] }
+    }
+
     /// Renders `Trajectory.frames` frames at the native size.
     ///
     /// - Parameters:
@@ -65,15 +75,14 @@ public enum Compositor {
     ///     of the differentiable rendering at the exact offsets.
     public static func render(_ frame: LayeredFrame, _ trajectory: Trajectory, final: Bool = false) -> Video {
         let traj = final ? finalOffsets(trajectory, layerCount: frame.layers.count) : trajectory
+        let order = drawOrder(frame, trajectory)
         let s = frame.size, fs = s * s * 3
         var video = Video(frames: Trajectory.frames, height: s, width: s)
         video.pixels.withUnsafeMutableBufferPointer { out in
             for f in 0..<Trajectory.frames {
                 let o = out.baseAddress! + f * fs
                 frame.plate.withUnsafeBufferPointer { o.update(from: $0.baseAddress!, count: fs) }
-                for (l, layer) in frame.layers.enumerated() {
-                    composite(o, layer, traj.offset(layer: l, frame: f), s)
-                }
+                for l in order { composite(o, frame.layers[l], traj.offset(layer: l, frame: f), s) }
             }
         }
         return video
@@ -86,7 +95,7 @@ public enum Compositor {
     /// - Returns: `[maxLayers, frames, 2]`, zero on padding slots. Bilinear sampling is piecewise
     ///   linear in the offset, so this is the exact derivative away from whole-pixel offsets.
     public static func renderBackward(_ frame: LayeredFrame, _ trajectory: Trajectory, dVideo: [Float]) -> [Float] {
-        let s = frame.size, fs = s * s * 3, k = frame.layers.count
+        let s = frame.size, fs = s * s * 3, order = drawOrder(frame, trajectory), k = order.count
         precondition(dVideo.count == Trajectory.frames * fs, "renderBackward: dVideo has \(dVideo.count) floats")
         var dTraj = [Float](repeating: 0, count: Trajectory.count)
         // The frame before each layer is drawn, `[k, size, size, 3]`.
@@ -97,17 +106,18 @@ public enum Compositor {
             cur = frame.plate
             cur.withUnsafeMutableBufferPointer { c in
                 before.withUnsafeMutableBufferPointer { b in
-                    for (l, layer) in frame.layers.enumerated() {
-                        (b.baseAddress! + l * fs).update(from: c.baseAddress!, count: fs)
-                        composite(c.baseAddress!, layer, trajectory.offset(layer: l, frame: f), s)
+                    for (p, l) in order.enumerated() {
+                        (b.baseAddress! + p * fs).update(from: c.baseAddress!, count: fs)
+                        composite(c.baseAddress!, frame.layers[l], trajectory.offset(layer: l, frame: f), s)
                     }
                 }
             }
             for i in 0..<fs { dOut[i] = dVideo[f * fs + i] }
-            for l in stride(from: k - 1, through: 0, by: -1) {
+            for p in stride(from: k - 1, through: 0, by: -1) {
+                let l = order[p]
                 let g = before.withUnsafeBufferPointer { b in
                     dOut.withUnsafeMutableBufferPointer { d in
-                        compositeBackward(d.baseAddress!, b.baseAddress! + l * fs, frame.layers[l],
+                        compositeBackward(d.baseAddress!, b.baseAddress! + p * fs, frame.layers[l],
                                           trajectory.offset(layer: l, frame: f), s)
                     }
                 }
