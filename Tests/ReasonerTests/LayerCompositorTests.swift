@@ -120,7 +120,7 @@ final class LayerCompositorTests: XCTestCase {
     func testFinalVideoHoldsStaticLayersAndRoundsMovers() {
         var traj = Trajectory.zero
         for f in 0..<Trajectory.frames {
-            traj.offsets[(0 * Trajectory.frames + f) * 2] = 0.7 * Float(f % 2)   // jitter: static
+            traj.offsets[(0 * Trajectory.frames + f) * 2] = 1.4 * Float(f % 2)   // jitter: static
             traj.offsets[(1 * Trajectory.frames + f) * 2] = Float(f) * 1.4        // mover
         }
         // The mover is drawn after (over) the static layer, though it is smaller.
