@@ -26,5 +26,6 @@ struct Bench: ParsableCommand {
         BenchEngine.self,
         BenchTeacher.self,
         BenchSpool.self,
+        BenchStrategies.self,
     ]
 }
