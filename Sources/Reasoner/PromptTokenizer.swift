@@ -33,6 +33,9 @@ public struct PromptTokenizer: Sendable {
         "row", "column", "matching", "same", "colour", "color", "own", "corresponding", "where",
         "end", "finish", "final", "position", "positions", "place", "still", "fixed", "in", "order",
         "one", "two", "three", "four", "five", "first", "last", "next", "other", "any", "not", "no",
+        // words of the generated families' prompts
+        "cream", "pale", "post", "l", "t", "corner", "disc", "discs", "rearrange", "read", "overlapping",
+        "whole", "them", "any", "crosses", "pieces",
     ]
 
     /// word -> id, first occurrence wins.

@@ -73,6 +73,18 @@ public struct Scene: Sendable {
         layerInputs = lay
     }
 
+    /// The layer whose colour is nearest `color` (RGB 0-255), within 60; nil when none is.
+    public func layerIndex(matching color: [UInt8], excluding used: Set<Int> = []) -> Int? {
+        let c = SIMD3<Float>(Float(color[0]), Float(color[1]), Float(color[2]))
+        var best: Int? = nil, bestD: Float = 60
+        for (l, layer) in layered.layers.enumerated() where !used.contains(l) {
+            let d = layer.color * 255 - c
+            let dist = (d * d).sum().squareRoot()
+            if dist < bestD { best = l; bestD = dist }
+        }
+        return best
+    }
+
     /// The training target for a generated task: each track's offsets on the layer whose colour
     /// matches the track's (nearest colour within 60 on the 0-255 scale), zero elsewhere.
     /// Returns nil when some track has no matching layer.
@@ -80,13 +92,7 @@ public struct Scene: Sendable {
         var t = Trajectory.zero
         var used = Set<Int>()
         for track in tracks {
-            let c = SIMD3<Float>(Float(track.color[0]), Float(track.color[1]), Float(track.color[2]))
-            var best = -1, bestD: Float = 60
-            for (l, layer) in layered.layers.enumerated() where !used.contains(l) {
-                let d = layer.color * 255 - c
-                let dist = (d * d).sum().squareRoot()
-                if dist < bestD { best = l; bestD = dist }
-            }
+            let best = layerIndex(matching: track.color, excluding: used) ?? -1
             if best < 0 || track.offsets.count != Trajectory.frames { return nil }
             used.insert(best)
             for fr in 0..<Trajectory.frames {
@@ -97,30 +103,3 @@ public struct Scene: Sendable {
         return t
     }
 }
-
-/// SplitMix64: a small, fast, fully specified generator, so that noise and data order depend only
-/// on the seed, on every platform.
-public struct SplitMix64: RandomNumberGenerator, Sendable {
-    public var state: UInt64
-    public init(seed: UInt64) { state = seed }
-    public mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-    /// Uniform in [0, 1).
-    public mutating func uniform() -> Float { Float(next() >> 40) / Float(1 << 24) }
-    /// Standard normal (Box-Muller).
-    public mutating func normal() -> Float {
-        let u1 = max(Float(1e-7), uniform()), u2 = uniform()
-        return (-2 * logf(u1)).squareRoot() * cosf(2 * .pi * u2)
-    }
-}
-
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif

@@ -123,7 +123,7 @@ final class IncomingWatcher: @unchecked Sendable {
             started.signal(); return
         }
         incomingWD = inotifytools_wd_from_filename(incoming + "/")
-        syncWatches(post: false)
+        syncWatches()
         started.signal()
 
         var fds = [pollfd(fd: controlReadFD, events: Int16(POLLIN), revents: 0),
@@ -135,7 +135,7 @@ final class IncomingWatcher: @unchecked Sendable {
             resyncRequested = false
             lock.unlock()
             if stopNow { break }
-            if resync { syncWatches(post: true) }
+            if resync { syncWatches() }
 
             if inotifyFD >= 0 {
                 fds[0].revents = 0; fds[1].revents = 0
@@ -178,7 +178,7 @@ final class IncomingWatcher: @unchecked Sendable {
     private func handle(wd: Int32, mask: UInt32, name: String, into out: inout [IncomingEvent]) {
         if mask & UInt32(IN_Q_OVERFLOW) != 0 {
             out.append(.overflow)
-            syncWatches(post: false)
+            syncWatches()
             return
         }
         if mask & UInt32(IN_IGNORED) != 0 {
@@ -231,8 +231,10 @@ final class IncomingWatcher: @unchecked Sendable {
         inotifytools_remove_watch_by_wd(wd)
     }
 
-    /// Makes the watches match the folders now in incoming/.
-    private func syncWatches(post shouldPost: Bool) {
+    /// Makes the watches match the folders now in incoming/. It reports nothing: the loop
+    /// lists incoming/ itself, and a listing is not a change (it must not restart a
+    /// folder's settle time).
+    private func syncWatches() {
         let names = (Sys.names(in: incoming) ?? []).filter { !$0.hasPrefix(".") }
         var present = Set<String>()
         for n in names where Sys.entry(incoming + "/" + n)?.kind == .folder {
@@ -240,7 +242,6 @@ final class IncomingWatcher: @unchecked Sendable {
             if folderWD[n] == nil { watch(n) }
         }
         for n in Array(folderWD.keys) where !present.contains(n) { unwatch(n) }
-        if shouldPost { post(names.map { .changed($0) }) }
     }
 
     /// The descriptors of this process that are inotify instances.

@@ -108,7 +108,7 @@ enum AlignFamily {
         var process: [JSONValue] = (1..<count).map(alignQ)
         for k in 0..<count {
             let name = "\(colours[k].name)_\(shapes[pieces[k].shape].name)"
-            process.append(RulesText.intact(name, words(k)))
+            process.append(RulesText.intact(name, words(k), areaTolerance: 0.5))
             process.append(RulesText.smooth(name, words(k)))
         }
         let rules = RulesText.file(objects: objects, goal: alignQ(0), process: process)

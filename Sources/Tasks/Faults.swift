@@ -75,7 +75,7 @@ public enum Fault: String, CaseIterable, Sendable {
             return scene
         case .teleports:
             let jump = (final * final).sum().squareRoot()
-            if jump < 0.1 * Float(scene.size) + 2 { return nil }
+            if jump < 0.12 * Float(scene.size) + 2 { return nil }
             scene.layers[p].offsets = (0..<F).map { $0 < half ? .zero : final }
             return scene
         case .wallsMove:

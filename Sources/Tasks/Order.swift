@@ -47,7 +47,7 @@ enum OrderFamily {
         let ordered = goal.map { names[$0] }
         var process: [JSONValue] = []
         for n in names { process.append(RulesText.intact(n, "\(n) \(noun)")) }
-        for n in names { process.append(RulesText.smooth(n, "\(n) \(noun)")) }
+        for n in names { process.append(RulesText.smooth(n, "\(n) \(noun)", maxStep: 0.12)) }
         let rules = RulesText.file(
             objects: objects,
             goal: RulesText.question("By the end of the video, are the \(noun)s in the order \(ordered.joined(separator: ", ")) from left to right?",

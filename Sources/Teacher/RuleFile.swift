@@ -175,8 +175,7 @@ enum RuleParser {
     }
 
     static func file(_ json: JSONValue) throws(RuleError) -> RuleFile {
-        let top = try fields(json, "", allowed: ["version", "objects", "goal", "process", "lambda"])
-        _ = top
+        _ = try fields(json, "", allowed: ["version", "objects", "goal", "process", "lambda"])
         guard let vv = json["version"] else { throw RuleError("version", "is missing; write \"version\": 1") }
         guard case .number(let version) = vv, version == 1 else {
             throw RuleError("version", "is \(vv.serialized()); this tutor reads version 1")

@@ -5,6 +5,20 @@
 /// Every check reads soft masks only (membership, area, centroid, spread, overlap with a
 /// fixed region). A check over frames takes a soft minimum of the per-frame margins,
 /// `-tau log sum_t exp(-z_t / tau)`, which never exceeds the worst frame's margin.
+///
+/// Where the hard definition counts something no smooth function can (blobs), the margin
+/// uses a smooth stand-in that agrees in the cases that matter:
+/// - `intact`: one blob becomes "the spread (mean squared distance from the centroid) has
+///   not grown past twice the first frame's": pieces that split apart spread out.
+/// - `count`: n blobs becomes "the soft area is n times the first frame's mean blob area";
+///   blobs that merge or split without changing area are seen by the judge only.
+/// - `align`: each blob on a different target blob becomes the overlap fraction of the
+///   whole object, exact for an object of one blob.
+/// - `reach` and `align` subtract the mean geodesic distance of the object's mass to the
+///   target through free space (0 once the object's centre is on the target), so the loss
+///   falls as the object travels along a corridor toward the target, where overlap alone is
+///   flat (DESIGN.md, finding 5).
+/// - `path` takes hard maxima and minima over frames (differentiable almost everywhere).
 
 /// Soft masks of one video and the buffer their gradients go into.
 struct SoftContext {

@@ -204,6 +204,7 @@ public struct Teacher: Sendable {
     public func score(_ video: Video, gradient: UnsafeMutablePointer<Float>?) -> TeacherScore {
         precondition(video.width == width && video.height == height,
                      "Teacher: video is \(video.width) x \(video.height), the teacher judges at \(width) x \(height)")
+        precondition(video.frames >= 1, "Teacher: a video needs at least one frame")
         let F = video.frames, N = width * height, nS = subjects.count
         let wantGrad = gradient != nil
         // masks: [nS, F, N]; dmasks: [nS, F, N, 3]; gmasks: [nS, F, N]

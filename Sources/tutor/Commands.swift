@@ -10,6 +10,7 @@ extension Tutor {
         Status.self,
         SpoolExec.self,
         MakeTask.self,
+        Train.self,
         Bench.self,
     ]
 }
@@ -26,6 +27,7 @@ struct Bench: ParsableCommand {
         BenchEngine.self,
         BenchTeacher.self,
         BenchSpool.self,
+        BenchReasoner.self,
         BenchStrategies.self,
     ]
 }

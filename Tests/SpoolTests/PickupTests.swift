@@ -81,6 +81,50 @@ final class PickupTests: XCTestCase {
         XCTAssertEqual(d.waitExit(), 0)
     }
 
+    /// A folder written in place and then left alone is taken after the settle time, however
+    /// often the daemon rescans meanwhile (a rescan is not a change).
+    func testQuietFolderIsTakenAfterTheSettleTime() throws {
+        let tutor = try tutorExecutable()
+        let t = try TempFolder("quiet")
+        let runner = try t.verdictRunner()
+        let d = try DaemonProcess(tutor: tutor, spool: t.spool, arguments: ["--runner", runner, "--settle", "1.5", "--rescan", "0.2"], log: t.path + "/daemon.log")
+        XCTAssertTrue(d.waitForLog("serving"), d.log)
+        try t.makeTask("quiet", in: t.state("incoming"))
+        let written = Date()
+        XCTAssertTrue(waitUntil(timeout: 10) { exists(t.state("done", "quiet") + "/verdict.json") }, d.log)
+        XCTAssertGreaterThanOrEqual(Date().timeIntervalSince(written), 1.4)
+        d.signal(SIGTERM)
+        XCTAssertEqual(d.waitExit(), 0)
+    }
+
+    /// When the kernel's event queue overflows, the daemon rescans: a task whose event was
+    /// dropped is still found, long before the periodic rescan.
+    func testQueueOverflowLeadsToARescan() throws {
+        let tutor = try tutorExecutable()
+        let t = try TempFolder("overflow")
+        let runner = try t.verdictRunner()
+        let limitText = (try? String(contentsOfFile: "/proc/sys/fs/inotify/max_queued_events", encoding: .utf8)) ?? "16384"
+        let limit = Int(limitText.trimmingCharacters(in: .whitespacesAndNewlines)) ?? 16384
+        if limit > 100_000 { throw XCTSkip("fs.inotify.max_queued_events is \(limit): too many events to overflow quickly") }
+        let d = try DaemonProcess(tutor: tutor, spool: t.spool, arguments: ["--runner", runner, "--settle", "1", "--rescan", "120"], log: t.path + "/daemon.log")
+        XCTAssertTrue(d.waitForLog("serving"), d.log)
+        // Stop the daemon, fill its queue with events (touching two dot-files in turn: the
+        // kernel merges only identical neighbours), then rename a task in: its event is dropped.
+        let noise = [t.state("incoming", ".noise-a"), t.state("incoming", ".noise-b")]
+        for p in noise { FileManager.default.createFile(atPath: p, contents: nil) }
+        usleep(200_000)
+        d.signal(SIGSTOP)
+        for _ in 0..<(limit / 2 + 200) {
+            for p in noise { utimes(p, nil) }
+        }
+        XCTAssertEqual(rename(try t.makeTask("dropped"), t.state("incoming", "dropped")), 0)
+        d.signal(SIGCONT)
+        XCTAssertTrue(waitUntil(timeout: 15) { exists(t.state("done", "dropped") + "/verdict.json") }, d.log)
+        XCTAssertTrue(d.log.contains("overflowed"), d.log)
+        d.signal(SIGTERM)
+        XCTAssertEqual(d.waitExit(), 0)
+    }
+
     /// Things in incoming/ that are not task folders go to failed/ with a reason; dot-names
     /// are left alone; a name already in done/ is never overwritten.
     func testDaemonLevelRejects() throws {
@@ -179,4 +223,47 @@ func runTutor(_ tutor: String, _ args: [String]) throws -> (Int32, String, Strin
     let e = err.fileHandleForReading.readDataToEndOfFile()
     p.waitUntilExit()
     return (p.terminationStatus, String(decoding: o, as: UTF8.self), String(decoding: e, as: UTF8.self))
+}
+
+/// `tutor status` while a task runs and after others failed.
+final class StatusTests: XCTestCase {
+    func testStatusShowsProgressAttemptsAndErrors() throws {
+        let tutor = try tutorExecutable()
+        let t = try TempFolder("status")
+        let release = t.path + "/release"
+        // The task writes progress.json and waits for the test to let it finish.
+        let runner = try t.verdictRunner(before: """
+        case "$n" in bad*) printf '{"version":1,"task":"%s","status":"error","error":{"code":"invalid-input","message":"prompt.txt is missing"}}\\n' "$n" > "$d/verdict.json"; exit 0 ;; esac
+        printf '{"step": 7, "loss": 0.5}\\n' > "$d/progress.json"
+        while [ ! -e \(release) ]; do sleep 0.05; done
+        """)
+        let d = try DaemonProcess(tutor: tutor, spool: t.spool, arguments: ["--runner", runner, "--settle", "30", "--rescan", "60"], log: t.path + "/daemon.log")
+        XCTAssertTrue(d.waitForLog("serving"), d.log)
+        XCTAssertEqual(rename(try t.makeTask("bad-one"), t.state("incoming", "bad-one")), 0)
+        XCTAssertTrue(waitUntil(timeout: 10) { exists(t.state("failed", "bad-one")) }, d.log)
+        XCTAssertEqual(rename(try t.makeTask("long"), t.state("incoming", "long")), 0)
+        XCTAssertTrue(waitUntil(timeout: 10) { exists(t.state("active", "long") + "/progress.json") }, d.log)
+
+        let (code, json, _) = try runTutor(tutor, ["status", "--spool", t.spool, "--json"])
+        XCTAssertEqual(code, 0)
+        let o = try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any]
+        XCTAssertEqual(o?["counts"] as? [String: Int], ["incoming": 0, "active": 1, "done": 0, "failed": 1])
+        let active = (o?["active"] as? [[String: Any]])?.first
+        XCTAssertEqual(active?["name"] as? String, "long")
+        XCTAssertEqual(active?["attempt"] as? Int, 1)
+        XCTAssertEqual(active?["daemon_pid"] as? Int, Int(d.pid))
+        XCTAssertEqual((active?["progress"] as? [String: Any])?["step"] as? Int, 7)
+        let failed = (o?["failed"] as? [[String: Any]])?.first
+        XCTAssertEqual(failed?["code"] as? String, "invalid-input")
+        XCTAssertEqual(failed?["message"] as? String, "prompt.txt is missing")
+
+        let (_, text, _) = try runTutor(tutor, ["status", "--spool", t.spool])
+        XCTAssertTrue(text.contains("running  long") && text.contains("step 7"), text)
+        XCTAssertTrue(text.contains("failed   bad-one  invalid-input: prompt.txt is missing"), text)
+
+        FileManager.default.createFile(atPath: release, contents: nil)
+        XCTAssertTrue(waitUntil(timeout: 10) { exists(t.state("done", "long") + "/verdict.json") }, d.log)
+        d.signal(SIGTERM)
+        XCTAssertEqual(d.waitExit(), 0)
+    }
 }

@@ -58,6 +58,25 @@ final class FamiliesTests: XCTestCase {
                     }
                     XCTAssertTrue(colours.contains(c), "\(label): track \(k)'s colour is not an object of the rules")
                 }
+                // Each track says where its object is: the coverage's centroid moved by the
+                // offset lands on the centroid of the object's colour in the solution frame.
+                for (k, track) in task.tracks.enumerated() {
+                    var c0 = SIMD2<Float>(0, 0), w0: Float = 0
+                    for (i, a) in track.firstFrameCoverage.enumerated() { c0 += a * SIMD2(Float(i % 64), Float(i / 64)); w0 += a }
+                    c0 /= w0
+                    let colour = SIMD3<Float>(track.color.map(Float.init))
+                    for t in 0..<NativeVideo.frames {
+                        var c = SIMD2<Float>(0, 0), cnt: Float = 0
+                        let px = task.solution[t].pixels
+                        for i in 0..<(64 * 64) {
+                            let p = SIMD3<Float>(Float(px[3 * i]), Float(px[3 * i + 1]), Float(px[3 * i + 2])) - colour
+                            if (p * p).sum() <= 30 * 30 { c += SIMD2(Float(i % 64), Float(i / 64)); cnt += 1 }
+                        }
+                        XCTAssertGreaterThan(cnt, 0, "\(label) track \(k) frame \(t): the object is not in the frame")
+                        let e = c / max(cnt, 1) - (c0 + track.offsets[t])
+                        XCTAssertLessThan((e * e).sum().squareRoot(), 0.75, "\(label) track \(k) frame \(t)")
+                    }
+                }
                 let j = try teacher(task).judge(Video(images: task.solution))
                 XCTAssertTrue(j.passed, "\(label): the solution fails: \(j.questions.filter { !$0.satisfied }.map { "\($0.type) \($0.evidence.serialized())" })")
                 XCTAssertTrue(j.questions.allSatisfy { $0.pYes > 0.5 }, "\(label): \(j.questions.map(\.pYes))")
@@ -142,10 +161,21 @@ final class FamiliesTests: XCTestCase {
                 let v = (a00 * (1 - fx) + a10 * fx) * (1 - fy) + (a01 * (1 - fx) + a11 * fx) * fy
                 return (v, SIMD2((a10 - a00) * (1 - fy) + (a11 - a01) * fy, (a01 - a00) * (1 - fx) + (a11 - a10) * fx))
             }
+            // The pixels the ball can touch at offset o: its first-frame box, shifted, plus a margin.
+            let covered = alpha.indices.filter { alpha[$0] > 0 }
+            let bx0 = covered.map { $0 % n }.min()!, bx1 = covered.map { $0 % n }.max()!
+            let by0 = covered.map { $0 / n }.min()!, by1 = covered.map { $0 / n }.max()!
+            func near(_ o: SIMD2<Float>) -> [Int] {
+                let x0 = max(0, bx0 + Int(o.x.rounded(.down)) - 1), x1 = min(n - 1, bx1 + Int(o.x.rounded(.up)) + 1)
+                let y0 = max(0, by0 + Int(o.y.rounded(.down)) - 1), y1 = min(n - 1, by1 + Int(o.y.rounded(.up)) + 1)
+                if x0 > x1 || y0 > y1 { return [] }
+                return (y0...y1).flatMap { y in (x0...x1).map { y * n + $0 } }
+            }
             func render(_ o: [SIMD2<Float>]) -> Video {
                 var px = [Float](repeating: 0, count: frames * n * n * 3)
                 for t in 0..<frames {
-                    for i in 0..<(n * n) {
+                    for i in 0..<(n * n * 3) { px[t * n * n * 3 + i] = plate[i] }
+                    for i in near(o[t]) {
                         let (a, _) = sample(Float(i % n) - o[t].x, Float(i / n) - o[t].y)
                         for c in 0..<3 { px[(t * n * n + i) * 3 + c] = plate[i * 3 + c] * (1 - a) + colour[c] * a }
                     }
@@ -161,7 +191,7 @@ final class FamiliesTests: XCTestCase {
                 _ = g.withUnsafeMutableBufferPointer { teacher.score(v, gradient: $0.baseAddress!) }
                 for t in 0..<frames {
                     var d = SIMD2<Float>(0, 0)
-                    for i in 0..<(n * n) {
+                    for i in near(o[t]) {
                         let (_, da) = sample(Float(i % n) - o[t].x, Float(i / n) - o[t].y)
                         if da == .zero { continue }
                         var dLda: Float = 0

@@ -23,10 +23,14 @@ struct BenchTeacher: ParsableCommand {
     var firstSeed: UInt64 = Families.heldOutSeedStart
 
     struct Tally {
-        var solutionsPassed = 0, solutions = 0
+        var solutionsPassed = 0, solutions = 0, jpegPassed = 0
         var caught: [Fault: (Int, Int)] = [:]
         var agree = 0, pairs = 0
         var disagreements: [String] = []
+        /// Solutions whose teacher loss is at most the default stop loss, and the sum of their losses.
+        var underStopLoss = 0, solutionLoss = 0.0
+        var minPYes: Float = 1
+        var minPYesNote = ""
     }
 
     func run() throws {
@@ -61,14 +65,25 @@ struct BenchTeacher: ParsableCommand {
                 }
                 let solution = Video(images: task.solution)
                 var grad = [Float](repeating: 0, count: solution.pixels.count)
-                scoreTime += ms(clock.measure { grad.withUnsafeMutableBufferPointer { _ = teacher.score(solution, gradient: $0.baseAddress!) } })
+                var scored: TeacherScore!
+                scoreTime += ms(clock.measure { grad.withUnsafeMutableBufferPointer { scored = teacher.score(solution, gradient: $0.baseAddress!) } })
                 scores += 1
+                tally.solutionLoss += Double(scored.loss)
+                if scored.loss <= 0.22 { tally.underStopLoss += 1 }
+                if let k = scored.pYes.indices.min(by: { scored.pYes[$0] < scored.pYes[$1] }), scored.pYes[k] < tally.minPYes {
+                    tally.minPYes = scored.pYes[k]
+                    let q = k == 0 ? rules.goal : rules.process[k - 1]
+                    tally.minPYesNote = "\(family.rawValue) seed \(seed): lowest p_yes on a solution \(scored.pYes[k]) for \(q.check.typeName) \"\(q.question)\""
+                }
                 tally.solutions += 1
                 if check(solution, "solution") { tally.solutionsPassed += 1 }
                 else if tally.disagreements.count < 3 {
                     let j = teacher.judge(solution)
                     for q in j.questions where !q.satisfied { tally.disagreements.append("seed \(seed) solution fails \(q.type): \(q.evidence.serialized())") }
                 }
+                // As `tutor run` writes frames: JPEG quality 95, 4:4:4, read back.
+                let written = Video(images: try task.solution.map { try JPEG.decode(JPEG.encode($0)) })
+                if check(written, "solution as JPEG") { tally.jpegPassed += 1 }
                 for fault in Fault.allCases {
                     guard let v = Families.faultyVideo(family: family, seed: seed, fault: fault) else { continue }
                     let passed = check(v, fault.rawValue)
@@ -96,14 +111,21 @@ struct BenchTeacher: ParsableCommand {
             print(line + " \(pct(a, b)) |")
         }
         row("solution passes the judge") { ($0.solutionsPassed, $0.solutions) }
+        row("solution written as JPEG (q95, 4:4:4) and read back passes") { ($0.jpegPassed, $0.solutions) }
         for fault in Fault.allCases {
             if fams.allSatisfy({ tallies[$0]!.caught[fault] == nil }) { continue }
             row("fault caught: \(fault.rawValue)") { $0.caught[fault] ?? (0, 0) }
         }
         row("p_yes agrees with the judge (question-video pairs)") { ($0.agree, $0.pairs) }
+        row("solution's teacher loss <= 0.22 (the default stop loss)") { ($0.underStopLoss, $0.solutions) }
+        var line = "| solution's teacher loss, mean; lowest p_yes of any question |"
+        for f in fams { let t = tallies[f]!; line += String(format: " %.3f; %.3f |", t.solutionLoss / Double(t.solutions), t.minPYes) }
+        print(line + " |")
         print("")
         print(String(format: "generate a task: %.2f ms; compile a Teacher: %.2f ms; score 16x64x64 with gradient: %.2f ms; judge: %.2f ms (means)",
                      genTime / Double(gens), compileTime / Double(gens), scoreTime / Double(scores), judgeTime / Double(judges)))
+        print("")
+        for f in fams { print(tallies[f]!.minPYesNote) }
         let notes = fams.flatMap { tallies[$0]!.disagreements }
         if !notes.isEmpty {
             print("\nfirst disagreements and failures:")

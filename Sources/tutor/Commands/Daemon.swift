@@ -20,7 +20,7 @@ struct Daemon: ParsableCommand {
         WATCHDOG=1 and STOPPING=1 on $NOTIFY_SOCKET.
 
         Every option can also come from the environment (for systemd's EnvironmentFile):
-        TUTOR_SPOOL, TUTOR_WORKERS, TUTOR_RUNNER, TUTOR_MODEL, TUTOR_SETTLE_SECONDS,
+        TUTOR_SPOOL, TUTOR_WORKERS, TUTOR_RUNNER, TUTOR_MODEL, TUTOR_THREADS, TUTOR_SETTLE_SECONDS,
         TUTOR_RESCAN_SECONDS, TUTOR_GRACE_SECONDS, TUTOR_LEASE_SECONDS, TUTOR_MAX_ATTEMPTS,
         TUTOR_INCOMPLETE_SECONDS. Options on the command line win.
         """
@@ -40,6 +40,9 @@ struct Daemon: ParsableCommand {
 
     @Option(help: "Model folder passed on to `tutor run --model`. Env: TUTOR_MODEL.")
     var model: String?
+
+    @Option(help: "Threads for each `tutor run` (passed on as --threads; default: tutor run's). Env: TUTOR_THREADS.")
+    var threads: Int?
 
     @Option(help: "Seconds a folder must be unchanged to count as complete (default 3). Env: TUTOR_SETTLE_SECONDS.")
     var settle: Double?
@@ -68,6 +71,7 @@ struct Daemon: ParsableCommand {
             if let x = try number(v, env, Double.init), !(x >= 0 && x < 1e7) { throw ValidationError("\(name) must be a number of seconds >= 0") }
         }
         if let r = try number(rescan, "TUTOR_RESCAN_SECONDS", Double.init), r < 0.1 { throw ValidationError("--rescan must be at least 0.1 s") }
+        if let t = try number(threads, "TUTOR_THREADS", Int.init), t < 1 || t > 256 { throw ValidationError("--threads must be between 1 and 256") }
         if let m = try number(maxAttempts, "TUTOR_MAX_ATTEMPTS", Int.init), m < 1 { throw ValidationError("--max-attempts must be at least 1") }
         if let r = resolvedRunner, access(r, X_OK) != 0 {
             throw ValidationError("the runner \(r) is not an executable file")
@@ -102,7 +106,8 @@ struct Daemon: ParsableCommand {
             worker = WorkerCommand(runner: [r])
         } else {
             var options: [String] = []
-            if let m = model ?? env["TUTOR_MODEL"].flatMap({ $0.isEmpty ? nil : $0 }) { options = ["--model", m] }
+            if let m = model ?? env["TUTOR_MODEL"].flatMap({ $0.isEmpty ? nil : $0 }) { options += ["--model", m] }
+            if let t = try number(threads, "TUTOR_THREADS", Int.init) { options += ["--threads", String(t)] }
             worker = WorkerCommand(runner: ["/proc/self/exe", "run"], runnerOptions: options)
         }
         // Every worker starts as `tutor spool-exec`, which makes it die with this daemon.

@@ -1,0 +1,292 @@
+import Engine
+import Foundation
+import ModelFiles
+import Tasks
+
+/// A whole training run in a folder: flow-matching training on generated tasks, then reflow
+/// (DESIGN.md, finding 4), with checkpoints, resume and a loss log.
+///
+/// The folder, after a run:
+///
+///     config.json, model.safetensors   the latest weights (a loadable checkpoint at any time)
+///     base/                            the weights at the end of the base phase
+///     optimizer.safetensors            AdamW's moments, for resume
+///     reflow_pairs.safetensors         the reflow phase's (noise, sample) pairs, for resume
+///     state.json                       phase, step, options (written last at every checkpoint)
+///     loss.csv                         phase, step, loss, grad_norm, lr, seconds
+///
+/// Deterministic for a seed and thread count: data order, times and noise depend only on the
+/// seed and the step (`Trainer.rng`), and a resumed run continues exactly where the saved state
+/// was (the optimiser's moments and step count are restored).
+public final class TrainingRun {
+    public struct Options: Codable, Sendable, Equatable {
+        public var seed: UInt64 = 1
+        public var steps: Int = 3000
+        public var batch: Int = 32
+        public var learningRate: Float = 5e-4
+        public var warmupSteps: Int = 200
+        /// Tasks generated per family from the training seeds (0 ..< tasksPerFamily).
+        public var tasksPerFamily: Int = 1000
+        public var families: [String] = Family.allCases.map(\.rawValue)
+        public var reflowSteps: Int = 600
+        public var reflowPairs: Int = 2000
+        public var reflowSampleSteps: Int = 8
+        public var reflowLearningRate: Float = 2e-4
+        /// Minutes between checkpoints.
+        public var checkpointMinutes: Double = 5
+        public var width: Int = ReasonerConfig.standard.width
+        public var depth: Int = ReasonerConfig.standard.depth
+        public var heads: Int = ReasonerConfig.standard.heads
+        public var mlpRatio: Int = ReasonerConfig.standard.mlpRatio
+
+        public init() {}
+
+        enum CodingKeys: String, CodingKey {
+            case seed, steps, batch, families, width, depth, heads
+            case mlpRatio = "mlp_ratio"
+            case learningRate = "learning_rate", warmupSteps = "warmup_steps", tasksPerFamily = "tasks_per_family"
+            case reflowSteps = "reflow_steps", reflowPairs = "reflow_pairs", reflowSampleSteps = "reflow_sample_steps"
+            case reflowLearningRate = "reflow_learning_rate", checkpointMinutes = "checkpoint_minutes"
+        }
+    }
+
+    /// What `state.json` records.
+    public struct State: Codable, Sendable {
+        /// "base", "reflow" or "done".
+        public var phase: String
+        /// Steps finished in the current phase.
+        public var step: Int
+        /// AdamW's step count (for bias correction on resume).
+        public var optimizerStep: Int
+        public var options: Options
+        public var seconds: Double
+        public var lastLoss: Float?
+
+        enum CodingKeys: String, CodingKey {
+            case phase, step, options, seconds
+            case optimizerStep = "optimizer_step", lastLoss = "last_loss"
+        }
+    }
+
+    public let folder: String
+    public private(set) var options: Options
+    public private(set) var state: State
+    public let reasoner: Reasoner
+    var trainer: Trainer
+    var examples: [TrainingExample] = []
+    var pairs: [TrainingExample] = []
+    /// Called with each progress line.
+    public var log: (String) -> Void = { print($0) }
+    /// Stop (after a checkpoint) when this much wall time has passed in this process.
+    public var stopAfterSeconds: Double?
+    var started = Date()
+    var lastCheckpoint = Date()
+
+    /// Starts a new run in `folder` (created), or resumes the one there when `resume` is set.
+    public init(folder: String, options: Options, resume: Bool) throws {
+        self.folder = folder
+        let statePath = folder + "/state.json"
+        if resume, FileManager.default.fileExists(atPath: statePath) {
+            let s = try JSONDecoder().decode(State.self, from: Data(contentsOf: URL(fileURLWithPath: statePath)))
+            self.options = s.options
+            self.state = s
+            reasoner = try Reasoner.load(from: folder)
+        } else {
+            if !resume, FileManager.default.fileExists(atPath: statePath) {
+                throw ReasonerError.file("\(folder) already holds a training run; pass --resume to continue it or choose another --out")
+            }
+            try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+            self.options = options
+            self.state = State(phase: "base", step: 0, optimizerStep: 0, options: options, seconds: 0, lastLoss: nil)
+            let cfg = ReasonerConfig(width: options.width, depth: options.depth, heads: options.heads, mlpRatio: options.mlpRatio)
+            if let p = cfg.validationProblem { throw ReasonerError.badConfig(path: "options", reason: p) }
+            reasoner = Reasoner(config: cfg)
+            reasoner.initialize(seed: options.seed)
+        }
+        trainer = TrainingRun.makeTrainer(reasoner, options: self.options, phase: state.phase)
+        if resume && state.optimizerStep > 0 { try restoreOptimizer() }
+    }
+
+    /// The optimiser and schedule of a phase: the base phase at the peak learning rate with
+    /// warm-up; reflow at a lower rate, a fourth of each batch at t = 1 (the one-step map).
+    static func makeTrainer(_ reasoner: Reasoner, options: Options, phase: String) -> Trainer {
+        if phase == "base" {
+            return Trainer(reasoner, batch: options.batch, learningRate: options.learningRate,
+                           warmupSteps: options.warmupSteps, totalSteps: options.steps)
+        }
+        let t = Trainer(reasoner, batch: options.batch, learningRate: options.reflowLearningRate,
+                        warmupSteps: max(1, min(50, options.reflowSteps / 10)), totalSteps: max(1, options.reflowSteps))
+        t.oneStepFraction = 0.25
+        return t
+    }
+
+    /// Generates the training tasks and cuts their layers.
+    public func prepareData() {
+        let t0 = Date()
+        var skipped = 0
+        for name in options.families {
+            guard let fam = Family(rawValue: name) else { continue }
+            for seed in 0..<UInt64(options.tasksPerFamily) {
+                let task = Families.generate(family: fam, seed: seed)
+                if let e = TrainingExample(task: task, config: reasoner.config) { examples.append(e) } else { skipped += 1 }
+            }
+        }
+        log(String(format: "data: %d training tasks from %@ (%d skipped: a moving object without a layer) in %.1f s",
+                   examples.count, options.families.joined(separator: ", "), skipped, Date().timeIntervalSince(t0)))
+    }
+
+    /// Runs the remaining phases. Returns false when stopped early by `stopAfterSeconds`.
+    @discardableResult
+    public func run() throws -> Bool {
+        if examples.isEmpty { prepareData() }
+        precondition(!examples.isEmpty, "TrainingRun: no training examples")
+        log("model: \(reasoner.parameterCount) parameters, width \(reasoner.config.width), depth \(reasoner.config.depth), \(reasoner.config.tokens) tokens, batch \(options.batch), \(Threads.count) threads")
+        started = Date(); lastCheckpoint = Date()
+        if state.phase == "base" {
+            if !(try phase(name: "base", steps: options.steps, data: { self.examples })) { return false }
+            try reasoner.saveCheckpoint(to: folder + "/base", metadata: ["phase": "base"])
+            state.phase = "reflow"; state.step = 0; state.optimizerStep = 0
+            // A new phase starts with fresh moments.
+            if let m = reasoner.store.m, let v = reasoner.store.v {
+                m.update(repeating: 0, count: reasoner.store.count); v.update(repeating: 0, count: reasoner.store.count)
+            }
+            trainer = TrainingRun.makeTrainer(reasoner, options: options, phase: "reflow")
+            try checkpoint()
+        }
+        if state.phase == "reflow" {
+            if options.reflowSteps > 0 {
+                try loadOrMakePairs()
+                if !(try phase(name: "reflow", steps: options.reflowSteps, data: { self.pairs })) { return false }
+            }
+            state.phase = "done"
+            try checkpoint()
+        }
+        log("done: \(folder)")
+        return true
+    }
+
+    /// Trains until `steps`; false when stopped by the time limit (after a checkpoint).
+    func phase(name: String, steps: Int, data: () -> [TrainingExample]) throws -> Bool {
+        let all = data()
+        var t0 = Date(), s0 = state.step
+        var recent: [Float] = []
+        while state.step < steps {
+            var rng = Trainer.rng(seed: options.seed &+ (name == "reflow" ? 0x5EF1 : 0), step: state.step)
+            let batch = (0..<options.batch).map { _ in all[Int(rng.next() % UInt64(all.count))] }
+            let (loss, norm) = trainer.step(batch, stepIndex: state.step, rng: &rng)
+            state.step += 1
+            state.optimizerStep = trainer.optimizer.step
+            state.lastLoss = loss
+            recent.append(loss)
+            let lr = trainer.learningRate(at: state.step - 1)
+            appendLog("\(name),\(state.step),\(loss),\(norm),\(lr),\(String(format: "%.1f", state.seconds + Date().timeIntervalSince(started)))")
+            if state.step % 10 == 0 || state.step == steps {
+                let dt = Date().timeIntervalSince(t0), rate = Double(state.step - s0) / max(dt, 1e-9)
+                let left = Double(steps - state.step) / max(rate, 1e-9)
+                log(String(format: "[%@] step %d/%d  loss %.4f (mean of last %d %.4f)  lr %.1e  %.2f steps/s  left %@",
+                           name, state.step, steps, loss, recent.count, recent.reduce(0, +) / Float(recent.count), lr, rate,
+                           TrainingRun.clock(left)))
+                recent.removeAll()
+                if let prof = reasoner.stack.profile {
+                    let total = dt * Double(10) / Double(max(1, state.step - s0))
+                    log("  stack seconds per 10 steps: " + OpProfile.Op.allCases.map { String(format: "%@ %.2f", $0.rawValue, prof.seconds[$0] ?? 0) }.joined(separator: ", ") + String(format: " (wall per 10 steps %.2f)", total))
+                    prof.reset()
+                }
+                if state.step % 200 == 0 { t0 = Date(); s0 = state.step }
+            }
+            if Date().timeIntervalSince(lastCheckpoint) >= options.checkpointMinutes * 60 { try checkpoint() }
+            if let stop = stopAfterSeconds, Date().timeIntervalSince(started) >= stop {
+                try checkpoint()
+                log("stopped after \(Int(stop)) s at \(name) step \(state.step); continue with --resume")
+                return false
+            }
+        }
+        return true
+    }
+
+    static func clock(_ s: Double) -> String {
+        let t = Int(s.rounded())
+        return String(format: "%d:%02d:%02d", t / 3600, (t / 60) % 60, t % 60)
+    }
+
+    func appendLog(_ line: String) {
+        let path = folder + "/loss.csv"
+        if !FileManager.default.fileExists(atPath: path) {
+            FileManager.default.createFile(atPath: path, contents: Data("phase,step,loss,grad_norm,lr,seconds\n".utf8))
+        }
+        if let h = FileHandle(forWritingAtPath: path) {
+            h.seekToEndOfFile(); h.write(Data((line + "\n").utf8)); try? h.close()
+        }
+    }
+
+    /// Weights, optimiser moments, then state.json, each atomically: state.json always
+    /// describes files that are complete.
+    public func checkpoint() throws {
+        state.seconds += Date().timeIntervalSince(started)
+        started = Date()
+        try reasoner.saveCheckpoint(to: folder, metadata: ["phase": state.phase, "step": "\(state.step)"])
+        let st = reasoner.store
+        if let m = st.m, let v = st.v {
+            let mv = [SafetensorsTensor(name: "m", shape: [st.count], values: Array(UnsafeBufferPointer(start: m, count: st.count))),
+                      SafetensorsTensor(name: "v", shape: [st.count], values: Array(UnsafeBufferPointer(start: v, count: st.count)))]
+            try Safetensors.write(mv, to: folder + "/optimizer.safetensors")
+        }
+        let enc = JSONEncoder()
+        enc.outputFormatting = [.prettyPrinted, .sortedKeys]
+        try AtomicFile.write(Array(try enc.encode(state)) + [0x0A], to: folder + "/state.json")
+        lastCheckpoint = Date()
+        log("checkpoint: \(state.phase) step \(state.step) -> \(folder)")
+    }
+
+    /// Restores AdamW's moments and step count from the last checkpoint.
+    func restoreOptimizer() throws {
+        let path = folder + "/optimizer.safetensors"
+        guard FileManager.default.fileExists(atPath: path) else { return }
+        let file = try SafetensorsFile(path: path)
+        let m = try file.floats("m"), v = try file.floats("v")
+        let st = reasoner.store
+        guard m.count == st.count, v.count == st.count else {
+            throw ReasonerError.file("\(path) has \(m.count) moments for \(st.count) parameters")
+        }
+        // The engine's AdamW counts its own steps for the bias correction: advance it with a
+        // zero learning rate (no parameter changes), then put the saved moments in place.
+        let lr = trainer.optimizer.learningRate
+        trainer.optimizer.learningRate = 0
+        st.zeroGradients()
+        for _ in 0..<state.optimizerStep { trainer.optimizer.update() }
+        trainer.optimizer.learningRate = lr
+        m.withUnsafeBufferPointer { st.m!.update(from: $0.baseAddress!, count: st.count) }
+        v.withUnsafeBufferPointer { st.v!.update(from: $0.baseAddress!, count: st.count) }
+    }
+
+    /// Reflow pairs from the base model's own samples (saved, so a resumed run uses the same).
+    func loadOrMakePairs() throws {
+        let path = folder + "/reflow_pairs.safetensors"
+        let n = reasoner.config.trajectoryCount
+        // The scenes: a fixed shuffle of the training examples.
+        var rng = Engine.SplitMix64(seed: options.seed &+ 0x7A1F)
+        var order = Array(examples.indices)
+        for i in stride(from: order.count - 1, to: 0, by: -1) { order.swapAt(i, Int(rng.next() % UInt64(i + 1))) }
+        let chosen = Array(order.prefix(min(options.reflowPairs, order.count)))
+        if FileManager.default.fileExists(atPath: path) {
+            let file = try SafetensorsFile(path: path)
+            let noise = try file.floats("noise"), target = try file.floats("target")
+            if noise.count == chosen.count * n && target.count == noise.count {
+                pairs = chosen.enumerated().map { j, i in
+                    TrainingExample(scene: examples[i].scene, target: Array(target[(j * n)..<((j + 1) * n)]),
+                                    noise: Array(noise[(j * n)..<((j + 1) * n)]))
+                }
+                log("reflow: \(pairs.count) pairs loaded from \(path)")
+                return
+            }
+        }
+        let t0 = Date()
+        pairs = trainer.reflowPairs(chosen.map { examples[$0].scene }, noiseSeed: options.seed &+ 0xF10, steps: options.reflowSampleSteps)
+        try Safetensors.write([
+            SafetensorsTensor(name: "noise", shape: [pairs.count, n], values: pairs.flatMap { $0.noise! }),
+            SafetensorsTensor(name: "target", shape: [pairs.count, n], values: pairs.flatMap(\.target)),
+        ], to: path)
+        log(String(format: "reflow: %d pairs sampled with %d steps in %.1f s", pairs.count, options.reflowSampleSteps,
+                   Date().timeIntervalSince(t0)))
+    }
+}

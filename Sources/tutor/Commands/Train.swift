@@ -1,0 +1,105 @@
+import ArgumentParser
+import Engine
+import Foundation
+import Reasoner
+
+struct Train: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Train the Reasoner on generated tasks (flow matching, then reflow).",
+        discussion: """
+        Generates --tasks-per-family tasks of every family from the training seeds (0 and up; held-out \
+        seeds start at 1000000), cuts their first frames into layers, and trains the Reasoner to produce \
+        each moving object's trajectory by flow matching for --steps steps. Then reflow: the model samples \
+        --reflow-pairs trajectories with 8 Euler steps from fixed noises and is fine-tuned for \
+        --reflow-steps steps on those (noise, sample) pairs, so that its one-step prediction is a sample \
+        rather than an average (what test-time adaptation scores).
+
+        The output folder is a loadable checkpoint at every moment (config.json + model.safetensors, \
+        written atomically every --checkpoint-minutes), with base/ (the weights before reflow), \
+        optimizer.safetensors, state.json and loss.csv. --resume continues a run exactly where its last \
+        checkpoint was. The same seed and thread count give the same model.
+
+        Build with `swift build -c release` first: a debug build is many times slower.
+        """
+    )
+
+    @Option(help: "Output folder (a checkpoint folder like models/reasoner).")
+    var out: String
+
+    @Option(help: "Base training steps.")
+    var steps = 3000
+
+    @Option(help: "Sequences per step.")
+    var batch = 32
+
+    @Option(help: "Seed of the initialisation, data order, times and noise.")
+    var seed: UInt64 = 1
+
+    @Flag(help: "Continue the run in --out from its last checkpoint (its saved options win).")
+    var resume = false
+
+    @Option(help: "Reflow fine-tuning steps after the base phase (0 skips reflow).")
+    var reflowSteps = 600
+
+    @Option(help: "Reflow (noise, sample) pairs.")
+    var reflowPairs = 2000
+
+    @Option(help: "Stop (after a checkpoint) after this many minutes; --resume continues.")
+    var minutes: Double?
+
+    @Option(help: "Training tasks generated per family.")
+    var tasksPerFamily = 1000
+
+    @Option(help: "Peak learning rate of the base phase.")
+    var learningRate: Float = 5e-4
+
+    @Option(help: "Minutes between checkpoints.")
+    var checkpointMinutes: Double = 5
+
+    @Option(help: "Token width of a new model.")
+    var width = ReasonerConfig.standard.width
+
+    @Option(help: "Transformer blocks of a new model.")
+    var depth = ReasonerConfig.standard.depth
+
+    @Option(help: "Attention heads of a new model.")
+    var heads = ReasonerConfig.standard.heads
+
+    @Option(help: "MLP hidden width as a multiple of the width, for a new model.")
+    var mlpRatio = ReasonerConfig.standard.mlpRatio
+
+    @Flag(help: "Print where the transformer's time goes every 10 steps.")
+    var profile = false
+
+    @Option(help: "Threads (results are deterministic for a given count).")
+    var threads = 2
+
+    func validate() throws {
+        if steps < 1 { throw ValidationError("--steps must be at least 1") }
+        if batch < 1 { throw ValidationError("--batch must be at least 1") }
+        if reflowSteps < 0 || reflowPairs < 1 { throw ValidationError("--reflow-steps must be >= 0 and --reflow-pairs >= 1") }
+        if threads < 1 { throw ValidationError("--threads must be at least 1") }
+        if let m = minutes, !(m > 0) { throw ValidationError("--minutes must be positive") }
+        if tasksPerFamily < 1 { throw ValidationError("--tasks-per-family must be at least 1") }
+    }
+
+    func run() throws {
+        Threads.set(threads)
+        var o = TrainingRun.Options()
+        o.seed = seed; o.steps = steps; o.batch = batch; o.learningRate = learningRate
+        o.warmupSteps = min(200, max(1, steps / 10))
+        o.tasksPerFamily = tasksPerFamily; o.reflowSteps = reflowSteps; o.reflowPairs = reflowPairs
+        o.checkpointMinutes = checkpointMinutes; o.width = width; o.depth = depth; o.heads = heads; o.mlpRatio = mlpRatio
+        let run: TrainingRun
+        do {
+            run = try TrainingRun(folder: out, options: o, resume: resume)
+        } catch {
+            FileHandle.standardError.write(Data("error: \(error)\n".utf8))
+            throw ExitCode(1)
+        }
+        run.log = { line in FileHandle.standardOutput.write(Data((line + "\n").utf8)) }
+        run.stopAfterSeconds = minutes.map { $0 * 60 }
+        if profile { run.reasoner.stack.profile = OpProfile() }
+        if try !run.run() { throw ExitCode(0) }
+    }
+}
