@@ -116,7 +116,7 @@ public enum Attention {
 func maskedSoftmaxRows(_ m: FloatPointer, rows: Int, cols: Int, valid: UnsafePointer<Bool>?) {
     for i in 0..<rows {
         let row = m + i * cols
-        if let valid { for j in 0..<cols where !valid[j] { row[j] = -.infinity } }
+        if let valid { for j in 0..<cols { row[j] = valid[j] ? row[j] : -.infinity } }  // branch-free: vectorises
         // four running maxima: one long dependency chain would cost a compare's latency per entry
         var m0 = -Float.infinity, m1 = m0, m2 = m0, m3 = m0
         var j = 0
@@ -131,8 +131,7 @@ func maskedSoftmaxRows(_ m: FloatPointer, rows: Int, cols: Int, valid: UnsafePoi
             continue
         }
         for j in 0..<cols { row[j] = fastExp(row[j] - mx) }
-        // the entries are non-negative, so the sum of absolute values is the sum (vectorised)
-        let sum = cblas_sasum(Int32(cols), row, 1)
-        cblas_sscal(Int32(cols), 1 / sum, row, 1)
+        let inv = 1 / rowSum(row, cols) { $0 }
+        for j in 0..<cols { row[j] *= inv }
     }
 }
