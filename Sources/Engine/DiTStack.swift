@@ -306,6 +306,7 @@ public final class DiTStack {
     ///   - keyValid: `[B, T]`, true for real tokens; nil when all are real.
     public func forward(out: FloatPointer, inp: ConstFloatPointer, cond: ConstFloatPointer,
                         keyValid: UnsafePointer<Bool>?, batch B: Int, tokens T: Int, workspace ws: Workspace) {
+        precondition(ws.config == config, "DiTStack.forward: the workspace was made for another stack shape; use this stack's makeWorkspace")
         precondition(B >= 1 && B <= ws.maxBatch && T >= 1 && T <= ws.maxTokens,
                      "DiTStack.forward: batch \(B) x tokens \(T) exceeds the workspace (\(ws.maxBatch) x \(ws.maxTokens))")
         let C = config.width, H = config.hidden, NH = config.heads, CC = config.condWidth

@@ -12,9 +12,19 @@
 //   Buffers are row-major; the shape is written beside each one, e.g. `inp: [N, IC]`.
 // - Every fast kernel has a naive `...Reference` beside it; the tests compare the two and check
 //   gradients by finite differences.
-// - Threads: each op uses exactly one level of parallelism (OpenBLAS threads inside a matrix
-//   product, or the engine's own `parallelFor` around single-threaded work), never both; see
-//   Threads.swift. Results are identical run to run for a given thread count.
+// - Threads: `Threads.set(n)` (default 1). Each op runs one level of parallelism on the
+//   engine's own threads; OpenBLAS stays single-threaded inside them (Gemm.swift says why).
+//   Results are identical run to run for a given thread count.
+//
+// Where things are:
+// - ParameterStore.swift: named tensors in one allocation, with gradients and Adam moments.
+// - Optimizer.swift: AdamW and SGD over a subset of a store, with global-norm clipping.
+// - DiTStack.swift: the Reasoner's transformer body (adaLN-Zero blocks, masked attention, LoRA);
+//   its doc comment is the API summary.
+// - Ops/: Linear, LoRA, LayerNorm, Modulation/GatedResidual/Residual, GELU/SiLU, Attention,
+//   Embedding/TimestepEmbedding, MSE/MeanPool/Reduce, SpaceTime (Patchify, PositionEmbedding3D,
+//   Concat, FrameTranspose, TemporalAttention).
+// - Gemm.swift, Threads.swift, FastMath.swift (fast exp/tanh), ProcessMemory.swift (RSS).
 
 /// Float buffer pointer types used throughout the engine.
 public typealias FloatPointer = UnsafeMutablePointer<Float>

@@ -12,7 +12,7 @@ import CBLAS
 ///
 /// - Parameters: `a` is `[M, K]` (`[K, M]` when `transA`), `b` is `[K, N]` (`[N, K]` when
 ///   `transB`), `c` is `[M, N]`; `lda`, `ldb`, `ldc` are their row strides.
-func gemm(transA: Bool, transB: Bool, m M: Int, n N: Int, k K: Int, alpha: Float,
+public func gemm(transA: Bool, transB: Bool, m M: Int, n N: Int, k K: Int, alpha: Float,
           a: ConstFloatPointer, lda: Int, b: ConstFloatPointer, ldb: Int,
           beta: Float, c: FloatPointer, ldc: Int) {
     if M == 0 || N == 0 { return }

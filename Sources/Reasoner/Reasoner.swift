@@ -1,5 +1,6 @@
 import Engine
 import Foundation
+import Media
 
 /// The Reasoner: a small image-and-text-to-video model over layers.
 ///
@@ -16,6 +17,25 @@ import Foundation
 /// and a head on the layer tokens predicts the velocity `v = z - x1` of each layer's trajectory
 /// (t = 1 is pure noise `z`, t = 0 the clean trajectory `x1`; `x_t = (1 - t) x1 + t z`).
 /// Sampling is Euler from t = 1 to 0; one step gives `x1 = z - v(z, 1)`.
+///
+/// Use at test time (what `tutor run` does):
+///
+///     let r = try Reasoner.load(from: "models/reasoner")         // model.safetensors + config.json
+///     let scene = r.prepare(prompt: prompt, firstFrame: image)     // layers, plate, tokens
+///     let z = Reasoner.noise(seed: 7)                              // [K * frames * 2], fixed per task
+///     let base = r.sample(scene, noise: z, steps: 4)               // Trajectory, pixels
+///     let video = Compositor.render(scene.layered, base, final: true)   // Media.Video [16, 64, 64, 3]
+///
+///     let lora = r.attachLoRA(rank: 16, alpha: 16, seed: 7)        // B = 0: nothing changes yet
+///     let opt = AdamW(lora.parameters, learningRate: 1e-3)
+///     lora.zeroGradients()
+///     let ds = DifferentiableSample(r, scene: scene, noise: z, steps: 1)   // or 4: through all steps
+///     let v = Compositor.render(scene.layered, ds.trajectory)      // differentiable rendering
+///     // dVideo = teacher gradient of v
+///     ds.backward(dTrajectory: Compositor.renderBackward(scene.layered, ds.trajectory, dVideo: dVideo))
+///     opt.update()
+///     let final = r.sample(scene, noise: z, steps: 4, lora: lora)
+///     try lora.save(to: folder + "/adapter")                       // PEFT layout
 ///
 /// Parameter table (`model.safetensors`; the stack's names are the engine's, `blocks.{l}.attn.q`
 /// and so on, which are also the PEFT module names of a LoRA):
@@ -95,6 +115,12 @@ public final class Reasoner {
         normal(slots.t1W, 0.02); fill(slots.t1B, 0); normal(slots.t2W, 0.02); fill(slots.t2B, 0)
         fill(slots.normW, 1); fill(slots.normB, 0); fill(slots.headW, 0); fill(slots.headB, 0)
         stack.initialize(seed: seed &+ 1)
+    }
+
+    /// Cuts the first frame into layers and tokenises the prompt: everything the model
+    /// conditions on. The frame may have any size; it is area-averaged to 64 x 64.
+    public func prepare(prompt: String, firstFrame: RGBImage) -> Scene {
+        Scene(prompt: prompt, firstFrame: firstFrame, tokenizer: tokenizer)
     }
 
     /// Number of parameters of the base model.

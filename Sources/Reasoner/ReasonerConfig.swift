@@ -25,11 +25,15 @@ public struct ReasonerConfig: Codable, Sendable, Equatable {
     /// Trajectories are divided by this many pixels for the model (offsets of up to about a
     /// frame's width become values of order 1, like the noise).
     public var trajectoryScale: Float
+    /// What the output head predicts: "x", the clean trajectory x1 (the velocity is then
+    /// `(x_t - x1) / t`), or "v", the velocity `z - x1` itself. With "x" a static layer is a
+    /// constant zero output and the last Euler step lands exactly on the prediction.
+    public var prediction: String
     /// A free-form name written into verdicts.
     public var name: String
 
     enum CodingKeys: String, CodingKey {
-        case width, depth, heads, frames, vocabulary, name
+        case width, depth, heads, frames, vocabulary, name, prediction
         case mlpRatio = "mlp_ratio"
         case timeEmbedding = "time_embedding"
         case maxLayers = "max_layers"
@@ -45,12 +49,15 @@ public struct ReasonerConfig: Codable, Sendable, Equatable {
     public init(width: Int, depth: Int, heads: Int, mlpRatio: Int = 4, timeEmbedding: Int = 128,
                 maxLayers: Int = Trajectory.maxLayers, frames: Int = Trajectory.frames,
                 maxPromptTokens: Int = PromptTokenizer.maxTokens, vocabulary: Int = PromptTokenizer().size,
-                trajectoryScale: Float = 16, name: String = "tutor-reasoner") {
+                trajectoryScale: Float = 16, prediction: String = "x", name: String = "tutor-reasoner") {
         self.width = width; self.depth = depth; self.heads = heads; self.mlpRatio = mlpRatio
         self.timeEmbedding = timeEmbedding; self.maxLayers = maxLayers; self.frames = frames
         self.maxPromptTokens = maxPromptTokens; self.vocabulary = vocabulary
-        self.trajectoryScale = trajectoryScale; self.name = name
+        self.trajectoryScale = trajectoryScale; self.prediction = prediction; self.name = name
     }
+
+    /// True when the head predicts the clean trajectory rather than the velocity.
+    public var predictsClean: Bool { prediction == "x" }
 
     /// The default size of the shipped model.
     public static let standard = ReasonerConfig(width: 128, depth: 4, heads: 4, mlpRatio: 2)
@@ -66,6 +73,7 @@ public struct ReasonerConfig: Codable, Sendable, Equatable {
                   maxPromptTokens: try c.decode(Int.self, forKey: .maxPromptTokens),
                   vocabulary: try c.decode(Int.self, forKey: .vocabulary),
                   trajectoryScale: try c.decode(Float.self, forKey: .trajectoryScale),
+                  prediction: try c.decodeIfPresent(String.self, forKey: .prediction) ?? "v",
                   name: try c.decodeIfPresent(String.self, forKey: .name) ?? "tutor-reasoner")
         if let problem = validationProblem {
             throw DecodingError.dataCorrupted(.init(codingPath: [], debugDescription: problem))
@@ -87,6 +95,7 @@ public struct ReasonerConfig: Codable, Sendable, Equatable {
             return "vocabulary \(vocabulary) does not match this build's tokenizer (\(PromptTokenizer().size)); the checkpoint was made by another version"
         }
         if !(trajectoryScale > 0) { return "trajectory_scale must be positive" }
+        if prediction != "x" && prediction != "v" { return "prediction must be \"x\" or \"v\", not \"\(prediction)\"" }
         return nil
     }
 }

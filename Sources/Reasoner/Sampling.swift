@@ -58,7 +58,7 @@ extension Reasoner {
         for i in 0..<steps {
             let tt = [Float](repeating: ts[i], count: B), dt = ts[i] - ts[i + 1]
             x.withUnsafeBufferPointer { xp in tt.withUnsafeBufferPointer { forward(acts, xt: xp.baseAddress!, t: $0.baseAddress!) } }
-            for j in 0..<(B * n) { x[j] -= dt * acts.v[j] }
+            eulerStep(&x, acts.v, t: ts[i], dt: dt, count: B * n)
         }
         return (0..<B).map { b in x.withUnsafeBufferPointer { pixels($0.baseAddress! + b * n, layerCount: scenes[b].layerCount) } }
     }
@@ -72,9 +72,20 @@ extension Reasoner {
         for i in 0..<steps {
             let tt = [Float](repeating: ts[i], count: B), dt = ts[i] - ts[i + 1]
             x.withUnsafeBufferPointer { xp in tt.withUnsafeBufferPointer { forward(acts, xt: xp.baseAddress!, t: $0.baseAddress!) } }
-            for j in 0..<(B * n) { x[j] -= dt * acts.v[j] }
+            eulerStep(&x, acts.v, t: ts[i], dt: dt, count: B * n)
         }
         return x
+    }
+
+    /// One Euler step from t to t - dt given the head's output: `x -= dt v`, with
+    /// `v = (x - x1_hat) / t` when the head predicts the clean trajectory.
+    func eulerStep(_ x: inout [Float], _ out: UnsafePointer<Float>, t: Float, dt: Float, count: Int) {
+        if config.predictsClean {
+            let k = dt / t
+            for j in 0..<count { x[j] += k * (out[j] - x[j]) }
+        } else {
+            for j in 0..<count { x[j] -= dt * out[j] }
+        }
     }
 
     func checkAdapter(_ lora: ReasonerLoRA?) {
@@ -123,7 +134,7 @@ public final class DifferentiableSample {
             ins.append(x)
             let tt: [Float] = [ts[i]], dt = ts[i] - ts[i + 1]
             ins[i].withUnsafeBufferPointer { xp in tt.withUnsafeBufferPointer { reasoner.forward(acts[i], xt: xp.baseAddress!, t: $0.baseAddress!) } }
-            for j in 0..<n { x[j] -= dt * acts[i].v[j] }
+            reasoner.eulerStep(&x, acts[i].v, t: ts[i], dt: dt, count: n)
         }
         inputs = ins
         self.trajectory = x.withUnsafeBufferPointer { reasoner.pixels($0.baseAddress!, layerCount: scene.layerCount) }
@@ -149,8 +160,15 @@ public final class DifferentiableSample {
         var dv = [Float](repeating: 0, count: n)
         for i in stride(from: steps - 1, through: 0, by: -1) {
             let dt = ts[i] - ts[i + 1]
-            // x_{i+1} = x_i - dt v(x_i): dv = -dt dx_{i+1}; dx_i = dx_{i+1} + J^T dv (x_0 = z is fixed).
-            for j in 0..<n { dv[j] = -dt * dx[j] }
+            // v-prediction: x_{i+1} = x_i - dt o(x_i), so do = -dt dx_{i+1}, dx_i = dx_{i+1} + J^T do.
+            // x-prediction: x_{i+1} = x_i + (dt / t)(o(x_i) - x_i), so do = (dt / t) dx_{i+1},
+            // dx_i = (1 - dt / t) dx_{i+1} + J^T do. x_0 = z is fixed.
+            if c.predictsClean {
+                let k = dt / ts[i]
+                for j in 0..<n { dv[j] = k * dx[j]; dx[j] *= 1 - k }
+            } else {
+                for j in 0..<n { dv[j] = -dt * dx[j] }
+            }
             if i > 0 {
                 dx.withUnsafeMutableBufferPointer { d in
                     dv.withUnsafeBufferPointer { reasoner.backward(acts[i], dv: $0.baseAddress!, mode: .loraOnly, dxt: d.baseAddress!) }

@@ -44,8 +44,8 @@ public struct TrainingExample: Sendable {
 /// clipping, deterministic for a seed and a thread count.
 ///
 /// Each step draws `batch` examples, a time t per example and (unless the example fixes it) a
-/// noise z, forms `x_t = (1 - t) x1 + t z` and regresses the velocity `z - x1` with a weighted
-/// mean squared error.
+/// noise z, forms `x_t = (1 - t) x1 + t z` and regresses the clean trajectory x1 (or, for a
+/// v-prediction model, the velocity `z - x1`) with a weighted mean squared error.
 public final class Trainer {
     public let reasoner: Reasoner
     public let batch: Int
@@ -123,7 +123,7 @@ public final class Trainer {
     }
 
     func prepare(_ examples: [Example], rng: inout Engine.SplitMix64) {
-        let B = examples.count, n = reasoner.config.trajectoryCount
+        let B = examples.count, n = reasoner.config.trajectoryCount, clean = reasoner.config.predictsClean
         precondition(B >= 1 && B <= batch, "Trainer: \(B) examples for a batch of \(batch)")
         reasoner.load(examples.map(\.scene), into: acts)
         for (b, e) in examples.enumerated() {
@@ -134,7 +134,7 @@ public final class Trainer {
                 let z = e.noise?[i] ?? rng.normal()
                 let x1 = e.target[i]
                 xt[b * n + i] = (1 - t) * x1 + t * z
-                target[b * n + i] = z - x1
+                target[b * n + i] = clean ? x1 : z - x1
                 weight[b * n + i] = e.weight[i]
             }
         }

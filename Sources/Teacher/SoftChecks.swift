@@ -31,7 +31,13 @@ struct SoftContext {
     let height: Int
     let xs: [Float]
     let ys: [Float]
+    /// `[subjects * frames]`: the rows holding every pixel whose membership is not 0, as a
+    /// range of pixel indices. Outside it both the mask and its derivative are exactly 0, so
+    /// sums and gradients may skip it.
+    let activeRows: [Range<Int>]
     var n: Int { width * height }
+
+    func active(_ s: Int, _ t: Int) -> Range<Int> { activeRows[s * frames + t] }
 
     func mask(_ s: Int, _ t: Int) -> UnsafePointer<Float> { masks + (s * frames + t) * n }
     func grad(_ s: Int, _ t: Int) -> UnsafeMutablePointer<Float>? { gmasks.map { $0 + (s * frames + t) * n } }
@@ -95,7 +101,7 @@ extension Teacher {
             let t = F - 1, m = c.mask(s, t), R = regions[r]
             let bound = Teacher.discreteLowerBound(minf, total: subjects[s].hardArea)
             var S: Float = 0, I: Float = 0, G: Float = 0
-            for i in 0..<N { S += m[i]; I += m[i] * R[i]; G += m[i] * geo[i] }
+            for i in c.active(s, t) { S += m[i]; I += m[i] * R[i]; G += m[i] * geo[i] }
             let Se = S + 1e-3
             let f = I / Se, g = G / Se
             let zf = (f - bound - Scale.geodesicWeight * g) / Scale.overlap
@@ -104,7 +110,7 @@ extension Teacher {
             if wantGrad, let gm = c.grad(s, t) {
                 let dz = dLdz(z)
                 let k = dz * w[0] / Scale.overlap / Se, kp = dz * w[1] / Scale.presence
-                for i in 0..<N { gm[i] += k * ((R[i] - f) - Scale.geodesicWeight * (geo[i] - g)) + kp }
+                for i in c.active(s, t) { gm[i] += k * ((R[i] - f) - Scale.geodesicWeight * (geo[i] - g)) + kp }
             }
             return z
 
@@ -115,7 +121,7 @@ extension Teacher {
             for t in 0..<F {
                 let m = c.mask(s, t)
                 var S: Float = 0, I: Float = 0
-                for i in 0..<N { S += m[i]; I += m[i] * O[i] }
+                for i in c.active(s, t) { S += m[i]; I += m[i] * O[i] }
                 ses[t] = S + 1; fs[t] = I / ses[t]
                 zs[t] = (bound - fs[t]) / Scale.avoid
             }
@@ -125,7 +131,7 @@ extension Teacher {
                 for t in 0..<F {
                     let gm = c.grad(s, t)!
                     let k = -dz * w[t] / Scale.avoid / ses[t]
-                    for i in 0..<N { gm[i] += k * (O[i] - fs[t]) }
+                    for i in c.active(s, t) { gm[i] += k * (O[i] - fs[t]) }
                 }
             }
             return z
@@ -137,7 +143,7 @@ extension Teacher {
             for t in 0..<F {
                 let m = c.mask(s, t)
                 var S: Float = 0, Px: Float = 0, Py: Float = 0, Q: Float = 0
-                for i in 0..<N {
+                for i in c.active(s, t) {
                     let x = c.xs[i], y = c.ys[i]
                     S += m[i]; Px += m[i] * x; Py += m[i] * y; Q += m[i] * (x * x + y * y)
                 }
@@ -158,7 +164,7 @@ extension Teacher {
                     let st = stats[t]
                     let k1 = dz * w[t] * inner[t][0] * (-1 / Scale.area) * ((st.a - 1) / st.sab) / A0
                     let k2 = dz * w[t] * inner[t][1] * (-1 / Scale.spread) / (st.S * V0)
-                    for i in 0..<N {
+                    for i in c.active(s, t) {
                         let dx = c.xs[i] - st.cx, dy = c.ys[i] - st.cy
                         gm[i] += k1 + k2 * (dx * dx + dy * dy - st.v)
                     }
@@ -175,7 +181,7 @@ extension Teacher {
             for t in ts {
                 let m = c.mask(s, t)
                 var S: Float = 0
-                for i in 0..<N { S += m[i] }
+                for i in c.active(s, t) { S += m[i] }
                 let est = S / unit, sab = ((est - Float(n)) * (est - Float(n)) + 1e-4).squareRoot()
                 zs.append((0.5 - sab) / Scale.count); cs.append(est); sabs.append(sab)
             }
@@ -185,7 +191,7 @@ extension Teacher {
                 for (j, t) in ts.enumerated() {
                     let gm = c.grad(s, t)!
                     let k = dz * w[j] * (-1 / Scale.count) * ((cs[j] - Float(n)) / sabs[j]) / unit
-                    for i in 0..<N { gm[i] += k }
+                    for i in c.active(s, t) { gm[i] += k }
                 }
             }
             return z
@@ -220,7 +226,7 @@ extension Teacher {
             for s in ss {
                 let m = c.mask(s, t)
                 var a: Float = 0, p: Float = 0
-                for i in 0..<N { a += m[i]; p += m[i] * coord[i] }
+                for i in c.active(s, t) { a += m[i]; p += m[i] * coord[i] }
                 S.append(a + 1e-3); C.append(p / (a + 1e-3))
             }
             let minArea = Float(speckArea)
@@ -238,7 +244,7 @@ extension Teacher {
                 for k in ss.indices { dS[k] += w[ss.count - 1 + k] / Scale.presence }
                 for (k, s) in ss.enumerated() {
                     let gm = c.grad(s, t)!
-                    for i in 0..<N { gm[i] += dz * (dC[k] * (coord[i] - C[k]) / S[k] + dS[k]) }
+                    for i in c.active(s, t) { gm[i] += dz * (dC[k] * (coord[i] - C[k]) / S[k] + dS[k]) }
                 }
             }
             return z
@@ -248,7 +254,7 @@ extension Teacher {
             for t in 0..<F {
                 let m = c.mask(s, t)
                 var a: Float = 0, px: Float = 0, py: Float = 0
-                for i in 0..<N { a += m[i]; px += m[i] * c.xs[i]; py += m[i] * c.ys[i] }
+                for i in c.active(s, t) { a += m[i]; px += m[i] * c.xs[i]; py += m[i] * c.ys[i] }
                 S.append(a + 1e-3); C.append(SIMD2(px, py) / (a + 1e-3))
             }
             let minArea = Float(speckArea)
@@ -272,7 +278,7 @@ extension Teacher {
                 }
                 for t in 0..<F {
                     let gm = c.grad(s, t)!
-                    for i in 0..<N {
+                    for i in c.active(s, t) {
                         let dcdm = (SIMD2(c.xs[i], c.ys[i]) - C[t]) / S[t]
                         gm[i] += dz * ((dC[t] * dcdm).sum() + dS[t])
                     }
@@ -287,7 +293,7 @@ extension Teacher {
             for t in 0..<F {
                 let m = c.mask(s, t)
                 var a: Float = 0, px: Float = 0, py: Float = 0
-                for i in 0..<N { a += m[i]; px += m[i] * c.xs[i]; py += m[i] * c.ys[i] }
+                for i in c.active(s, t) { a += m[i]; px += m[i] * c.xs[i]; py += m[i] * c.ys[i] }
                 S.append(a + 1e-3); C.append(SIMD2(px, py) / (a + 1e-3))
             }
             let K = sds.count
@@ -319,7 +325,7 @@ extension Teacher {
                 let dz = dLdz(z)
                 let gm = c.grad(s, t)!
                 let g = gkt[k][t]
-                for i in 0..<N {
+                for i in c.active(s, t) {
                     let dcdm = (SIMD2(c.xs[i], c.ys[i]) - C[t]) / S[t]
                     gm[i] += dz * (g * dcdm).sum()
                 }

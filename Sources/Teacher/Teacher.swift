@@ -213,6 +213,7 @@ public struct Teacher: Sendable {
         var gmasks = [Float](repeating: 0, count: wantGrad ? nS * F * N : 0)
         var pYes: [Float] = []
         var loss: Float = 0
+        var active: [Range<Int>] = []
         video.pixels.withUnsafeBufferPointer { px in
             masks.withUnsafeMutableBufferPointer { mk in
                 dmasks.withUnsafeMutableBufferPointer { dm in
@@ -222,10 +223,18 @@ public struct Teacher: Sendable {
                     }
                 }
             }
+            for s in 0..<nS {
+                for t in 0..<F {
+                    let base = (s * F + t) * N
+                    var first = -1, last = -1
+                    for i in 0..<N where masks[base + i] != 0 { if first < 0 { first = i }; last = i }
+                    active.append(first < 0 ? 0..<0 : (first / width) * width..<(last / width + 1) * width)
+                }
+            }
             masks.withUnsafeBufferPointer { mk in
                 gmasks.withUnsafeMutableBufferPointer { gm in
                     let ctx = SoftContext(masks: mk.baseAddress!, gmasks: wantGrad ? gm.baseAddress! : nil,
-                                          frames: F, width: width, height: height, xs: xs, ys: ys)
+                                          frames: F, width: width, height: height, xs: xs, ys: ys, activeRows: active)
                     for (k, check) in checks.enumerated() {
                         let z = softMargin(check, ctx, coefficient: coefficients[k])
                         let p = sigmoid(z)
@@ -238,12 +247,14 @@ public struct Teacher: Sendable {
         if let g = gradient {
             // dL/dpixel = sum over subjects of dL/dmask * dmask/dpixel
             for s in 0..<nS {
-                let gm = s * F * N
-                for i in 0..<(F * N) {
-                    let a = gmasks[gm + i]
-                    if a == 0 { continue }
-                    let d = 3 * (gm + i)
-                    g[3 * i] += a * dmasks[d]; g[3 * i + 1] += a * dmasks[d + 1]; g[3 * i + 2] += a * dmasks[d + 2]
+                for t in 0..<F {
+                    let gm = (s * F + t) * N
+                    for i in active[s * F + t] {
+                        let a = gmasks[gm + i]
+                        if a == 0 { continue }
+                        let d = 3 * (gm + i), o = 3 * (t * N + i)
+                        g[o] += a * dmasks[d]; g[o + 1] += a * dmasks[d + 1]; g[o + 2] += a * dmasks[d + 2]
+                    }
                 }
             }
         }

@@ -164,7 +164,7 @@ final class ActivationTests: XCTestCase {
         XCTAssertLessThan(worst, 5e-7)
         XCTAssertEqual(fastExp(-200), 0)
         XCTAssertEqual(fastExp(-.infinity), 0)
-        XCTAssertEqual(fastExp(200), .infinity)
+        XCTAssertGreaterThan(fastExp(200), 1e38)
     }
 }
 

@@ -107,7 +107,16 @@ final class ModelTests: XCTestCase {
 
     /// The LoRA gradient through the sampler (1 and 3 steps) against finite differences.
     func testDifferentiableSampleGradientMatchesFiniteDifferences() {
-        let r = Reasoner.makeTiny(seed: 13)
+        for prediction in ["x", "v"] {
+            var cfg = ReasonerConfig.tiny
+            cfg.prediction = prediction
+            let r = Reasoner(config: cfg)
+            r.initialize(seed: 13)
+            checkSamplerGradient(r)
+        }
+    }
+
+    func checkSamplerGradient(_ r: Reasoner) {
         var rng = Engine.SplitMix64(seed: 4)
         let head = r.store.value("final.head.weight")
         for i in 0..<r.store.entry("final.head.weight")!.count { head[i] = rng.normal() * 0.3 }
@@ -132,7 +141,7 @@ final class ModelTests: XCTestCase {
                     p[j] = old - 1e-2; let lm = loss(r.sample(scene, noise: noise, steps: steps, lora: lora))
                     p[j] = old
                     let fd = (lp - lm) / 2e-2
-                    XCTAssertEqual(Double(gp[j]), fd, accuracy: 0.03 * max(1, abs(fd)), "\(name)[\(j)] steps \(steps)")
+                    XCTAssertEqual(Double(gp[j]), fd, accuracy: 0.03 * max(1, abs(fd)), "\(r.config.prediction): \(name)[\(j)] steps \(steps)")
                 }
             }
         }

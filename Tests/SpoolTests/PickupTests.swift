@@ -114,7 +114,9 @@ final class PickupTests: XCTestCase {
         for p in noise { FileManager.default.createFile(atPath: p, contents: nil) }
         usleep(200_000)
         d.signal(SIGSTOP)
-        for _ in 0..<(limit / 2 + 200) {
+        XCTAssertTrue(waitUntil(timeout: 5) { processState(d.pid) == "T" })
+        // Twice the queue's size: an overflow even if some events were read before the stop.
+        for _ in 0..<(limit + 1000) {
             for p in noise { utimes(p, nil) }
         }
         XCTAssertEqual(rename(try t.makeTask("dropped"), t.state("incoming", "dropped")), 0)

@@ -157,10 +157,15 @@ func names(in folder: String) -> [String] {
     ((try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []).filter { !$0.hasPrefix(".") }.sorted()
 }
 
+/// The state letter of a process in /proc/PID/stat (R, S, T, Z, ...); nil when gone.
+func processState(_ pid: Int32) -> Character? {
+    guard let d = FileManager.default.contents(atPath: "/proc/\(pid)/stat"),
+          let s = String(data: d, encoding: .utf8), let close = s.lastIndex(of: ")") else { return nil }
+    return s[s.index(close, offsetBy: 2)]
+}
+
 /// Whether a process is gone (or a zombie nobody has reaped yet).
 func processGone(_ pid: Int32) -> Bool {
-    guard let d = FileManager.default.contents(atPath: "/proc/\(pid)/stat"),
-          let s = String(data: d, encoding: .utf8), let close = s.lastIndex(of: ")") else { return true }
-    let state = s[s.index(close, offsetBy: 2)]
+    guard let state = processState(pid) else { return true }
     return state == "Z" || state == "X"
 }

@@ -116,16 +116,22 @@ public enum Attention {
 func maskedSoftmaxRows(_ m: FloatPointer, rows: Int, cols: Int, valid: UnsafePointer<Bool>?) {
     for i in 0..<rows {
         let row = m + i * cols
-        if let valid { for j in 0..<cols where !valid[j] { row[j] = -.infinity } }
-        var mx = -Float.infinity
-        for j in 0..<cols { mx = max(mx, row[j]) }
+        if let valid { for j in 0..<cols { row[j] = valid[j] ? row[j] : -.infinity } }  // branch-free: vectorises
+        // four running maxima: one long dependency chain would cost a compare's latency per entry
+        var m0 = -Float.infinity, m1 = m0, m2 = m0, m3 = m0
+        var j = 0
+        while j + 4 <= cols {
+            m0 = max(m0, row[j]); m1 = max(m1, row[j + 1]); m2 = max(m2, row[j + 2]); m3 = max(m3, row[j + 3])
+            j += 4
+        }
+        while j < cols { m0 = max(m0, row[j]); j += 1 }
+        let mx = max(max(m0, m1), max(m2, m3))
         if mx == -.infinity {
             row.update(repeating: 0, count: cols)
             continue
         }
         for j in 0..<cols { row[j] = fastExp(row[j] - mx) }
-        // the entries are non-negative, so the sum of absolute values is the sum (vectorised)
-        let sum = cblas_sasum(Int32(cols), row, 1)
-        cblas_sscal(Int32(cols), 1 / sum, row, 1)
+        let inv = 1 / rowSum(row, cols) { $0 }
+        for j in 0..<cols { row[j] *= inv }
     }
 }

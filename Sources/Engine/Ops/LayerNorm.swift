@@ -10,12 +10,9 @@ public enum LayerNorm {
         parallelFor(N, grain: 16) { rows in
             for r in rows {
                 let x = inp + r * C
-                var s: Float = 0
-                for c in 0..<C { s += x[c] }
-                let m = s / Float(C)
-                var v: Float = 0
-                for c in 0..<C { let d = x[c] - m; v += d * d }
-                let rs = 1 / (v / Float(C) + eps).squareRoot()
+                let m = rowSum(x, C) { $0 } / Float(C)
+                let v = rowSum(x, C) { ($0 - m) * ($0 - m) } / Float(C)
+                let rs = 1 / (v + eps).squareRoot()
                 let o = out + r * C
                 for c in 0..<C {
                     var y = (x[c] - m) * rs
@@ -40,16 +37,17 @@ public enum LayerNorm {
                 for r in rows {
                     let x = inp + r * C, g = dout + r * C, d = dinp + r * C
                     let m = mean[r], rs = rstd[r]
-                    var gMean: Float = 0, gxMean: Float = 0
-                    for c in 0..<C {
-                        let gn = weight.map { $0[c] * g[c] } ?? g[c]
-                        gMean += gn
-                        gxMean += gn * (x[c] - m) * rs
-                    }
-                    gMean /= Float(C); gxMean /= Float(C)
-                    for c in 0..<C {
-                        let gn = weight.map { $0[c] * g[c] } ?? g[c]
-                        d[c] += (gn - gMean - (x[c] - m) * rs * gxMean) * rs
+                    var gMean: Float, gxMean: Float
+                    if let weight {
+                        gMean = rowSum2(g, weight, C) { $0 * $1 }
+                        gxMean = rowSum3(g, weight, x, C) { $0 * $1 * ($2 - m) * rs }
+                        gMean /= Float(C); gxMean /= Float(C)
+                        for c in 0..<C { d[c] += (weight[c] * g[c] - gMean - (x[c] - m) * rs * gxMean) * rs }
+                    } else {
+                        gMean = rowSum(g, C) { $0 }
+                        gxMean = rowSum2(g, x, C) { $0 * ($1 - m) * rs }
+                        gMean /= Float(C); gxMean /= Float(C)
+                        for c in 0..<C { d[c] += (g[c] - gMean - (x[c] - m) * rs * gxMean) * rs }
                     }
                 }
             }
@@ -86,4 +84,42 @@ public enum LayerNorm {
             mean[r] = Float(m); rstd[r] = Float(rs)
         }
     }
+}
+
+// Row reductions with four running sums: a single sum is one long chain of dependent additions,
+// four chains keep the adder busy. (The order is fixed, so results do not vary run to run.)
+
+@inline(__always)
+func rowSum(_ a: ConstFloatPointer, _ n: Int, _ f: (Float) -> Float) -> Float {
+    var s0: Float = 0, s1: Float = 0, s2: Float = 0, s3: Float = 0
+    var i = 0
+    while i + 4 <= n { s0 += f(a[i]); s1 += f(a[i + 1]); s2 += f(a[i + 2]); s3 += f(a[i + 3]); i += 4 }
+    while i < n { s0 += f(a[i]); i += 1 }
+    return (s0 + s1) + (s2 + s3)
+}
+
+@inline(__always)
+func rowSum2(_ a: ConstFloatPointer, _ b: ConstFloatPointer, _ n: Int, _ f: (Float, Float) -> Float) -> Float {
+    var s0: Float = 0, s1: Float = 0, s2: Float = 0, s3: Float = 0
+    var i = 0
+    while i + 4 <= n {
+        s0 += f(a[i], b[i]); s1 += f(a[i + 1], b[i + 1]); s2 += f(a[i + 2], b[i + 2]); s3 += f(a[i + 3], b[i + 3])
+        i += 4
+    }
+    while i < n { s0 += f(a[i], b[i]); i += 1 }
+    return (s0 + s1) + (s2 + s3)
+}
+
+@inline(__always)
+func rowSum3(_ a: ConstFloatPointer, _ b: ConstFloatPointer, _ c: ConstFloatPointer, _ n: Int,
+             _ f: (Float, Float, Float) -> Float) -> Float {
+    var s0: Float = 0, s1: Float = 0, s2: Float = 0, s3: Float = 0
+    var i = 0
+    while i + 4 <= n {
+        s0 += f(a[i], b[i], c[i]); s1 += f(a[i + 1], b[i + 1], c[i + 1])
+        s2 += f(a[i + 2], b[i + 2], c[i + 2]); s3 += f(a[i + 3], b[i + 3], c[i + 3])
+        i += 4
+    }
+    while i < n { s0 += f(a[i], b[i], c[i]); i += 1 }
+    return (s0 + s1) + (s2 + s3)
 }

@@ -42,6 +42,9 @@ struct BenchReasoner: ParsableCommand {
     @Option(help: "Threads.")
     var threads = 2
 
+    @Option(help: "Print the layers and the failed questions of the first N tasks of each family.")
+    var show = 0
+
     struct Tally {
         var tasks = 0, passed = 0, goal = 0
         var staticTasks = 0, staticOK = 0, intactTasks = 0, intactOK = 0, avoidTasks = 0, avoidOK = 0
@@ -105,6 +108,15 @@ struct BenchReasoner: ParsableCommand {
                     worst = max(worst, (d * d).sum().squareRoot())
                 }
                 tally.finalDistance.append(worst)
+                if k < show {
+                    print("\(family.rawValue) \(seed): \(j.passed ? "passed" : "failed")")
+                    for (l, layer) in scene.layered.layers.enumerated() {
+                        let c = layer.color * 255, fin = traj.offset(layer: l, frame: Trajectory.frames - 1)
+                        print(String(format: "  layer %d colour (%.0f,%.0f,%.0f) area %.1f max offset %.2f px, final (%.1f, %.1f)",
+                                     l, c.x, c.y, c.z, layer.area, traj.maxDisplacement(layer: l), fin.x, fin.y))
+                    }
+                    for q in j.questions where !q.satisfied { print("  no: \(q.question) \(q.evidence.serialized())") }
+                }
                 if !j.passed { tally.crossingFrames.append(crossing); tally.failedDistance.append(worst) }
 
                 // One-step against few-step, from the same noises.

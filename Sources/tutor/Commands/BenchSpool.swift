@@ -75,6 +75,7 @@ struct BenchSpool: ParsableCommand {
         defer { close(ino) }
         // Let the daemon finish its first scan.
         Thread.sleep(forTimeInterval: 0.5)
+        let loadStart = loadAverage()
         let rssStart = ProcessReadings.residentBytes(pid) ?? 0
         var serial = 0
         func makeTask() throws -> String {
@@ -136,6 +137,7 @@ struct BenchSpool: ParsableCommand {
         let idleCPU = (ProcessReadings.cpuSeconds(pid) ?? 0) - c0
         let idleWall = monotonic() - i0
 
+        let loadEnd = loadAverage()
         kill(pid, SIGTERM)
         daemon.waitUntilExit()
         let failed = (try? FileManager.default.contentsOfDirectory(atPath: spool + "/failed").count) ?? 0
@@ -157,6 +159,13 @@ struct BenchSpool: ParsableCommand {
         }
         print(String(format: "| daemon CPU while idle for %.0f s | %.3f s (%.3f%% of one core) |", idleWall, idleCPU, 100 * idleCPU / idleWall))
         print("| tasks in failed/ | \(failed) |")
+        print("| machine load average (1 min), start / end | \(loadStart) / \(loadEnd) |")
+    }
+
+    /// The 1-minute load average: other work on the machine shows in the figures.
+    private func loadAverage() -> String {
+        let text = (try? String(contentsOfFile: "/proc/loadavg", encoding: .utf8)) ?? "?"
+        return String(text.split(separator: " ").first ?? "?")
     }
 
     private func monotonic() -> Double {

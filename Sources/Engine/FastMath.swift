@@ -1,10 +1,12 @@
 // Fast exp and tanh for the elementwise kernels (softmax, GELU, SiLU): libm's calls cost more
 // than the matrix products around them at the model's sizes. Written as branch-free scalar
-// code that the compiler inlines into the kernels' loops. (Swift's generic SIMD8 operations
-// such as `rounded` and `clamped` measured over 40 ns per element here; this is about 1 ns.)
+// code that the compiler inlines and vectorises in the kernels' loops. (Swift's generic SIMD8
+// operations such as `rounded` and `clamped` measured over 40 ns per element here; this loop
+// vectorises 4 wide on baseline x86-64.)
 
-/// exp(x), relative error under 1e-7 where exp is a normal float; 0 below -87.34 (and for -inf),
-/// +inf above 88.38. Cephes' expf: x = n ln2 + r with n rounded by the 1.5·2^23 trick,
+/// exp(x), relative error under 1e-7 where exp is a normal float; 0 below -87.34 (and for -inf);
+/// inputs above 88.38 are clamped there (about 2.4e38: callers never go near it, softmax
+/// subtracts the maximum first). Cephes' expf: x = n ln2 + r with n rounded by the 1.5·2^23 trick,
 /// exp(r) by a degree-6 polynomial, then 2^n built in the exponent bits.
 @inline(__always)
 func fastExp(_ x: Float) -> Float {
@@ -21,9 +23,10 @@ func fastExp(_ x: Float) -> Float {
     p = p * r + 1.6666665459e-1
     p = p * r + 5.0000001201e-1
     p = p * (r * r) + r + 1
-    let bits = (t.bitPattern &- 0x4B40_0000 &+ 127) &* 8_388_608   // (n + 127) << 23
+    let bits = (t.bitPattern &- 0x4B40_0000 &+ 127) &<< (23 as UInt32)   // 2^n
     let e = p * Float(bitPattern: bits)
-    return x < -87.33654 ? 0 : (x > 88.37626 ? Float.infinity : e)
+    // one select only: a second one (for +inf) stopped the compiler from vectorising the loops
+    return x < -87.33654 ? 0 : e
 }
 
 /// tanh(x) = 1 - 2 / (exp(2x) + 1); absolute error about 2e-7.
