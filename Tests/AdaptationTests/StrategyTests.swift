@@ -1,5 +1,6 @@
-import Adaptation
+@testable import Adaptation
 import Foundation
+import Engine
 import Media
 import Reasoner
 import TaskFolder
@@ -30,8 +31,9 @@ final class StrategyTests: XCTestCase {
         job.alpha = 4
         job.sampleSteps = 2
         for gradient in GradientPath.allCases {
-            let runner = StrategyRunner(reasoner: r, scene: scene, rules: rules, firstFrame: first,
-                                        settings: StrategySettings(job: job, gradient: gradient))
+            var settings = StrategySettings(job: job, gradient: gradient)
+            settings.staticPrior = false  // the teacher's loss alone
+            let runner = StrategyRunner(reasoner: r, scene: scene, rules: rules, firstFrame: first, settings: settings)
             var steps = 0
             runner.progress = { if case .step = $0 { steps += 1 } }
             let result = runner.run()
@@ -74,6 +76,36 @@ final class StrategyTests: XCTestCase {
         XCTAssertEqual(best.final.loss, kept.loss)
         XCTAssertNil(best.adapter)
         XCTAssertNil(best.optimization)
+    }
+
+    /// The static prior finds the walls' layer of a maze (and nothing else), and its gradient
+    /// matches finite differences.
+    func testStaticPriorPullsTheWallsLayerBack() throws {
+        let r = tinyRandomReasoner()
+        let (scene, rules, first) = try task(.maze, 1_000_005, tokenizer: r.tokenizer)
+        let runner = StrategyRunner(reasoner: r, scene: scene, rules: rules, firstFrame: first, settings: StrategySettings(job: JobSettings()))
+        let walls = try XCTUnwrap(rules.object(named: "walls"))
+        XCTAssertFalse(runner.staticLayers.isEmpty)
+        for (l, c) in runner.staticLayers {
+            let d = scene.layered.layers[l].color * 255 - walls.color
+            XCTAssertLessThanOrEqual((d * d).sum().squareRoot(), walls.tolerance)
+            XCTAssertEqual(c, (1 - rules.lambda) / Float(rules.process.count), accuracy: 1e-6)
+        }
+        var traj = Trajectory.zero
+        var g = Engine.SplitMix64(seed: 9)
+        for i in 0..<Trajectory.count { traj.offsets[i] = g.normal() * 3 }
+        var grad = [Float](repeating: 0, count: Trajectory.count)
+        let loss = runner.staticPrior(traj, &grad)
+        XCTAssertGreaterThan(loss, 0)
+        let l = runner.staticLayers[0].layer
+        for i in [(l * Trajectory.frames + 3) * 2, (l * Trajectory.frames + 9) * 2 + 1] {
+            var plus = traj, minus = traj
+            plus.offsets[i] += 1e-2; minus.offsets[i] -= 1e-2
+            var scratch = grad
+            let fd = (runner.staticPrior(plus, &scratch) - runner.staticPrior(minus, &scratch)) / 2e-2
+            XCTAssertEqual(grad[i], fd, accuracy: 1e-2 * max(1, abs(fd)))
+        }
+        XCTAssertEqual(runner.staticPrior(Trajectory.zero, &grad), 0)
     }
 
     func testSHA256KnownDigests() {

@@ -62,6 +62,9 @@ struct BenchStrategies: ParsableCommand {
     @Option(help: "Euler steps per sampled video.")
     var sampleSteps: Int?
 
+    @Option(help: "Static prior during adaptation: on or off.")
+    var staticPrior: String = "on"
+
     @Option(help: "best-of-n's n (default: the smallest n whose cost is at least teacher-lora's mean).")
     var bestOfN: Int?
 
@@ -135,6 +138,7 @@ struct BenchStrategies: ParsableCommand {
         let (steps, lr, rank, samples, sampleSteps) = (self.steps, learningRate, self.rank, self.samples, self.sampleSteps)
         let grad = GradientPath(rawValue: gradient)!, lossTerms = LossTerms(rawValue: loss)!
         var bestN = bestOfN
+        let prior = staticPrior != "off"
         let families = taskList.map(\.family).reduce(into: [String]()) { if !$0.contains($1) { $0.append($1) } }
         var example = StrategySettings(job: JobSettings(), gradient: grad, loss: lossTerms)
         if let steps { example.maxSteps = steps }
@@ -162,6 +166,7 @@ struct BenchStrategies: ParsableCommand {
             let fixedN = n
             let bench = StrategyBench(modelDirectory: modelDir, jobs: jobs) { s in
                 s.gradient = grad; s.loss = lossTerms
+                s.staticPrior = prior
                 if let steps { s.maxSteps = steps }
                 if let lr { s.learningRate = Float(lr) }
                 if let rank { s.rank = rank }
@@ -200,7 +205,7 @@ struct BenchStrategies: ParsableCommand {
         func pad(_ x: String, _ w: Int) -> String { x.count >= w ? x : x + String(repeating: " ", count: w - x.count) }
         func lpad(_ x: String, _ w: Int) -> String { x.count >= w ? x : String(repeating: " ", count: w - x.count) + x }
         let col = max(12, (results.map { $0.0.count }.max() ?? 0) + 2)
-        print("adaptation: lr \(s.learningRate), rank \(s.rank), alpha \(s.alpha), max_steps \(s.maxSteps), stop_loss \(s.stopLoss), gradient \(s.gradient.rawValue), loss \(s.loss.rawValue), sample_steps \(s.sampleSteps); sample-then-adapt samples \(s.samples); best-of-n n = \(bestN.map(String.init) ?? "-")")
+        print("adaptation: lr \(s.learningRate), rank \(s.rank), alpha \(s.alpha), max_steps \(s.maxSteps), stop_loss \(s.stopLoss), gradient \(s.gradient.rawValue), loss \(s.loss.rawValue), static prior \(staticPrior), sample_steps \(s.sampleSteps); sample-then-adapt samples \(s.samples); best-of-n n = \(bestN.map(String.init) ?? "-")")
         print(pad("", 20) + results.map { lpad($0.0, col) }.joined())
         for f in families + ["overall"] {
             let idx = tasks.indices.filter { f == "overall" || tasks[$0].family == f }
