@@ -103,3 +103,39 @@ final class StrategyTests: XCTestCase {
         }
     }
 }
+
+final class StrategyBenchTests: XCTestCase {
+    /// The bench's outcomes are in task order and do not depend on how many tasks run at once;
+    /// sample-then-adapt adapts only where no sample passed, and costs what its parts cost.
+    func testBenchIsIndependentOfSchedulingAndCountsCost() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("tutor-bench-\(getpid())")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        try tinyRandomReasoner().saveCheckpoint(to: dir.path)
+        var tasks: [BenchTask] = []
+        for (f, seed) in [(Family.order, UInt64(1_000_001)), (.maze, 1_000_002), (.align, 1_000_003)] {
+            let t = Families.generate(family: f, seed: seed)
+            let first = try JPEG.decode(JPEG.encode(t.firstFrame, quality: 95, subsample444: true))
+            var job = JobSettings()
+            job.seed = seed
+            tasks.append(BenchTask(family: f.rawValue, name: "\(f)-\(seed)", prompt: t.prompt,
+                                   rules: try RuleFile.parse(Array(t.rulesJSON.utf8)), firstFrame: first, job: job))
+        }
+        func bench(_ jobs: Int) -> StrategyBench {
+            StrategyBench(modelDirectory: dir, jobs: jobs) { s in
+                s.maxSteps = 2; s.samples = 2; s.sampleSteps = 2; s.rank = 2
+            }
+        }
+        var seen = 0
+        let one = try bench(1).run(.sampleThenAdapt, on: tasks) { _, _ in seen += 1 }
+        let two = try bench(2).run(.sampleThenAdapt, on: tasks) { _, _ in }
+        XCTAssertEqual(seen, 3)
+        XCTAssertEqual(one.map(\.passed), two.map(\.passed))
+        XCTAssertEqual(one.map(\.evaluations), two.map(\.evaluations))
+        XCTAssertEqual(one.map(\.failedTypes), two.map(\.failedTypes))
+        for o in one {
+            // 2 samples of 2 steps; then, where none passed, 2 all-steps updates (2 + 4 each),
+            // their final video checked for free, and the final video (2).
+            XCTAssertEqual(o.evaluations, o.steps == 0 ? 4 : 4 + 2 * 6 + 2, "\(o)")
+        }
+    }
+}
