@@ -68,6 +68,9 @@ public final class StrategyRunner {
     /// The teacher whose loss is optimised (the judge's, or an ablation's goal-only / process-only).
     public let trainingTeacher: Teacher
     public let settings: StrategySettings
+    /// Layers of the scene that a `static` question says must stay, with that question's
+    /// weight in the loss: `(layer, coefficient)`.
+    let staticLayers: [(layer: Int, coefficient: Float)]
     public var progress: (ProgressEvent) -> Void = { _ in }
 
     /// - Parameters:
@@ -79,11 +82,49 @@ public final class StrategyRunner {
         teacher = Teacher(rules: rules, firstFrame: firstFrame)
         var training = rules
         switch settings.loss {
-        case .both: trainingTeacher = teacher; return
+        case .both: break
         case .goalOnly: training.lambda = 1
         case .processOnly: training.lambda = 0
         }
-        trainingTeacher = Teacher(rules: training, firstFrame: firstFrame)
+        trainingTeacher = settings.loss == .both ? teacher : Teacher(rules: training, firstFrame: firstFrame)
+        staticLayers = settings.staticPrior ? StrategyRunner.staticLayers(rules: training, scene: scene) : []
+    }
+
+    /// The layers whose colour is within tolerance of an object that a `static` question names,
+    /// each with that question's coefficient in the loss (as the teacher weighs it).
+    static func staticLayers(rules: RuleFile, scene: Scene) -> [(layer: Int, coefficient: Float)] {
+        let wsum = rules.process.reduce(Float(0)) { $0 + $1.weight }
+        var out: [(Int, Float)] = []
+        for q in rules.process {
+            guard case let .static(name, _) = q.check, let o = rules.object(named: name), wsum > 0 else { continue }
+            let c = (1 - rules.lambda) * q.weight / wsum
+            for (l, layer) in scene.layered.layers.enumerated() {
+                let d = layer.color * 255 - o.color
+                if (d * d).sum().squareRoot() <= o.tolerance { out.append((l, c)) }
+            }
+        }
+        return out
+    }
+
+    /// Scale of the static prior, pixels: a layer `staticScale` pixels off its place in one
+    /// frame costs its question's coefficient.
+    static let staticScale: Float = 0.5
+
+    /// The static prior: `sum_q c_q * sum_frames |offset / staticScale|^2` over the layers of
+    /// static objects; adds its gradient into `dTraj` (`[maxLayers, frames, 2]`, pixels).
+    func staticPrior(_ traj: Trajectory, _ dTraj: inout [Float]) -> Float {
+        var loss: Float = 0
+        let F = Trajectory.frames, s2 = StrategyRunner.staticScale * StrategyRunner.staticScale
+        for (l, c) in staticLayers {
+            for f in 0..<F {
+                let i = (l * F + f) * 2
+                let ox = traj.offsets[i], oy = traj.offsets[i + 1]
+                loss += c * (ox * ox + oy * oy) / s2
+                dTraj[i] += c * 2 * ox / s2
+                dTraj[i + 1] += c * 2 * oy / s2
+            }
+        }
+        return loss
     }
 
     /// The seed of the noise of video `index` of a task with `seed`.
@@ -219,7 +260,8 @@ public final class StrategyRunner {
                     break
                 }
             }
-            let dTraj = Compositor.renderBackward(scene.layered, sample.trajectory, dVideo: dVideo)
+            var dTraj = Compositor.renderBackward(scene.layered, sample.trajectory, dVideo: dVideo)
+            _ = staticPrior(sample.trajectory, &dTraj)
             sample.backward(dTrajectory: dTraj)
             evaluations += 2 * gradSteps
             optimizer.update()

@@ -36,6 +36,9 @@ public struct StrategySettings: Sendable {
     public var loss: LossTerms
     /// Clip the LoRA gradient to this global norm (nil: no clipping).
     public var maxGradNorm: Float?
+    /// Adds to the adaptation's gradient a pull of the layers of `static` objects back to
+    /// their place (the teacher's pixel score gives none once a layer has left its place).
+    public var staticPrior: Bool = true
 
     /// The default path of the teacher's gradient (see docs/ADAPTATION.md for the measurements).
     public static let defaultGradient: GradientPath = .allSteps

@@ -18,6 +18,12 @@
 ///     lora.zeroGradients(); stack.forward(...); stack.backward(..., mode: .loraOnly); opt.update()
 ///     stack.fuseLoRA() / stack.unfuseLoRA(); stack.detachLoRA()
 ///
+///     Threads.set(2)                                  // once per process (default 1)
+///
+/// One workspace holds one forward pass's activations: to backpropagate through several passes
+/// (the few sampling steps of a video), give each pass its own workspace and call backward on
+/// them in reverse order.
+///
 /// Shapes: x, y, dx, dy `[B, T, C]`; cond, dcond `[B, CC]`; keyValid `[B, T]` (true = real
 /// token; nil = all real). `forward` keeps pointers to `inp`, `cond` and `keyValid` in the
 /// workspace for `backward`: keep those buffers unchanged in between. `backward` ADDS into dinp,

@@ -23,7 +23,7 @@
 //   its doc comment is the API summary.
 // - Ops/: Linear, LoRA, LayerNorm, Modulation/GatedResidual/Residual, GELU/SiLU, Attention,
 //   Embedding/TimestepEmbedding, MSE/MeanPool/Reduce, SpaceTime (Patchify, PositionEmbedding3D,
-//   Concat, FrameTranspose, TemporalAttention).
+//   Concat, FrameTranspose, TemporalAttention), Rotary3D.
 // - Gemm.swift, Threads.swift, FastMath.swift (fast exp/tanh), ProcessMemory.swift (RSS).
 
 /// Float buffer pointer types used throughout the engine.

@@ -1,5 +1,6 @@
 import CBLAS
 import Dispatch
+import Foundation
 
 /// The engine's thread count. Every op runs its parallel part on the engine's own threads
 /// (`parallelFor`); OpenBLAS is kept single-threaded and runs inside those threads (see Gemm.swift
@@ -50,6 +51,33 @@ func parallelFor(_ n: Int, grain: Int = 1, _ body: (Range<Int>) -> Void) {
             let lo = n * t / threads
             let hi = n * (t + 1) / threads
             if lo < hi { body(lo..<hi) }
+        }
+    }
+}
+
+/// Runs `body(i)` for every i in `0..<n` on up to `Threads.count` threads, each taking the next
+/// item as it becomes free, so a thread slowed down by other processes holds up less. Items must
+/// write disjoint outputs; each item's arithmetic does not depend on which thread runs it, so the
+/// results are the same on every run.
+func parallelItems(_ n: Int, _ body: (Int) -> Void) {
+    let threads = min(Threads.count, n)
+    if threads <= 1 {
+        for i in 0..<n { body(i) }
+        return
+    }
+    let lock = NSLock()
+    nonisolated(unsafe) var next = 0
+    withoutActuallyEscaping(body) { body in
+        nonisolated(unsafe) let body = body
+        DispatchQueue.concurrentPerform(iterations: threads) { _ in
+            while true {
+                lock.lock()
+                let i = next
+                next += 1
+                lock.unlock()
+                if i >= n { return }
+                body(i)
+            }
         }
     }
 }

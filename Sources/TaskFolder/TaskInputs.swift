@@ -1,5 +1,6 @@
 import Foundation
 import Media
+import Teacher
 
 /// The inputs of a task folder (SPEC section 1), read safely and checked.
 public struct TaskInputs: Sendable {
@@ -15,6 +16,12 @@ public struct TaskInputs: Sendable {
     public static let jpegLimit = 64 * 1024 * 1024
     /// The most entries a task folder may hold (inputs, outputs and anything else).
     public static let maxEntries = 1000
+
+    /// The rule file's own validation (SPEC section 2), against the first frame when it decoded.
+    public static let ruleFileCheck: @Sendable ([UInt8], RGBImage?) -> ([String], [String]) = { bytes, image in
+        let r = RuleFile.validate(bytes, firstFrame: image)
+        return (r.problems, r.warnings)
+    }
 
     /// Every problem and warning found in a folder.
     public struct Report: Sendable {
@@ -38,7 +45,7 @@ public struct TaskInputs: Sendable {
     ///   returns (problems, warnings); the Teacher supplies it.
     public static func validate(
         folder: URL, maxSide: Int = JPEG.defaultMaxSide,
-        ruleCheck: (([UInt8], RGBImage?) -> ([String], [String]))? = nil
+        ruleCheck: (([UInt8], RGBImage?) -> ([String], [String]))? = TaskInputs.ruleFileCheck
     ) -> Report {
         var r = Report()
         let name = folder.lastPathComponent

@@ -28,5 +28,6 @@ struct Bench: ParsableCommand {
         BenchTeacher.self,
         BenchSpool.self,
         BenchReasoner.self,
+        BenchStrategies.self,
     ]
 }

@@ -7,10 +7,13 @@ struct Tutor: ParsableCommand {
         commandName: "tutor",
         abstract: "Teacher-guided test-time adaptation of a small video model, served from a spool of task folders.",
         discussion: """
-        A task folder holds prompt.txt, rules.json and first_frame.jpg (and optionally job.json).
-        tutor proposes a video with its Reasoner, scores it against the rules with its Teacher,
-        adapts a LoRA on the Reasoner until the Teacher is satisfied, and writes frames/, a
+        A task folder holds prompt.txt, rules.json and first_frame.jpg (and optionally job.json). \
+        tutor proposes a video with its Reasoner, scores it against the rules with its Teacher, \
+        adapts a LoRA on the Reasoner when the Teacher is not satisfied, and writes frames/, a \
         contact sheet, the adapter and verdict.json back into the folder.
+
+        Start with `tutor make-task maze --seed 1000001 --out /tmp/maze` and `tutor run /tmp/maze`, \
+        or serve a spool with `tutor daemon --spool DIR`.
 
         Exit status: 0 success, 1 a task or check failed, 2 usage error.
         """,

@@ -1,5 +1,6 @@
-import Adaptation
+@testable import Adaptation
 import Foundation
+import Engine
 import Media
 import Reasoner
 import TaskFolder
@@ -30,8 +31,9 @@ final class StrategyTests: XCTestCase {
         job.alpha = 4
         job.sampleSteps = 2
         for gradient in GradientPath.allCases {
-            let runner = StrategyRunner(reasoner: r, scene: scene, rules: rules, firstFrame: first,
-                                        settings: StrategySettings(job: job, gradient: gradient))
+            var settings = StrategySettings(job: job, gradient: gradient)
+            settings.staticPrior = false  // the teacher's loss alone
+            let runner = StrategyRunner(reasoner: r, scene: scene, rules: rules, firstFrame: first, settings: settings)
             var steps = 0
             runner.progress = { if case .step = $0 { steps += 1 } }
             let result = runner.run()
@@ -76,6 +78,36 @@ final class StrategyTests: XCTestCase {
         XCTAssertNil(best.optimization)
     }
 
+    /// The static prior finds the walls' layer of a maze (and nothing else), and its gradient
+    /// matches finite differences.
+    func testStaticPriorPullsTheWallsLayerBack() throws {
+        let r = tinyRandomReasoner()
+        let (scene, rules, first) = try task(.maze, 1_000_005, tokenizer: r.tokenizer)
+        let runner = StrategyRunner(reasoner: r, scene: scene, rules: rules, firstFrame: first, settings: StrategySettings(job: JobSettings()))
+        let walls = try XCTUnwrap(rules.object(named: "walls"))
+        XCTAssertFalse(runner.staticLayers.isEmpty)
+        for (l, c) in runner.staticLayers {
+            let d = scene.layered.layers[l].color * 255 - walls.color
+            XCTAssertLessThanOrEqual((d * d).sum().squareRoot(), walls.tolerance)
+            XCTAssertEqual(c, (1 - rules.lambda) / Float(rules.process.count), accuracy: 1e-6)
+        }
+        var traj = Trajectory.zero
+        var g = Engine.SplitMix64(seed: 9)
+        for i in 0..<Trajectory.count { traj.offsets[i] = g.normal() * 3 }
+        var grad = [Float](repeating: 0, count: Trajectory.count)
+        let loss = runner.staticPrior(traj, &grad)
+        XCTAssertGreaterThan(loss, 0)
+        let l = runner.staticLayers[0].layer
+        for i in [(l * Trajectory.frames + 3) * 2, (l * Trajectory.frames + 9) * 2 + 1] {
+            var plus = traj, minus = traj
+            plus.offsets[i] += 1e-2; minus.offsets[i] -= 1e-2
+            var scratch = grad
+            let fd = (runner.staticPrior(plus, &scratch) - runner.staticPrior(minus, &scratch)) / 2e-2
+            XCTAssertEqual(grad[i], fd, accuracy: 1e-2 * max(1, abs(fd)))
+        }
+        XCTAssertEqual(runner.staticPrior(Trajectory.zero, &grad), 0)
+    }
+
     func testSHA256KnownDigests() {
         XCTAssertEqual(SHA256.hex([]), "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
         XCTAssertEqual(SHA256.hex(Array("abc".utf8)), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
@@ -100,6 +132,42 @@ final class StrategyTests: XCTestCase {
         XCTAssertEqual(try ModelLocation.resolve(option: nil, environment: [:], executable: exe).path, model.path)
         XCTAssertThrowsError(try ModelLocation.resolve(option: nil, environment: [:], executable: "/nonexistent/bin/tutor")) {
             XCTAssertTrue("\($0)".contains("TUTOR_MODEL"))
+        }
+    }
+}
+
+final class StrategyBenchTests: XCTestCase {
+    /// The bench's outcomes are in task order and do not depend on how many tasks run at once;
+    /// sample-then-adapt adapts only where no sample passed, and costs what its parts cost.
+    func testBenchIsIndependentOfSchedulingAndCountsCost() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("tutor-bench-\(getpid())")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        try tinyRandomReasoner().saveCheckpoint(to: dir.path)
+        var tasks: [BenchTask] = []
+        for (f, seed) in [(Family.order, UInt64(1_000_001)), (.maze, 1_000_002), (.align, 1_000_003)] {
+            let t = Families.generate(family: f, seed: seed)
+            let first = try JPEG.decode(JPEG.encode(t.firstFrame, quality: 95, subsample444: true))
+            var job = JobSettings()
+            job.seed = seed
+            tasks.append(BenchTask(family: f.rawValue, name: "\(f)-\(seed)", prompt: t.prompt,
+                                   rules: try RuleFile.parse(Array(t.rulesJSON.utf8)), firstFrame: first, job: job))
+        }
+        func bench(_ jobs: Int) -> StrategyBench {
+            StrategyBench(modelDirectory: dir, jobs: jobs) { s in
+                s.maxSteps = 2; s.samples = 2; s.sampleSteps = 2; s.rank = 2
+            }
+        }
+        var seen = 0
+        let one = try bench(1).run(.sampleThenAdapt, on: tasks) { _, _ in seen += 1 }
+        let two = try bench(2).run(.sampleThenAdapt, on: tasks) { _, _ in }
+        XCTAssertEqual(seen, 3)
+        XCTAssertEqual(one.map(\.passed), two.map(\.passed))
+        XCTAssertEqual(one.map(\.evaluations), two.map(\.evaluations))
+        XCTAssertEqual(one.map(\.failedTypes), two.map(\.failedTypes))
+        for o in one {
+            // 2 samples of 2 steps; then, where none passed, 2 all-steps updates (2 + 4 each),
+            // their final video checked for free, and the final video (2).
+            XCTAssertEqual(o.evaluations, o.steps == 0 ? 4 : 4 + 2 * 6 + 2, "\(o)")
         }
     }
 }

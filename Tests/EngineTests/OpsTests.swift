@@ -203,6 +203,27 @@ final class AttentionTests: XCTestCase {
     }
 }
 
+extension AttentionTests {
+    /// Long sequences are cut into blocks of 128 query rows taken by free threads: the result
+    /// equals the reference, for a partial last block and with padding, on 1 and 3 threads.
+    func testBlocksOfQueryRows() {
+        defer { Threads.set(1) }
+        var rng = SplitMix64(seed: 16)
+        let B = 2, T = 261, C = 8, NH = 2
+        let qkv = Buf(random: B * T * 3 * C, &rng), out = Buf(B * T * C), ref = Buf(B * T * C)
+        let att = Buf(B * NH * T * T), attr = Buf(B * NH * T * T)
+        let valid = (0..<(B * T)).map { $0 % T < 200 || $0 < T }
+        valid.withUnsafeBufferPointer { vb in
+            Attention.forwardReference(out: ref.p, att: attr.p, qkv: qkv.p, keyValid: vb.baseAddress, b: B, t: T, c: C, heads: NH)
+            for threads in [1, 3] {
+                Threads.set(threads)
+                Attention.forward(out: out.p, att: att.p, qkv: qkv.p, keyValid: vb.baseAddress, b: B, t: T, c: C, heads: NH)
+                assertClose(out.p, ref.p, B * T * C, tol: 1e-5, "blocked attention, \(threads) threads")
+            }
+        }
+    }
+}
+
 final class EmbeddingAndLossTests: XCTestCase {
     func testEmbeddingTimestepLossPooling() {
         var rng = SplitMix64(seed: 7)

@@ -84,3 +84,39 @@ final class SpaceTimeTests: XCTestCase {
         }
     }
 }
+
+final class RotaryTests: XCTestCase {
+    func testRotaryIsRelativeAndItsGradientChecks() {
+        var rng = SplitMix64(seed: 31)
+        let N = 4, C = 12, NH = 2, split = (2, 2, 2)
+        let inp = Buf(random: N * 3 * C, &rng), out = Buf(N * 3 * C), pos = Buf(N * 3)
+        for i in 0..<(N * 3) { pos.p[i] = Float(rng.next() % 7) }
+        Rotary3D.forward(out: out.p, inp: inp.p, positions: pos.p, n: N, c: C, heads: NH, split: split)
+        // a rotation keeps norms, and v is untouched
+        for r in 0..<N {
+            var a = 0.0, b = 0.0
+            for c in 0..<(2 * C) { a += Double(inp.p[r * 3 * C + c] * inp.p[r * 3 * C + c]); b += Double(out.p[r * 3 * C + c] * out.p[r * 3 * C + c]) }
+            XCTAssertEqual(a, b, accuracy: 1e-4)
+            for c in (2 * C)..<(3 * C) { XCTAssertEqual(out.p[r * 3 * C + c], inp.p[r * 3 * C + c]) }
+        }
+        // q·k depends only on the difference of positions: shift both tokens by the same amount
+        func score(_ pq: [Float], _ pk: [Float]) -> Float {
+            let two = Buf(2 * 3 * C), rot = Buf(2 * 3 * C), p2 = Buf(6)
+            (two.p).update(from: inp.p, count: 2 * 3 * C)
+            for a in 0..<3 { p2.p[a] = pq[a]; p2.p[3 + a] = pk[a] }
+            Rotary3D.forward(out: rot.p, inp: two.p, positions: p2.p, n: 2, c: C, heads: NH, split: split)
+            var s: Float = 0
+            for c in 0..<(C / NH) { s += rot.p[c] * rot.p[3 * C + C + c] }   // head 0: q of token 0, k of token 1
+            return s
+        }
+        XCTAssertEqual(score([1, 2, 3], [4, 0, 5]), score([6, 7, 1], [9, 5, 3]), accuracy: 1e-4)
+        XCTAssertNotEqual(score([1, 2, 3], [4, 0, 5]), score([1, 2, 3], [4, 1, 5]))
+
+        let r = Buf(random: N * 3 * C, &rng), dinp = Buf(N * 3 * C)
+        Rotary3D.backward(dinp: dinp.p, dout: r.p, positions: pos.p, n: N, c: C, heads: NH, split: split)
+        checkGradient("rotary", x: inp.p, analytic: dinp.p, count: N * 3 * C, eps: 1e-2, samples: 60) {
+            Rotary3D.forward(out: out.p, inp: inp.p, positions: pos.p, n: N, c: C, heads: NH, split: split)
+            return dot(out.p, r.p, N * 3 * C)
+        }
+    }
+}

@@ -201,6 +201,12 @@ final class PickupTests: XCTestCase {
         let (badCode, _, badErr) = try runTutor(tutor, ["submit", bad, "--spool", t.spool])
         XCTAssertEqual(badCode, 1)
         XCTAssertTrue(badErr.contains("prompt.txt"), badErr)
+        let badRules = try t.makeTask("bad-rules")
+        try Data(tinyRules.replacingOccurrences(of: "\"type\": \"intact\"", with: "\"type\": \"teleport\"").utf8)
+            .write(to: URL(fileURLWithPath: badRules + "/rules.json"))
+        let (rulesCode, _, rulesErr) = try runTutor(tutor, ["submit", badRules, "--spool", t.spool])
+        XCTAssertEqual(rulesCode, 1)
+        XCTAssertTrue(rulesErr.contains("teleport"), rulesErr)
         XCTAssertEqual(names(in: t.state("incoming")), [])
 
         let (sc, json, _) = try runTutor(tutor, ["status", "--spool", t.spool, "--json"])

@@ -6,11 +6,19 @@ import XCTest
 final class TaskInputsTests: XCTestCase {
     var dir: URL!
 
+    static let rules = """
+    {"version": 1,
+     "objects": {"ball": {"color": "#c81e1e"}},
+     "goal": {"question": "Does the ball reach the corner?",
+              "check": {"type": "reach", "object": "ball", "target": {"box": [0.8, 0.8, 1, 1]}}},
+     "process": [{"question": "Does the ball stay intact?", "check": {"type": "intact", "object": "ball"}}]}
+    """
+
     override func setUpWithError() throws {
         dir = FileManager.default.temporaryDirectory.appendingPathComponent("tutor-inputs-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         try "Move the yellow ball to the red square.".write(to: dir.appendingPathComponent("prompt.txt"), atomically: true, encoding: .utf8)
-        try #"{"version": 1}"#.write(to: dir.appendingPathComponent("rules.json"), atomically: true, encoding: .utf8)
+        try Self.rules.write(to: dir.appendingPathComponent("rules.json"), atomically: true, encoding: .utf8)
         let image = RGBImage(width: 32, height: 24, fill: (200, 30, 30))
         try Data(JPEG.encode(image)).write(to: dir.appendingPathComponent("first_frame.jpg"))
     }
@@ -111,5 +119,19 @@ final class TaskInputsTests: XCTestCase {
         XCTAssertEqual(try String(contentsOf: target, encoding: .utf8), "{\"a\": 2}")
         let leftovers = try FileManager.default.contentsOfDirectory(atPath: dir.path).filter { $0.hasSuffix(".tmp") }
         XCTAssertEqual(leftovers, [])
+    }
+}
+
+final class RuleCheckTests: XCTestCase {
+    func testRuleProblemsNameTheirPath() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("tutor-rules-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        try "Move the ball.".write(to: dir.appendingPathComponent("prompt.txt"), atomically: true, encoding: .utf8)
+        try Data(JPEG.encode(RGBImage(width: 16, height: 16, fill: (200, 30, 30)))).write(to: dir.appendingPathComponent("first_frame.jpg"))
+        let bad = TaskInputsTests.rules.replacingOccurrences(of: #""type": "intact""#, with: #""type": "intact", "area_tolerance": "wide""#)
+        try bad.write(to: dir.appendingPathComponent("rules.json"), atomically: true, encoding: .utf8)
+        let r = TaskInputs.validate(folder: dir)
+        XCTAssertTrue(r.problems.contains { $0.contains("process[0].check.area_tolerance") }, "\(r.problems)")
     }
 }

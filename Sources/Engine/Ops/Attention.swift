@@ -8,8 +8,8 @@ import CBLAS
 /// get probability 0; a query whose sequence has no valid key gets a zero output. Padded query
 /// rows are computed like the others (their outputs are for the caller to ignore).
 ///
-/// Parallel over (sequence, head) pairs on the engine's threads, each running single-threaded
-/// sgemm, so the work is never nested.
+/// Parallel over (sequence, head, block of query rows) items on the engine's threads, each running
+/// single-threaded sgemm, so the work is never nested.
 public enum Attention {
     /// - Parameters:
     ///   - out: `[B, T, C]`.
@@ -21,19 +21,20 @@ public enum Attention {
         precondition(C % NH == 0, "Attention: width \(C) is not divisible by \(NH) heads")
         let HD = C / NH, C3 = 3 * C
         let scale = 1 / Float(HD).squareRoot()
+        // items: (sequence, head, block of up to 128 query rows), taken by free threads
+        let tile = 128, tiles = (T + tile - 1) / tile
         Threads.blasSerial()
-        parallelFor(B * NH) { pairs in
-            for bh in pairs {
-                let b = bh / NH, h = bh % NH
-                let q = qkv + b * T * C3 + h * HD
-                let k = q + C, v = q + 2 * C
-                let a = att + bh * T * T
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(T), Int32(T), Int32(HD),
-                            scale, q, Int32(C3), k, Int32(C3), 0, a, Int32(T))
-                maskedSoftmaxRows(a, rows: T, cols: T, valid: keyValid.map { $0 + b * T })
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(T), Int32(HD), Int32(T),
-                            1, a, Int32(T), v, Int32(C3), 0, out + b * T * C + h * HD, Int32(C))
-            }
+        parallelItems(B * NH * tiles) { item in
+            let bh = item / tiles, i0 = (item % tiles) * tile, rows = min(tile, T - i0)
+            let b = bh / NH, h = bh % NH
+            let q = qkv + b * T * C3 + h * HD
+            let k = q + C, v = q + 2 * C
+            let a = att + bh * T * T + i0 * T
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(rows), Int32(T), Int32(HD),
+                        scale, q + i0 * C3, Int32(C3), k, Int32(C3), 0, a, Int32(T))
+            maskedSoftmaxRows(a, rows: rows, cols: T, valid: keyValid.map { $0 + b * T })
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(rows), Int32(HD), Int32(T),
+                        1, a, Int32(T), v, Int32(C3), 0, out + (b * T + i0) * C + h * HD, Int32(C))
         }
     }
 
@@ -47,34 +48,33 @@ public enum Attention {
                                 b B: Int, t T: Int, c C: Int, heads NH: Int) {
         let HD = C / NH, C3 = 3 * C
         let scale = 1 / Float(HD).squareRoot()
+        // items: (sequence, head) pairs; dK and dV sum over all query rows, so a pair is one item
         Threads.blasSerial()
-        parallelFor(B * NH) { pairs in
-            for bh in pairs {
-                let b = bh / NH, h = bh % NH
-                let q = qkv + b * T * C3 + h * HD
-                let k = q + C, v = q + 2 * C
-                let dq = dqkv + b * T * C3 + h * HD
-                let dk = dq + C, dv = dq + 2 * C
-                let a = att + bh * T * T
-                let ds = scratch + bh * T * T
-                let dO = dout + b * T * C + h * HD
-                // dP = dO · Vᵀ ; dV += Pᵀ · dO
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(T), Int32(T), Int32(HD),
-                            1, dO, Int32(C), v, Int32(C3), 0, ds, Int32(T))
-                cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, Int32(T), Int32(HD), Int32(T),
-                            1, a, Int32(T), dO, Int32(C), 1, dv, Int32(C3))
-                // dS = P ⊙ (dP - rowsum(dP ⊙ P))
-                for i in 0..<T {
-                    let p = a + i * T, d = ds + i * T
-                    let dot = cblas_sdot(Int32(T), p, 1, d, 1)
-                    for j in 0..<T { d[j] = p[j] * (d[j] - dot) }
-                }
-                // dQ += scale · dS · K ; dK += scale · dSᵀ · Q
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(T), Int32(HD), Int32(T),
-                            scale, ds, Int32(T), k, Int32(C3), 1, dq, Int32(C3))
-                cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, Int32(T), Int32(HD), Int32(T),
-                            scale, ds, Int32(T), q, Int32(C3), 1, dk, Int32(C3))
+        parallelItems(B * NH) { bh in
+            let b = bh / NH, h = bh % NH
+            let q = qkv + b * T * C3 + h * HD
+            let k = q + C, v = q + 2 * C
+            let dq = dqkv + b * T * C3 + h * HD
+            let dk = dq + C, dv = dq + 2 * C
+            let a = att + bh * T * T
+            let ds = scratch + bh * T * T
+            let dO = dout + b * T * C + h * HD
+            // dP = dO · Vᵀ ; dV += Pᵀ · dO
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(T), Int32(T), Int32(HD),
+                        1, dO, Int32(C), v, Int32(C3), 0, ds, Int32(T))
+            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, Int32(T), Int32(HD), Int32(T),
+                        1, a, Int32(T), dO, Int32(C), 1, dv, Int32(C3))
+            // dS = P ⊙ (dP - rowsum(dP ⊙ P))
+            for i in 0..<T {
+                let p = a + i * T, d = ds + i * T
+                let dot = cblas_sdot(Int32(T), p, 1, d, 1)
+                for j in 0..<T { d[j] = p[j] * (d[j] - dot) }
             }
+            // dQ += scale · dS · K ; dK += scale · dSᵀ · Q
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(T), Int32(HD), Int32(T),
+                        scale, ds, Int32(T), k, Int32(C3), 1, dq, Int32(C3))
+            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, Int32(T), Int32(HD), Int32(T),
+                        scale, ds, Int32(T), q, Int32(C3), 1, dk, Int32(C3))
         }
     }
 
@@ -116,7 +116,7 @@ public enum Attention {
 func maskedSoftmaxRows(_ m: FloatPointer, rows: Int, cols: Int, valid: UnsafePointer<Bool>?) {
     for i in 0..<rows {
         let row = m + i * cols
-        if let valid { for j in 0..<cols where !valid[j] { row[j] = -.infinity } }
+        if let valid { for j in 0..<cols { row[j] = valid[j] ? row[j] : -.infinity } }  // branch-free: vectorises
         // four running maxima: one long dependency chain would cost a compare's latency per entry
         var m0 = -Float.infinity, m1 = m0, m2 = m0, m3 = m0
         var j = 0
@@ -131,8 +131,7 @@ func maskedSoftmaxRows(_ m: FloatPointer, rows: Int, cols: Int, valid: UnsafePoi
             continue
         }
         for j in 0..<cols { row[j] = fastExp(row[j] - mx) }
-        // the entries are non-negative, so the sum of absolute values is the sum (vectorised)
-        let sum = cblas_sasum(Int32(cols), row, 1)
-        cblas_sscal(Int32(cols), 1 / sum, row, 1)
+        let inv = 1 / rowSum(row, cols) { $0 }
+        for j in 0..<cols { row[j] *= inv }
     }
 }

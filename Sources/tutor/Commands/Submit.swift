@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Spool
 import TaskFolder
+import Teacher
 
 struct Submit: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -30,7 +31,11 @@ struct Submit: ParsableCommand {
 
     func run() throws {
         let spoolPath = spool ?? ProcessInfo.processInfo.environment["TUTOR_SPOOL"]!
-        let report = TaskInputs.validate(folder: URL(fileURLWithPath: folder))
+        // The same checks as `tutor run` makes first, the rule file's included.
+        let report = TaskInputs.validate(folder: URL(fileURLWithPath: folder)) { bytes, image in
+            let r = RuleFile.validate(bytes, firstFrame: image)
+            return (r.problems, r.warnings)
+        }
         if !report.ok {
             for p in report.problems { FileHandle.standardError.write(Data("error: \(p)\n".utf8)) }
             FileHandle.standardError.write(Data("\(folder): not submitted\n".utf8))

@@ -1,0 +1,267 @@
+import Adaptation
+import ArgumentParser
+import Foundation
+import Media
+import Reasoner
+import TaskFolder
+import Tasks
+import Teacher
+
+/// `tutor bench strategies`: the strategies on the same held-out tasks, at comparable cost.
+struct BenchStrategies: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "strategies",
+        abstract: "Compare base, best-of-n, teacher-lora and the default strategy on held-out tasks.",
+        discussion: """
+        Generates held-out tasks in memory (--family, --seeds or --count per family) or reads task folders \
+        (--tasks DIR), runs each strategy on the same tasks with the same seeds, judges the kept video as \
+        `tutor run` does (the frames through JPEG, quality 95, 4:4:4) and prints the pass rate per family \
+        and overall, the mean cost in model evaluations (a backward pass counts two), mean and median \
+        seconds per task, the failed questions by check type, and the process's peak resident memory. \
+        best-of-n's n is chosen after teacher-lora has run, so that its mean cost is at least teacher-lora's \
+        (unless --best-of-n fixes it). --steps, --loss and --gradient are the ablation switches.
+        """
+    )
+
+    @Option(name: .customLong("family"), help: "A family to include (repeatable; default all: maze, obstacles, align, order).")
+    var families: [String] = []
+
+    @Option(help: "Held-out seeds A..<B (default 1000000..<1000000+count).")
+    var seeds: String?
+
+    @Option(help: "Tasks per family when --seeds is not given.")
+    var count: Int = 25
+
+    @Option(help: "A folder of task folders to run instead of generated tasks.")
+    var tasks: String?
+
+    @Option(help: "The Reasoner checkpoint folder (default: as tutor run finds it).")
+    var model: String?
+
+    @Option(help: "Strategies to run, comma-separated.")
+    var strategies: String = "base,best-of-n,teacher-lora,sample-then-adapt"
+
+    @Option(help: "Adaptation steps at most (max_steps).")
+    var steps: Int?
+
+    @Option(help: "Adaptation loss: goal-only, process-only or both.")
+    var loss: String = "both"
+
+    @Option(help: "Adaptation gradient: one-step or all-steps.")
+    var gradient: String = StrategySettings.defaultGradient.rawValue
+
+    @Option(help: "Adaptation learning rate.")
+    var learningRate: Double?
+
+    @Option(help: "LoRA rank.")
+    var rank: Int?
+
+    @Option(help: "Videos sampled first by sample-then-adapt.")
+    var samples: Int?
+
+    @Option(help: "Euler steps per sampled video.")
+    var sampleSteps: Int?
+
+    @Option(help: "Static prior during adaptation: on or off.")
+    var staticPrior: String = "on"
+
+    @Option(help: "best-of-n's n (default: the smallest n whose cost is at least teacher-lora's mean).")
+    var bestOfN: Int?
+
+    @Option(help: "Tasks run at the same time, one model each (default: the number of processors).")
+    var jobs: Int = ProcessInfo.processInfo.activeProcessorCount
+
+    @Flag(help: "Print the results as JSON.")
+    var json = false
+
+    func validate() throws {
+        for f in families where Family(rawValue: f) == nil {
+            throw ValidationError("unknown family '\(f)'; use one of \(Family.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        if let s = seeds, parseSeeds(s) == nil { throw ValidationError("--seeds must look like 1000000..<1000025") }
+        if LossTerms(rawValue: loss) == nil { throw ValidationError("--loss must be goal-only, process-only or both") }
+        if GradientPath(rawValue: gradient) == nil { throw ValidationError("--gradient must be one-step or all-steps") }
+        for s in strategyList where Strategy(rawValue: s) == nil {
+            throw ValidationError("unknown strategy '\(s)'; use \(Strategy.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        if jobs < 1 || count < 1 { throw ValidationError("--jobs and --count must be at least 1") }
+    }
+
+    var strategyList: [String] { strategies.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } }
+
+    func parseSeeds(_ s: String) -> Range<UInt64>? {
+        let parts = s.components(separatedBy: "..<")
+        guard parts.count == 2, let a = UInt64(parts[0]), let b = UInt64(parts[1]), a < b else { return nil }
+        return a..<b
+    }
+
+    func loadTasks() throws -> [BenchTask] {
+        if let dir = tasks {
+            let root = URL(fileURLWithPath: dir)
+            var out: [BenchTask] = []
+            for name in try FileManager.default.contentsOfDirectory(atPath: dir).sorted() where !name.hasPrefix(".") {
+                let folder = root.appendingPathComponent(name)
+                guard SafeFile.kind(at: folder) == "folder" else { continue }
+                let report = TaskInputs.validate(folder: folder) { b, i in let r = RuleFile.validate(b, firstFrame: i); return (r.problems, r.warnings) }
+                guard let inp = report.inputs else {
+                    FileHandle.standardError.write(Data("skipping \(name): \(report.problems.joined(separator: "; "))\n".utf8))
+                    continue
+                }
+                let family = name.split(separator: "-").first.map(String.init) ?? name
+                out.append(BenchTask(family: family, name: name, prompt: inp.prompt, rules: try RuleFile.parse(inp.rulesBytes),
+                                     firstFrame: inp.firstFrame, job: inp.job))
+            }
+            return out
+        }
+        let fams = families.isEmpty ? Family.allCases : families.map { Family(rawValue: $0)! }
+        let range = seeds.flatMap(parseSeeds) ?? (Families.heldOutSeedStart..<(Families.heldOutSeedStart + UInt64(count)))
+        var out: [BenchTask] = []
+        for f in fams {
+            for seed in range {
+                let t = Families.generate(family: f, seed: seed)
+                let first = try JPEG.decode(JPEG.encode(t.firstFrame, quality: 95, subsample444: true))
+                var job = JobSettings()
+                job.seed = seed
+                out.append(BenchTask(family: f.rawValue, name: "\(f.rawValue)-\(seed)", prompt: t.prompt,
+                                     rules: try RuleFile.parse(Array(t.rulesJSON.utf8)), firstFrame: first, job: job))
+            }
+        }
+        return out
+    }
+
+    func run() throws {
+        let modelDir = try ModelLocation.resolve(option: model)
+        let probe = try Reasoner.load(from: modelDir.path)
+        let digest = try SHA256.hex(ofFile: modelDir.appendingPathComponent(Reasoner.weightsFileName).path)
+        let taskList = try loadTasks()
+        guard !taskList.isEmpty else { throw ValidationError("no tasks to run") }
+        let (steps, lr, rank, samples, sampleSteps) = (self.steps, learningRate, self.rank, self.samples, self.sampleSteps)
+        let grad = GradientPath(rawValue: gradient)!, lossTerms = LossTerms(rawValue: loss)!
+        var bestN = bestOfN
+        let prior = staticPrior != "off"
+        let families = taskList.map(\.family).reduce(into: [String]()) { if !$0.contains($1) { $0.append($1) } }
+        var example = StrategySettings(job: JobSettings(), gradient: grad, loss: lossTerms)
+        if let steps { example.maxSteps = steps }
+        if let lr { example.learningRate = Float(lr) }
+        if let rank { example.rank = rank }
+        if let samples { example.samples = samples }
+        if let sampleSteps { example.sampleSteps = sampleSteps }
+
+        let log = { (s: String) in FileHandle.standardError.write(Data((s + "\n").utf8)) }
+        log("tutor bench strategies: \(taskList.count) tasks (\(families.joined(separator: ", "))), model \(probe.config.name) \(digest.prefix(12)), \(jobs) jobs")
+        var results: [(String, [BenchOutcome])] = []
+        // best-of-n goes after teacher-lora so that its n can match teacher-lora's cost.
+        let order = strategyList.sorted { a, b in (a == "best-of-n" ? 1 : 0) < (b == "best-of-n" ? 1 : 0) }
+        let started = ResourceUsage.monotonicSeconds()
+        for name in order {
+            let strategy = Strategy(rawValue: name)!
+            var n = bestN ?? example.samples
+            if strategy == .bestOfN && bestN == nil {
+                if let tl = results.first(where: { $0.0 == "teacher-lora" }) {
+                    let mean = Double(tl.1.map(\.evaluations).reduce(0, +)) / Double(tl.1.count)
+                    n = max(1, Int((mean / Double(example.sampleSteps)).rounded(.up)))
+                }
+                bestN = n
+            }
+            let fixedN = n
+            let bench = StrategyBench(modelDirectory: modelDir, jobs: jobs) { s in
+                s.gradient = grad; s.loss = lossTerms
+                s.staticPrior = prior
+                if let steps { s.maxSteps = steps }
+                if let lr { s.learningRate = Float(lr) }
+                if let rank { s.rank = rank }
+                if let sampleSteps { s.sampleSteps = sampleSteps }
+                if s.strategy == .bestOfN { s.samples = fixedN } else if let samples { s.samples = samples }
+            }
+            var finished = 0
+            let t0 = ResourceUsage.monotonicSeconds()
+            let outcomes = try bench.run(strategy, on: taskList) { _, _ in
+                finished += 1
+                if finished % 10 == 0 || finished == taskList.count {
+                    log("  \(name): \(finished)/\(taskList.count) tasks, \(String(format: "%.0f", ResourceUsage.monotonicSeconds() - t0)) s")
+                }
+            }
+            results.append((name, outcomes))
+        }
+        let wall = ResourceUsage.monotonicSeconds() - started
+        let shown = strategyList.compactMap { s in results.first { $0.0 == s } }
+        if json {
+            printJSON(shown, taskList, families, example, bestN, digest: digest, wall: wall)
+        } else {
+            printTable(shown, taskList, families, example, bestN, wall: wall)
+        }
+    }
+
+    func summary(_ o: [BenchOutcome]) -> (rate: Double, meanEval: Double, meanSec: Double, medianSec: Double) {
+        let n = Double(max(1, o.count))
+        let secs = o.map(\.seconds).sorted()
+        let median = secs.isEmpty ? 0 : (secs.count % 2 == 1 ? secs[secs.count / 2] : (secs[secs.count / 2 - 1] + secs[secs.count / 2]) / 2)
+        return (Double(o.filter(\.passed).count) / n, Double(o.map(\.evaluations).reduce(0, +)) / n,
+                o.map(\.seconds).reduce(0, +) / n, median)
+    }
+
+    func printTable(_ results: [(String, [BenchOutcome])], _ tasks: [BenchTask], _ families: [String],
+                    _ s: StrategySettings, _ bestN: Int?, wall: Double) {
+        func pad(_ x: String, _ w: Int) -> String { x.count >= w ? x : x + String(repeating: " ", count: w - x.count) }
+        func lpad(_ x: String, _ w: Int) -> String { x.count >= w ? x : String(repeating: " ", count: w - x.count) + x }
+        let col = max(12, (results.map { $0.0.count }.max() ?? 0) + 2)
+        print("adaptation: lr \(s.learningRate), rank \(s.rank), alpha \(s.alpha), max_steps \(s.maxSteps), stop_loss \(s.stopLoss), gradient \(s.gradient.rawValue), loss \(s.loss.rawValue), static prior \(staticPrior), sample_steps \(s.sampleSteps); sample-then-adapt samples \(s.samples); best-of-n n = \(bestN.map(String.init) ?? "-")")
+        print(pad("", 20) + results.map { lpad($0.0, col) }.joined())
+        for f in families + ["overall"] {
+            let idx = tasks.indices.filter { f == "overall" || tasks[$0].family == f }
+            var line = pad("\(f) (\(idx.count))", 20)
+            for (_, o) in results {
+                let sel = idx.map { o[$0] }
+                let p = sel.filter(\.passed).count
+                line += lpad(String(format: "%d %5.1f%%", p, 100 * Double(p) / Double(max(1, sel.count))), col)
+            }
+            print(line)
+        }
+        let sums = results.map { summary($0.1) }
+        print(pad("mean evaluations", 20) + sums.map { lpad(String(format: "%.1f", $0.meanEval), col) }.joined())
+        print(pad("mean seconds", 20) + sums.map { lpad(String(format: "%.2f", $0.meanSec), col) }.joined())
+        print(pad("median seconds", 20) + sums.map { lpad(String(format: "%.2f", $0.medianSec), col) }.joined())
+        print(pad("mean steps", 20) + results.map { r in
+            lpad(String(format: "%.1f", Double(r.1.map(\.steps).reduce(0, +)) / Double(max(1, r.1.count))), col)
+        }.joined())
+        print("failed questions of the kept videos, by check type:")
+        for (name, o) in results {
+            var counts: [String: Int] = [:]
+            for x in o { for t in x.failedTypes { counts[t, default: 0] += 1 } }
+            print("  " + pad(name, col) + counts.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", "))
+        }
+        print(String(format: "peak resident memory of this process (%d jobs, one model each): %.0f MiB; wall %.0f s",
+                     jobs, Double(ResourceUsage.peakRSSBytes()) / 1048576, wall))
+    }
+
+    func printJSON(_ results: [(String, [BenchOutcome])], _ tasks: [BenchTask], _ families: [String],
+                   _ s: StrategySettings, _ bestN: Int?, digest: String, wall: Double) {
+        var strategies: [String: Any] = [:]
+        for (name, o) in results {
+            let sm = summary(o)
+            var perFamily: [String: Any] = [:]
+            for f in families {
+                let sel = tasks.indices.filter { tasks[$0].family == f }.map { o[$0] }
+                perFamily[f] = ["tasks": sel.count, "passed": sel.filter(\.passed).count]
+            }
+            strategies[name] = [
+                "pass_rate": sm.rate, "mean_evaluations": sm.meanEval, "mean_seconds": sm.meanSec, "median_seconds": sm.medianSec,
+                "families": perFamily,
+                "tasks": zip(tasks, o).map { t, x in
+                    ["task": t.name, "passed": x.passed, "evaluations": x.evaluations, "seconds": rounded(x.seconds, 3),
+                     "steps": x.steps, "base_passed": x.basePassed, "failed": x.failedTypes] as [String: Any]
+                },
+            ]
+        }
+        let obj: [String: Any] = [
+            "model_sha256": digest, "jobs": jobs, "wall_seconds": wall, "peak_rss_bytes": ResourceUsage.peakRSSBytes(),
+            "best_of_n": bestN ?? NSNull(),
+            "settings": ["learning_rate": Double(s.learningRate), "rank": s.rank, "max_steps": s.maxSteps,
+                         "stop_loss": Double(s.stopLoss), "gradient": s.gradient.rawValue, "loss": s.loss.rawValue,
+                         "samples": s.samples, "sample_steps": s.sampleSteps],
+            "strategies": strategies,
+        ]
+        let data = try! JSONSerialization.data(withJSONObject: obj, options: [.prettyPrinted, .sortedKeys])
+        print(String(decoding: data, as: UTF8.self))
+    }
+}
