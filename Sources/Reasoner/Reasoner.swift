@@ -14,9 +14,11 @@ import Media
 ///            + up to 32 prompt tokens (learned word embedding + learned position)
 ///     cond   = MLP(sinusoid(1000 t)) + mean of the prompt embeddings
 ///
-/// and a head on the layer tokens predicts the velocity `v = z - x1` of each layer's trajectory
-/// (t = 1 is pure noise `z`, t = 0 the clean trajectory `x1`; `x_t = (1 - t) x1 + t z`).
-/// Sampling is Euler from t = 1 to 0; one step gives `x1 = z - v(z, 1)`.
+/// and a head on the layer tokens predicts each layer's clean trajectory `x1` (or, with
+/// `prediction: "v"` in the config, the velocity `v = z - x1`); t = 1 is pure noise `z`, t = 0 the
+/// clean trajectory, `x_t = (1 - t) x1 + t z`, and the velocity of a clean prediction is
+/// `(x_t - x1) / t`. Sampling is Euler from t = 1 to 0; one step gives `z - v(z, 1)`, which is the
+/// predicted `x1` itself. After reflow (DESIGN.md, finding 4) that one-step output is a sample.
 ///
 /// Use at test time (what `tutor run` does):
 ///

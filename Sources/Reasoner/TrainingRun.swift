@@ -38,12 +38,15 @@ public final class TrainingRun {
         public var depth: Int = ReasonerConfig.standard.depth
         public var heads: Int = ReasonerConfig.standard.heads
         public var mlpRatio: Int = ReasonerConfig.standard.mlpRatio
+        /// A checkpoint folder to start from instead of a random initialisation (its size wins
+        /// over width, depth, heads and mlp_ratio).
+        public var initFrom: String?
 
         public init() {}
 
         enum CodingKeys: String, CodingKey {
             case seed, steps, batch, families, width, depth, heads
-            case mlpRatio = "mlp_ratio"
+            case mlpRatio = "mlp_ratio", initFrom = "init_from"
             case learningRate = "learning_rate", warmupSteps = "warmup_steps", tasksPerFamily = "tasks_per_family"
             case reflowSteps = "reflow_steps", reflowPairs = "reflow_pairs", reflowSampleSteps = "reflow_sample_steps"
             case reflowLearningRate = "reflow_learning_rate", checkpointMinutes = "checkpoint_minutes"
@@ -98,10 +101,14 @@ public final class TrainingRun {
             try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
             self.options = options
             self.state = State(phase: "base", step: 0, optimizerStep: 0, options: options, seconds: 0, lastLoss: nil)
-            let cfg = ReasonerConfig(width: options.width, depth: options.depth, heads: options.heads, mlpRatio: options.mlpRatio)
-            if let p = cfg.validationProblem { throw ReasonerError.badConfig(path: "options", reason: p) }
-            reasoner = Reasoner(config: cfg)
-            reasoner.initialize(seed: options.seed)
+            if let from = options.initFrom {
+                reasoner = try Reasoner.load(from: from)
+            } else {
+                let cfg = ReasonerConfig(width: options.width, depth: options.depth, heads: options.heads, mlpRatio: options.mlpRatio)
+                if let p = cfg.validationProblem { throw ReasonerError.badConfig(path: "options", reason: p) }
+                reasoner = Reasoner(config: cfg)
+                reasoner.initialize(seed: options.seed)
+            }
         }
         trainer = TrainingRun.makeTrainer(reasoner, options: self.options, phase: state.phase)
         if resume && state.optimizerStep > 0 { try restoreOptimizer() }

@@ -120,9 +120,19 @@ final class LayerCompositorTests: XCTestCase {
     func testFinalVideoHoldsStaticLayersAndRoundsMovers() {
         var traj = Trajectory.zero
         for f in 0..<Trajectory.frames {
-            traj.offsets[(0 * Trajectory.frames + f) * 2] = 0.7 * Float(f % 2)   // jitter: static
+            traj.offsets[(0 * Trajectory.frames + f) * 2] = 1.4 * Float(f % 2)   // jitter: static
             traj.offsets[(1 * Trajectory.frames + f) * 2] = Float(f) * 1.4        // mover
         }
+        // The mover is drawn after (over) the static layer, though it is smaller.
+        let big = Layer(color: SIMD3(0, 0, 0), alpha: [Float](repeating: 1, count: 64 * 64), size: 64)
+        var dot = [Float](repeating: 0, count: 64 * 64); dot[0] = 1
+        let frame = LayeredFrame(size: 64, background: SIMD3(1, 1, 1), plate: [Float](repeating: 1, count: 64 * 64 * 3),
+                                 frame: [Float](repeating: 0, count: 64 * 64 * 3),
+                                 layers: [big, Layer(color: SIMD3(1, 0, 0), alpha: dot, size: 64)])
+        var swapped = Trajectory.zero
+        for f in 0..<Trajectory.frames { swapped.offsets[f * 2] = Float(f) * 1.4 }
+        XCTAssertEqual(Compositor.drawOrder(frame, swapped), [1, 0])
+        XCTAssertEqual(Compositor.drawOrder(frame, traj), [0, 1])
         let final = Compositor.finalOffsets(traj, layerCount: 2)
         XCTAssertTrue(final.offsets[0..<(2 * Trajectory.frames)].allSatisfy { $0 == 0 })
         XCTAssertEqual(final.offset(layer: 1, frame: 3).x, 4)

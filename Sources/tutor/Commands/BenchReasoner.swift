@@ -42,6 +42,9 @@ struct BenchReasoner: ParsableCommand {
     @Option(help: "Threads.")
     var threads = 2
 
+    @Option(help: "Final video: layers that never move more than this many pixels are drawn static.")
+    var staticThreshold: Float = Compositor.staticThreshold
+
     @Option(help: "Print the layers and the failed questions of the first N tasks of each family.")
     var show = 0
 
@@ -83,7 +86,7 @@ struct BenchReasoner: ParsableCommand {
                 let t0 = monotonicSeconds()
                 let traj = reasoner.sample(scene, noise: noise, steps: steps)
                 sampleSeconds += monotonicSeconds() - t0; samples += 1
-                let video = Compositor.render(scene.layered, traj, final: true)
+                let video = Compositor.render(scene.layered, traj, final: true, staticThreshold: staticThreshold)
                 let j = teacher.judge(video)
                 tally.tasks += 1
                 if j.passed { tally.passed += 1 }
@@ -130,8 +133,8 @@ struct BenchReasoner: ParsableCommand {
                     tally.spread1.append(spread(one, layer: main))
                     tally.spread4.append(spread(few, layer: main))
                     for i in 0..<8 {
-                        let g1 = teacher.judge(Compositor.render(scene.layered, one[i], final: true)).goal.satisfied
-                        let g4 = teacher.judge(Compositor.render(scene.layered, few[i], final: true)).goal.satisfied
+                        let g1 = teacher.judge(Compositor.render(scene.layered, one[i], final: true, staticThreshold: staticThreshold)).goal.satisfied
+                        let g4 = teacher.judge(Compositor.render(scene.layered, few[i], final: true, staticThreshold: staticThreshold)).goal.satisfied
                         tally.goalPairs += 1
                         if g1 == g4 { tally.goalAgree += 1 }
                     }

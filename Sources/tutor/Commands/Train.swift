@@ -68,6 +68,9 @@ struct Train: ParsableCommand {
     @Option(help: "MLP hidden width as a multiple of the width, for a new model.")
     var mlpRatio = ReasonerConfig.standard.mlpRatio
 
+    @Option(name: .customLong("init"), help: "Start from this checkpoint folder instead of random weights.")
+    var initFrom: String?
+
     @Flag(help: "Print where the transformer's time goes every 10 steps.")
     var profile = false
 
@@ -89,7 +92,7 @@ struct Train: ParsableCommand {
         o.seed = seed; o.steps = steps; o.batch = batch; o.learningRate = learningRate
         o.warmupSteps = min(200, max(1, steps / 10))
         o.tasksPerFamily = tasksPerFamily; o.reflowSteps = reflowSteps; o.reflowPairs = reflowPairs
-        o.checkpointMinutes = checkpointMinutes; o.width = width; o.depth = depth; o.heads = heads; o.mlpRatio = mlpRatio
+        o.checkpointMinutes = checkpointMinutes; o.width = width; o.depth = depth; o.heads = heads; o.mlpRatio = mlpRatio; o.initFrom = initFrom
         let run: TrainingRun
         do {
             run = try TrainingRun(folder: out, options: o, resume: resume)
