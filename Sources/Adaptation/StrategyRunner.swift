@@ -160,7 +160,9 @@ public final class StrategyRunner {
         let acts = reasoner.makeActivations(maxBatch: min(batch, count))
         var records: [SampleRecord] = []
         var best: JudgedVideo?
-        var bestIndex = 0
+        /// The best few samples, best first, to adapt from: `(noise index, video)`.
+        var candidates: [(Int, JudgedVideo)] = []
+        let keep = adaptIfNone ? max(1, settings.restarts) : 1
         var first: JudgedVideo?
         var evaluations = 0
         var start = 0
@@ -175,7 +177,9 @@ public final class StrategyRunner {
                 let v = judged(traj)
                 records.append(SampleRecord(noiseIndex: i, loss: v.loss, passed: v.passed))
                 if i == 0 { first = v }
-                if best.map({ v.isBetter(than: $0) }) ?? true { best = v; bestIndex = i }
+                if best.map({ v.isBetter(than: $0) }) ?? true { best = v }
+                let at = candidates.firstIndex { v.isBetter(than: $0.1) } ?? candidates.count
+                if at < keep { candidates.insert((i, v), at: at); if candidates.count > keep { candidates.removeLast() } }
                 progress(.sampled(index: i, count: count, loss: v.loss, passed: v.passed))
             }
             start += n
@@ -183,12 +187,20 @@ public final class StrategyRunner {
         var result = StrategyResult(final: best!, base: first!, samples: records, optimization: nil, adapter: nil,
                                     evaluations: evaluations)
         if adaptIfNone && !best!.passed && settings.maxSteps > 0 {
-            let a = adapt(noiseIndex: bestIndex, unadapted: best!)
-            result.final = a.final
-            result.base = best!
-            result.optimization = a.record
-            result.adapter = a.lora
-            result.evaluations += a.evaluations
+            // The budget of steps is split over the best few samples' noises (`restarts`): a
+            // fresh LoRA from each in turn, until one passes. The last one tried is kept.
+            var left = settings.maxSteps
+            for (k, (index, video)) in candidates.enumerated() {
+                let steps = k == candidates.count - 1 ? left : settings.maxSteps / candidates.count
+                left -= steps
+                let a = adapt(noiseIndex: index, unadapted: video, steps: steps)
+                result.final = a.final
+                result.base = video
+                result.optimization = a.record
+                result.adapter = a.lora
+                result.evaluations += a.evaluations
+                if a.final.passed { break }
+            }
         }
         return result
     }
@@ -200,7 +212,7 @@ public final class StrategyRunner {
     func teacherLoRA() -> StrategyResult {
         let z = noise(0)
         let base = judged(reasoner.sample(scene, noise: z, steps: settings.sampleSteps))
-        let a = adapt(noiseIndex: 0, unadapted: base)
+        let a = adapt(noiseIndex: 0, unadapted: base, steps: settings.maxSteps)
         return StrategyResult(final: a.final, base: base, samples: [], optimization: a.record, adapter: a.lora,
                               evaluations: settings.sampleCost + a.evaluations)
     }
@@ -215,7 +227,7 @@ public final class StrategyRunner {
     /// trajectory, so the check costs no model evaluation); a passing final video stops the
     /// adaptation. `unadapted` is the final video of the base model from z, already judged:
     /// when it passes, no update is made.
-    func adapt(noiseIndex: Int, unadapted: JudgedVideo) -> (final: JudgedVideo, record: OptimizationRecord, lora: ReasonerLoRA, evaluations: Int) {
+    func adapt(noiseIndex: Int, unadapted: JudgedVideo, steps maxSteps: Int) -> (final: JudgedVideo, record: OptimizationRecord, lora: ReasonerLoRA, evaluations: Int) {
         let z = noise(noiseIndex)
         let s = settings
         let lora = reasoner.attachLoRA(rank: s.rank, alpha: s.alpha, seed: StrategyRunner.noiseSeed(s.seed, 1_000_000 + noiseIndex))
@@ -234,8 +246,8 @@ public final class StrategyRunner {
         let frameFloats = Trajectory.frames * scene.layered.size * scene.layered.size * 3
         var dVideo = [Float](repeating: 0, count: frameFloats)
         var final: JudgedVideo?
-        for step in 1...max(1, s.maxSteps) {
-            if s.maxSteps == 0 { break }
+        for step in 1...max(1, maxSteps) {
+            if maxSteps == 0 { break }
             lora.zeroGradients()
             let sample = DifferentiableSample(reasoner, scene: scene, noise: z, steps: gradSteps, activations: acts)
             evaluations += gradSteps
@@ -243,7 +255,7 @@ public final class StrategyRunner {
             for i in 0..<frameFloats { dVideo[i] = 0 }
             let scored = dVideo.withUnsafeMutableBufferPointer { trainingTeacher.score(video, gradient: $0.baseAddress!) }
             record.losses.append(scored.loss)
-            progress(.step(step: step, maxSteps: s.maxSteps, loss: scored.loss, pYes: scored.pYes))
+            progress(.step(step: step, maxSteps: maxSteps, loss: scored.loss, pYes: scored.pYes))
             // Step 1 scores the unadapted model (B = 0), already judged.
             let checkFree = s.gradient == .allSteps && s.sampleSteps == gradSteps
             if step > 1 && (scored.loss <= s.stopLoss || checkFree) {

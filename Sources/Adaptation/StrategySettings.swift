@@ -39,6 +39,9 @@ public struct StrategySettings: Sendable {
     /// Adds to the adaptation's gradient a pull of the layers of `static` objects back to
     /// their place (the teacher's pixel score gives none once a layer has left its place).
     public var staticPrior: Bool = true
+    /// sample-then-adapt: the step budget is split over the noises of this many of the best
+    /// samples, adapted in turn until one passes (1: the best sample's noise only).
+    public var restarts: Int = 1
 
     /// The default path of the teacher's gradient (see docs/ADAPTATION.md for the measurements).
     public static let defaultGradient: GradientPath = .allSteps

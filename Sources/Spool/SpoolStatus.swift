@@ -21,7 +21,18 @@ public struct SpoolStatus {
         public var attempts: Int
     }
 
+    public struct DoneTask {
+        public var name: String
+        /// The verdict's status, "passed" or "failed".
+        public var status: String?
+        /// The questions the judge answered "no".
+        public var failedQuestions: [String]
+        public var seconds: Double?
+    }
+
     public var counts: [String: Int] = [:]
+    /// The most recent tasks in done/ (newest first), with their verdicts.
+    public var done: [DoneTask] = []
     public var active: [ActiveTask] = []
     /// Tasks waiting in incoming/ after worker crashes, with their crash counts.
     public var retried: [(name: String, attempts: Int)] = []
@@ -29,6 +40,7 @@ public struct SpoolStatus {
     public var failed: [FailedTask] = []
 
     public static let failedShown = 20
+    public static let doneShown = 20
 
     public static func read(spool: String) throws -> SpoolStatus {
         let f = SpoolFolders(root: spool)
@@ -55,6 +67,17 @@ public struct SpoolStatus {
                 runningSeconds: o.map { max(0, wall - $0.claimedAt) },
                 progress: Sys.readJSONObject(path + "/progress.json", limit: 1 << 20)))
         }
+        let recentDone = done.map { ($0, Sys.entry(f.done + "/" + $0)?.ctime ?? 0) }
+            .sorted { $0.1 > $1.1 }.prefix(doneShown)
+        for (n, _) in recentDone {
+            let v = Sys.readJSONObject(f.done + "/" + n + "/" + SpoolFolders.verdictFile, limit: 16 << 20)
+            var questions: [[String: Any]] = []
+            if let g = v?["goal"] as? [String: Any] { questions.append(g) }
+            questions += (v?["process"] as? [[String: Any]]) ?? []
+            let no = questions.filter { ($0["satisfied"] as? Bool) == false }.compactMap { $0["question"] as? String }
+            let seconds = (v?["cost"] as? [String: Any])?["seconds"] as? Double
+            s.done.append(DoneTask(name: n, status: v?["status"] as? String, failedQuestions: no, seconds: seconds))
+        }
         let recent = failed.map { ($0, Sys.entry(f.failed + "/" + $0)?.ctime ?? 0) }
             .sorted { $0.1 > $1.1 }.prefix(failedShown)
         for (n, _) in recent {
@@ -79,6 +102,10 @@ public struct SpoolStatus {
                 o["progress"] = t.progress ?? NSNull()
                 return o
             },
+            "done": done.map { t -> [String: Any] in
+                ["name": t.name, "status": t.status ?? NSNull(), "failed_questions": t.failedQuestions,
+                 "seconds": t.seconds ?? NSNull()]
+            },
             "retried": retried.map { ["name": $0.name, "attempts": $0.attempts] as [String: Any] },
             "failed": failed.map { t -> [String: Any] in
                 ["name": t.name, "code": t.code ?? NSNull(), "message": t.message ?? NSNull(), "attempts": t.attempts]
@@ -102,6 +129,12 @@ public struct SpoolStatus {
             lines.append(l)
         }
         for r in retried { lines.append("  waiting  \(r.name)  after \(r.attempts) crashed attempt(s)") }
+        for t in done {
+            var l = "  \((t.status ?? "done").padding(toLength: 7, withPad: " ", startingAt: 0))  \(t.name)"
+            if let sec = t.seconds { l += String(format: "  %.1f s", sec) }
+            if !t.failedQuestions.isEmpty { l += "  no: " + t.failedQuestions.joined(separator: " | ") }
+            lines.append(l)
+        }
         for t in failed {
             lines.append("  failed   \(t.name)  \(t.code ?? "?"): \(t.message ?? "no verdict")")
         }

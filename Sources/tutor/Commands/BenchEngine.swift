@@ -10,12 +10,12 @@ struct BenchEngine: ParsableCommand {
         commandName: "engine",
         abstract: "Measure the numeric engine against raw sgemm on this machine.",
         discussion: """
-        In one process: (a) raw sgemm at 1024^3 on 1 and 2 threads and at the shapes the model
-        uses, as the ceiling; (b) one forward and one forward plus backward of a DiT stack of about
-        1,000 tokens, width 256, 8 blocks; (c) the Reasoner-size stack (about 100 tokens, width
-        256): batch 1 with a rank-16 LoRA trained alone, and batch 32 fully trained; (d) the same two
-        for the stack of the Reasoner's shipped default (ReasonerConfig.standard). Prints GFLOP/s,
-        the ratio to the ceiling, where the time goes per kind of op, resident memory over 100
+        In one process: (a) raw sgemm at 1024^3 on 1 and 2 threads and at the shapes the model \
+        uses, as the ceiling; (b) one forward and one forward plus backward of a DiT stack of about \
+        1,000 tokens, width 256, 8 blocks; (c) the Reasoner-size stack (about 100 tokens, width \
+        256): batch 1 with a rank-16 LoRA trained alone, and batch 32 fully trained; (d) the same two \
+        for the stack of the Reasoner's shipped default (ReasonerConfig.standard). Prints GFLOP/s, \
+        the ratio to the ceiling, where the time goes per kind of op, resident memory over 100 \
         LoRA steps, and peak resident memory. Build with -c release; it measures, it asserts nothing.
         """
     )

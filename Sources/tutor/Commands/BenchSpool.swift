@@ -12,13 +12,13 @@ struct BenchSpool: ParsableCommand {
         commandName: "spool",
         abstract: "Measure the spool daemon: pickup latency, throughput, memory over many tasks, idle CPU.",
         discussion: """
-        Starts this tutor's daemon on a temporary spool with a runner script that only writes a
-        verdict, then measures: (1) pickup latency, from the rename of a complete folder into
-        incoming/ to its claim (the rename into active/, seen by inotify), one task at a time;
-        (2) throughput of tiny tasks with 2 workers, a burst renamed in at once; (3) the daemon's
-        resident memory at start and after every 100 of --tasks tasks; (4) the daemon's CPU time
-        while idle for --idle-seconds. Each worker starts through `tutor spool-exec`, so the
-        figures include one start of this executable per task. Build with -c release. It
+        Starts this tutor's daemon on a temporary spool with a runner script that only writes a \
+        verdict, then measures: (1) pickup latency, from the rename of a complete folder into \
+        incoming/ to its claim (the rename into active/, seen by inotify), one task at a time; \
+        (2) throughput of tiny tasks with 2 workers, a burst renamed in at once; (3) the daemon's \
+        resident memory at start and after every 100 of --tasks tasks; (4) the daemon's CPU time \
+        while idle for --idle-seconds. Each worker starts through `tutor spool-exec`, so the \
+        figures include one start of this executable per task. Build with -c release. It \
         measures and prints; it asserts nothing.
         """
     )

@@ -65,6 +65,9 @@ struct BenchStrategies: ParsableCommand {
     @Option(help: "Static prior during adaptation: on or off.")
     var staticPrior: String = "on"
 
+    @Option(help: "sample-then-adapt: adapt from this many of the best samples in turn, splitting the steps.")
+    var restarts: Int = 1
+
     @Option(help: "best-of-n's n (default: the smallest n whose cost is at least teacher-lora's mean).")
     var bestOfN: Int?
 
@@ -139,6 +142,7 @@ struct BenchStrategies: ParsableCommand {
         let grad = GradientPath(rawValue: gradient)!, lossTerms = LossTerms(rawValue: loss)!
         var bestN = bestOfN
         let prior = staticPrior != "off"
+        let restartCount = max(1, restarts)
         let families = taskList.map(\.family).reduce(into: [String]()) { if !$0.contains($1) { $0.append($1) } }
         var example = StrategySettings(job: JobSettings(), gradient: grad, loss: lossTerms)
         if let steps { example.maxSteps = steps }
@@ -167,6 +171,7 @@ struct BenchStrategies: ParsableCommand {
             let bench = StrategyBench(modelDirectory: modelDir, jobs: jobs) { s in
                 s.gradient = grad; s.loss = lossTerms
                 s.staticPrior = prior
+                s.restarts = restartCount
                 if let steps { s.maxSteps = steps }
                 if let lr { s.learningRate = Float(lr) }
                 if let rank { s.rank = rank }
@@ -205,7 +210,7 @@ struct BenchStrategies: ParsableCommand {
         func pad(_ x: String, _ w: Int) -> String { x.count >= w ? x : x + String(repeating: " ", count: w - x.count) }
         func lpad(_ x: String, _ w: Int) -> String { x.count >= w ? x : String(repeating: " ", count: w - x.count) + x }
         let col = max(12, (results.map { $0.0.count }.max() ?? 0) + 2)
-        print("adaptation: lr \(s.learningRate), rank \(s.rank), alpha \(s.alpha), max_steps \(s.maxSteps), stop_loss \(s.stopLoss), gradient \(s.gradient.rawValue), loss \(s.loss.rawValue), static prior \(staticPrior), sample_steps \(s.sampleSteps); sample-then-adapt samples \(s.samples); best-of-n n = \(bestN.map(String.init) ?? "-")")
+        print("adaptation: lr \(s.learningRate), rank \(s.rank), alpha \(s.alpha), max_steps \(s.maxSteps), stop_loss \(s.stopLoss), gradient \(s.gradient.rawValue), loss \(s.loss.rawValue), static prior \(staticPrior), restarts \(restarts), sample_steps \(s.sampleSteps); sample-then-adapt samples \(s.samples); best-of-n n = \(bestN.map(String.init) ?? "-")")
         print(pad("", 20) + results.map { lpad($0.0, col) }.joined())
         for f in families + ["overall"] {
             let idx = tasks.indices.filter { f == "overall" || tasks[$0].family == f }

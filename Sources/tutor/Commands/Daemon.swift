@@ -6,22 +6,22 @@ struct Daemon: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Serve a spool: run each task folder dropped into incoming/.",
         discussion: """
-        Watches SPOOL/incoming/ (inotify, plus a periodic rescan) and takes a folder when it was
-        renamed in whole, holds a READY file, or has not changed for the settle time. Each task is
-        claimed by renaming it into active/ and run by a worker process, `tutor run FOLDER` by
-        default or `--runner PATH` (called as `PATH FOLDER`: the hook for wrapping tasks, e.g.
-        with Slurm's srun). The worker writes verdict.json last; the task then moves to done/
-        (passed or failed) or failed/ (error). A worker that dies without a verdict is retried
-        up to --max-attempts times, then the task goes to failed/ with the reason. Several
+        Watches SPOOL/incoming/ (inotify, plus a periodic rescan) and takes a folder when it was \
+        renamed in whole, holds a READY file, or has not changed for the settle time. Each task is \
+        claimed by renaming it into active/ and run by a worker process, `tutor run FOLDER` by \
+        default or `--runner PATH` (called as `PATH FOLDER`: the hook for wrapping tasks, e.g. \
+        with Slurm's srun). The worker writes verdict.json last; the task then moves to done/ \
+        (passed or failed) or failed/ (error). A worker that dies without a verdict is retried \
+        up to --max-attempts times, then the task goes to failed/ with the reason. Several \
         daemons, on one host or several sharing the spool, take each task once.
 
-        SIGTERM or SIGINT: take no more tasks, give running ones --grace seconds, then put them
-        back in incoming/ and exit 0. Under systemd (Type=notify) it reports READY=1, STATUS=,
+        SIGTERM or SIGINT: take no more tasks, give running ones --grace seconds, then put them \
+        back in incoming/ and exit 0. Under systemd (Type=notify) it reports READY=1, STATUS=, \
         WATCHDOG=1 and STOPPING=1 on $NOTIFY_SOCKET.
 
-        Every option can also come from the environment (for systemd's EnvironmentFile):
-        TUTOR_SPOOL, TUTOR_WORKERS, TUTOR_RUNNER, TUTOR_MODEL, TUTOR_THREADS, TUTOR_SETTLE_SECONDS,
-        TUTOR_RESCAN_SECONDS, TUTOR_GRACE_SECONDS, TUTOR_LEASE_SECONDS, TUTOR_MAX_ATTEMPTS,
+        Every option can also come from the environment (for systemd's EnvironmentFile): \
+        TUTOR_SPOOL, TUTOR_WORKERS, TUTOR_RUNNER, TUTOR_MODEL, TUTOR_THREADS, TUTOR_SETTLE_SECONDS, \
+        TUTOR_RESCAN_SECONDS, TUTOR_GRACE_SECONDS, TUTOR_LEASE_SECONDS, TUTOR_MAX_ATTEMPTS, \
         TUTOR_INCOMPLETE_SECONDS. Options on the command line win.
         """
     )

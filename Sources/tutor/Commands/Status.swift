@@ -6,9 +6,9 @@ struct Status: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Show the tasks of a spool in each state, with the progress of running ones.",
         discussion: """
-        Reads the spool's folders only, so it works from any host that sees the spool: counts per
-        state (incoming, active, done, failed); for each running task its daemon, attempt, time
-        and the step and loss of its progress.json; tasks waiting again after worker crashes; and
+        Reads the spool's folders only, so it works from any host that sees the spool: counts per \
+        state (incoming, active, done, failed); for each running task its daemon, attempt, time \
+        and the step and loss of its progress.json; tasks waiting again after worker crashes; and \
         the latest failed tasks with their error codes and messages.
         """
     )

@@ -8,11 +8,11 @@ struct Submit: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Validate a task folder and submit a copy of it to a spool atomically.",
         discussion: """
-        Checks the folder as `tutor validate` does and refuses it on any problem. Then copies it
-        (regular files and folders only; a symbolic link anywhere refuses the submission) under a
-        dot-name in SPOOL/incoming/, which daemons ignore, and renames the copy into place, so a
-        daemon takes it at once and never sees half of it. Prints the task's name; the result
-        appears as SPOOL/done/NAME/verdict.json (or under failed/). Exits 1 when the folder is
+        Checks the folder as `tutor validate` does and refuses it on any problem. Then copies it \
+        (regular files and folders only; a symbolic link anywhere refuses the submission) under a \
+        dot-name in SPOOL/incoming/, which daemons ignore, and renames the copy into place, so a \
+        daemon takes it at once and never sees half of it. Prints the task's name; the result \
+        appears as SPOOL/done/NAME/verdict.json (or under failed/). Exits 1 when the folder is \
         refused.
         """
     )
