@@ -190,6 +190,25 @@ struct BenchReasoner: ParsableCommand {
         }
         print(String(format: "time: %.1f ms per %d-step sample (batch 1), %.1f ms per one-step sample (batch 8)",
                      1000 * sampleSeconds / Double(max(samples, 1)), steps, 1000 * oneStepSeconds / Double(max(oneSteps, 1))))
+        // Test-time adaptation's inner step: differentiable sample, render, backward into a rank-16 LoRA.
+        let task = Families.generate(family: .maze, seed: firstSeed)
+        let scene = Scene(prompt: task.prompt, firstFrame: task.firstFrame)
+        let lora = reasoner.attachLoRA(rank: 16, alpha: 16, seed: 1)
+        let dVideo = [Float](repeating: 1e-3, count: Trajectory.frames * 64 * 64 * 3)
+        for gradSteps in [1, steps] {
+            let acts = (0..<gradSteps).map { _ in reasoner.makeActivations(maxBatch: 1) }
+            let reps = 10
+            let t0 = monotonicSeconds()
+            for _ in 0..<reps {
+                lora.zeroGradients()
+                let ds = DifferentiableSample(reasoner, scene: scene, noise: Reasoner.noise(seed: 1), steps: gradSteps, activations: acts)
+                _ = Compositor.render(scene.layered, ds.trajectory)
+                ds.backward(dTrajectory: Compositor.renderBackward(scene.layered, ds.trajectory, dVideo: dVideo))
+            }
+            print(String(format: "time: %.1f ms per LoRA gradient through %d sampling step(s) (forward, render, backward; rank 16, %d LoRA parameters)",
+                         1000 * (monotonicSeconds() - t0) / Double(reps), gradSteps, lora.parameterCount))
+        }
+        reasoner.detachLoRA()
     }
 
     /// The layer of the moving object that travels farthest in the solution.
