@@ -19,7 +19,7 @@ public struct JobSettings: Sendable, Equatable {
     public var seed: UInt64 = 0
     public var maxSteps: Int = 40
     public var stopLoss: Double = 0.22
-    public var learningRate: Double = 5e-3
+    public var learningRate: Double = 1.5e-3
     public var rank: Int = 16
     public var alpha: Double = 16
     public var samples: Int = 8
