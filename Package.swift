@@ -26,7 +26,7 @@ let package = Package(
         .target(name: "Teacher", dependencies: ["Media"]),
         .target(name: "Tasks", dependencies: ["Media", "Teacher"]),
         .target(name: "Reasoner", dependencies: ["Engine", "Media", "ModelFiles", "Tasks"]),
-        .target(name: "TaskFolder", dependencies: ["Media", "Teacher"]),
+        .target(name: "TaskFolder", dependencies: ["Media", "ModelFiles", "Teacher"]),
         .target(name: "Adaptation", dependencies: ["Engine", "Media", "ModelFiles", "Teacher", "Reasoner", "TaskFolder"]),
         .target(name: "Spool", dependencies: ["CInotify"]),
         .executableTarget(name: "tutor", dependencies: [

@@ -57,7 +57,7 @@ final class ByteStorage: @unchecked Sendable {
 /// A file written under a temporary dot-name in its destination folder, fsynced,
 /// closed (checked), then renamed into place and the folder fsynced: a reader sees
 /// the old file or the whole new one, never half of one.
-struct AtomicFileWriter {
+public struct AtomicFileWriter {
     let path: String
     private let tempPath: String
     private var fd: Int32
@@ -110,7 +110,8 @@ struct AtomicFileWriter {
         unlink(tempPath)
     }
 
-    static func write(_ bytes: [UInt8], to path: String) throws(SafetensorsError) {
+    /// Writes `bytes` to `path` atomically (the whole sequence above in one call).
+    public static func write(_ bytes: [UInt8], to path: String) throws(SafetensorsError) {
         var w = try AtomicFileWriter(path: path)
         try w.write(bytes)
         try w.commit()

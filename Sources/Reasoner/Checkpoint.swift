@@ -29,38 +29,6 @@ public enum ReasonerError: Error, CustomStringConvertible {
     }
 }
 
-/// Writes a file so that a reader never sees half of it: a temporary name in the same folder,
-/// fsync, rename into place, fsync the folder.
-enum AtomicFile {
-    static func write(_ bytes: [UInt8], to path: String) throws {
-        let url = URL(fileURLWithPath: path)
-        let dir = url.deletingLastPathComponent().path
-        let tmp = dir + "/.\(url.lastPathComponent).\(getpid()).tmp"
-        let fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-        if fd < 0 { throw ReasonerError.file("cannot write \(tmp): \(String(cString: strerror(errno)))") }
-        var done = 0
-        while done < bytes.count {
-            let n = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress! + done, bytes.count - done) }
-            if n < 0 {
-                if errno == EINTR { continue }
-                let e = String(cString: strerror(errno)); close(fd); unlink(tmp)
-                throw ReasonerError.file("cannot write \(tmp): \(e)")
-            }
-            done += n
-        }
-        if fsync(fd) != 0 || close(fd) != 0 {
-            let e = String(cString: strerror(errno)); unlink(tmp)
-            throw ReasonerError.file("cannot write \(tmp): \(e)")
-        }
-        if rename(tmp, path) != 0 {
-            let e = String(cString: strerror(errno)); unlink(tmp)
-            throw ReasonerError.file("cannot rename \(tmp) to \(path): \(e)")
-        }
-        let dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        if dfd >= 0 { fsync(dfd); close(dfd) }
-    }
-}
-
 extension Reasoner {
     public static let weightsFileName = "model.safetensors"
     public static let configFileName = "config.json"
@@ -129,6 +97,6 @@ extension Reasoner {
         }
         let enc = JSONEncoder()
         enc.outputFormatting = [.prettyPrinted, .sortedKeys]
-        try AtomicFile.write(Array(try enc.encode(config)) + [0x0A], to: folder + "/" + Reasoner.configFileName)
+        try AtomicFileWriter.write(Array(try enc.encode(config)) + [0x0A], to: folder + "/" + Reasoner.configFileName)
     }
 }

@@ -240,7 +240,7 @@ public final class TrainingRun {
         }
         let enc = JSONEncoder()
         enc.outputFormatting = [.prettyPrinted, .sortedKeys]
-        try AtomicFile.write(Array(try enc.encode(state)) + [0x0A], to: folder + "/state.json")
+        try AtomicFileWriter.write(Array(try enc.encode(state)) + [0x0A], to: folder + "/state.json")
         lastCheckpoint = Date()
         log("checkpoint: \(state.phase) step \(state.step) -> \(folder)")
     }

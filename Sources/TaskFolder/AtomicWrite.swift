@@ -1,4 +1,5 @@
 import Foundation
+import ModelFiles
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -14,30 +15,13 @@ public enum AtomicWrite {
     }
 
     public static func write(_ bytes: [UInt8], to url: URL) throws {
-        let dir = url.deletingLastPathComponent()
-        let tmp = dir.appendingPathComponent(".\(url.lastPathComponent).\(getpid()).tmp")
-        let fd = open(tmp.path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0o644)
-        if fd < 0 { throw Failure(path: tmp.path, reason: String(cString: strerror(errno))) }
-        var done = 0
-        while done < bytes.count {
-            let n = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress! + done, bytes.count - done) }
-            if n < 0 {
-                if errno == EINTR { continue }
-                let e = String(cString: strerror(errno)); close(fd); unlink(tmp.path)
-                throw Failure(path: tmp.path, reason: e)
-            }
-            done += n
+        do {
+            try AtomicFileWriter.write(bytes, to: url.path)
+        } catch .writeFailed(let path, let reason) {
+            throw Failure(path: path, reason: reason)
+        } catch {
+            throw Failure(path: url.path, reason: error.description)
         }
-        if fsync(fd) != 0 {
-            let e = String(cString: strerror(errno)); close(fd); unlink(tmp.path)
-            throw Failure(path: tmp.path, reason: e)
-        }
-        if close(fd) != 0 { unlink(tmp.path); throw Failure(path: tmp.path, reason: String(cString: strerror(errno))) }
-        if rename(tmp.path, url.path) != 0 {
-            let e = String(cString: strerror(errno)); unlink(tmp.path)
-            throw Failure(path: url.path, reason: e)
-        }
-        syncFolder(dir)
     }
 
     public static func write(_ string: String, to url: URL) throws {
