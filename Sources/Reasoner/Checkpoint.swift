@@ -41,6 +41,21 @@ extension Reasoner {
         return r
     }
 
+    /// A tiny model whose every weight is random, so that each part of it (the adaLN gates that
+    /// DiT starts at zero, the output head) carries a gradient: the smallest model on which
+    /// test-time adaptation can move a video. For tests; quick in a debug build.
+    public static func makeTinyRandom(seed: UInt64 = 3) -> Reasoner {
+        let r = makeTiny(seed: seed)
+        var rng = Engine.SplitMix64(seed: seed &+ 100)
+        for e in r.store.entries where e.shape.count == 2 {
+            let p = r.store.value(e.name)
+            if (0..<e.count).allSatisfy({ p[$0] == 0 }) {
+                for i in 0..<e.count { p[i] = rng.normal() * 0.05 }
+            }
+        }
+        return r
+    }
+
     /// Loads a checkpoint folder (`model.safetensors` + `config.json`), e.g. `models/reasoner`.
     public static func load(from folder: String) throws -> Reasoner {
         let configPath = folder + "/" + configFileName, weightsPath = folder + "/" + weightsFileName

@@ -19,7 +19,7 @@ final class StrategyTests: XCTestCase {
     /// On a task the base video fails, teacher-guided adaptation lowers the teacher's loss, the
     /// step losses are recorded, only the LoRA changes, and the cost counts every pass.
     func testTeacherLoRALowersTheLossWhereTheBaseMisses() throws {
-        let r = tinyRandomReasoner()
+        let r = Reasoner.makeTinyRandom()
         let baseWeights = r.store.array("final.head.weight")
         let (scene, rules, first) = try task(.obstacles, 1_000_002, tokenizer: r.tokenizer)
         var job = JobSettings()
@@ -59,7 +59,7 @@ final class StrategyTests: XCTestCase {
     /// best-of-n keeps a passing video over a failing one, then the lowest loss; its first
     /// sample is the base strategy's video (same noise).
     func testBestOfNKeepsTheBestAndStartsFromTheBaseNoise() throws {
-        let r = tinyRandomReasoner(seed: 5)
+        let r = Reasoner.makeTinyRandom(seed: 5)
         let (scene, rules, first) = try task(.align, 1_000_004, tokenizer: r.tokenizer)
         var job = JobSettings()
         job.sampleSteps = 2
@@ -81,7 +81,7 @@ final class StrategyTests: XCTestCase {
     /// The static prior finds the walls' layer of a maze (and nothing else), and its gradient
     /// matches finite differences.
     func testStaticPriorPullsTheWallsLayerBack() throws {
-        let r = tinyRandomReasoner()
+        let r = Reasoner.makeTinyRandom()
         let (scene, rules, first) = try task(.maze, 1_000_005, tokenizer: r.tokenizer)
         let runner = StrategyRunner(reasoner: r, scene: scene, rules: rules, firstFrame: first, settings: StrategySettings(job: JobSettings()))
         let walls = try XCTUnwrap(rules.object(named: "walls"))
@@ -142,7 +142,7 @@ final class StrategyBenchTests: XCTestCase {
     func testBenchIsIndependentOfSchedulingAndCountsCost() throws {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("tutor-bench-\(getpid())")
         defer { try? FileManager.default.removeItem(at: dir) }
-        try tinyRandomReasoner().saveCheckpoint(to: dir.path)
+        try Reasoner.makeTinyRandom().saveCheckpoint(to: dir.path)
         var tasks: [BenchTask] = []
         for (f, seed) in [(Family.order, UInt64(1_000_001)), (.maze, 1_000_002), (.align, 1_000_003)] {
             let t = Families.generate(family: f, seed: seed)

@@ -51,7 +51,7 @@ final class RunTests: XCTestCase {
     func tinyModel() throws -> String {
         let dir = root.appendingPathComponent("model").path
         if !FileManager.default.fileExists(atPath: dir + "/config.json") {
-            try tinyRandomReasoner().saveCheckpoint(to: dir)
+            try Reasoner.makeTinyRandom().saveCheckpoint(to: dir)
         }
         return dir
     }
