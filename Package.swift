@@ -1,8 +1,8 @@
 // swift-tools-version: 6.0
 import PackageDescription
 
-// Layout: C shims at the bottom (CBLAS, CJPEG, CInotify); Media and ModelFiles for
-// files on disk; Engine is the numeric core and knows nothing of tasks; Teacher,
+// Layout: C at the bottom (CBLAS, CJPEG, CInotify, and CKernels: the engine's attention and
+// GELU); Media and ModelFiles for files on disk; Engine is the numeric core and knows nothing of tasks; Teacher,
 // Tasks and Reasoner build on it; Adaptation runs one task end to end; Spool serves
 // a spool of task folders and knows nothing of tensors; `tutor` is the command line.
 let package = Package(
@@ -19,10 +19,12 @@ let package = Package(
                        providers: [.apt(["libopenblas-dev"])]),
         .target(name: "CJPEG", linkerSettings: [.linkedLibrary("jpeg")]),
         .systemLibrary(name: "CInotify", providers: [.apt(["libinotifytools0-dev"])]),
+        // the engine's hand-written attention and GELU: optimised in every build, tests included
+        .target(name: "CKernels", cSettings: [.unsafeFlags(["-O2", "-Wno-psabi"])]),
 
         .target(name: "Media", dependencies: ["CJPEG"]),
         .target(name: "ModelFiles"),
-        .target(name: "Engine", dependencies: ["CBLAS"]),
+        .target(name: "Engine", dependencies: ["CBLAS", "CKernels"]),
         .target(name: "Teacher", dependencies: ["Media"]),
         .target(name: "Tasks", dependencies: ["Media", "Teacher"]),
         .target(name: "Reasoner", dependencies: ["Engine", "Media", "ModelFiles", "Tasks"]),

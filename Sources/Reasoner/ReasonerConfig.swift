@@ -60,7 +60,7 @@ public struct ReasonerConfig: Codable, Sendable, Equatable {
     public var predictsClean: Bool { prediction == "x" }
 
     /// The default size of the shipped model.
-    public static let standard = ReasonerConfig(width: 128, depth: 4, heads: 4, mlpRatio: 2)
+    public static let standard = ReasonerConfig(width: 128, depth: 4, heads: 4, mlpRatio: 4)
     /// A very small model for tests: random weights are fine, it only has to run quickly.
     public static let tiny = ReasonerConfig(width: 32, depth: 1, heads: 2, mlpRatio: 2, timeEmbedding: 16, name: "tutor-reasoner-tiny")
 

@@ -224,6 +224,45 @@ extension AttentionTests {
     }
 }
 
+extension AttentionTests {
+    /// The hand-written short-sequence kernels and the sgemm ones for long sequences give the
+    /// same probabilities, outputs and gradients, for head widths that are and are not whole
+    /// vectors of 8, with padding, on 1 and 2 threads.
+    func testShortKernelsMatchSgemmKernels() {
+        defer { Threads.set(1) }
+        for (T, C, NH) in [(37, 64, 2), (112, 128, 4), (9, 20, 2)] {
+            var rng = SplitMix64(seed: UInt64(T * 100 + C))
+            let B = 2
+            let qkv = Buf(random: B * T * 3 * C, &rng), r = Buf(random: B * T * C, &rng)
+            let out = Buf(B * T * C), outL = Buf(B * T * C), ref = Buf(B * T * C)
+            let att = Buf(B * NH * T * T), attL = Buf(B * NH * T * T), attR = Buf(B * NH * T * T)
+            let scratch = Buf(B * NH * T * T)
+            let valid = (0..<(B * T)).map { $0 < T || $0 % T < T - 3 }
+            valid.withUnsafeBufferPointer { vb in
+                let v = vb.baseAddress!
+                Attention.forwardReference(out: ref.p, att: attR.p, qkv: qkv.p, keyValid: v, b: B, t: T, c: C, heads: NH)
+                Attention.forwardLong(out: outL.p, att: attL.p, qkv: qkv.p, keyValid: v, b: B, t: T, c: C, heads: NH)
+                let dL = Buf(B * T * 3 * C)
+                Attention.backwardLong(dqkv: dL.p, scratch: scratch.p, dout: r.p, qkv: qkv.p, att: attL.p,
+                                       b: B, t: T, c: C, heads: NH)
+                for threads in [1, 2] {
+                    Threads.set(threads)
+                    Attention.forward(out: out.p, att: att.p, qkv: qkv.p, keyValid: v, b: B, t: T, c: C, heads: NH)
+                    assertClose(out.p, ref.p, B * T * C, tol: 1e-5, "short attention vs reference, T \(T)")
+                    assertClose(att.p, attR.p, B * NH * T * T, tol: 1e-5, "short probabilities vs reference, T \(T)")
+                    assertClose(out.p, outL.p, B * T * C, tol: 1e-5, "short vs sgemm attention, T \(T)")
+                    let d = Buf(B * T * 3 * C)
+                    d.p.update(repeating: 0.25, count: B * T * 3 * C)  // backward adds into what is there
+                    Attention.backward(dqkv: d.p, scratch: scratch.p, dout: r.p, qkv: qkv.p, att: att.p,
+                                       b: B, t: T, c: C, heads: NH)
+                    for i in 0..<(B * T * 3 * C) { d.p[i] -= 0.25 }
+                    assertClose(d.p, dL.p, B * T * 3 * C, tol: 1e-4, "short vs sgemm attention gradient, T \(T)")
+                }
+            }
+        }
+    }
+}
+
 final class EmbeddingAndLossTests: XCTestCase {
     func testEmbeddingTimestepLossPooling() {
         var rng = SplitMix64(seed: 7)

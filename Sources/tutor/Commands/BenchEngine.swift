@@ -14,9 +14,11 @@ struct BenchEngine: ParsableCommand {
         uses, as the ceiling; (b) one forward and one forward plus backward of a DiT stack of about \
         1,000 tokens, width 256, 8 blocks; (c) the Reasoner-size stack (about 100 tokens, width \
         256): batch 1 with a rank-16 LoRA trained alone, and batch 32 fully trained; (d) the same two \
-        for the stack of the Reasoner's shipped default (ReasonerConfig.standard). Prints GFLOP/s, \
-        the ratio to the ceiling, where the time goes per kind of op, resident memory over 100 \
-        LoRA steps, and peak resident memory. Build with -c release; it measures, it asserts nothing.
+        for the stack of the Reasoner's shipped default (ReasonerConfig.standard), batch 1 also on \
+        one thread, as `tutor run` runs it (the daemon runs one task per core). Prints GFLOP/s, \
+        the ratio to the 1024^3 ceiling and to sgemm at the stack's own shapes, where the time goes \
+        per kind of op, resident memory over 100 LoRA steps, and peak resident memory. Build with \
+        -c release; it measures, it asserts nothing.
         """
     )
 
@@ -78,6 +80,10 @@ struct BenchEngine: ParsableCommand {
         let shape = "\(rc.tokens) tokens, width \(rc.width), \(rc.depth) blocks, MLP \(rc.mlpRatio * rc.width)"
         measureStack(standard, batch: 1, tokens: rc.tokens, title: "ReasonerConfig.standard stack (\(shape)), batch 1, LoRA rank 16, LoRA-only backward",
                      mode: .loraOnly, lora: true)
+        if threads != 1 {
+            measureStack(standard, batch: 1, tokens: rc.tokens, title: "ReasonerConfig.standard stack (\(shape)), batch 1 on 1 thread (as tutor run), LoRA rank 16, LoRA-only backward",
+                         mode: .loraOnly, lora: true, threads: 1)
+        }
         measureStack(standard, batch: 32, tokens: rc.tokens, title: "ReasonerConfig.standard stack (\(shape)), batch 32, full backward",
                      mode: .full, lora: false)
 
@@ -110,27 +116,53 @@ struct BenchEngine: ParsableCommand {
 
     /// GFLOP/s of one n^3 product split over the engine's threads (`Engine.gemm`), one timing.
     func engineGemmRate(_ n: Int, once: Bool = false) -> Double {
-        let a = [Float](repeating: 0.5, count: n * n), b = [Float](repeating: 0.25, count: n * n)
-        var c = [Float](repeating: 0, count: n * n)
+        engineGemmRate(n, n, n, once: once)
+    }
+
+    /// GFLOP/s of `[m, k] x [k, n]` split over the engine's threads (`Engine.gemm`, as the
+    /// stack's linear maps run), small products repeated so a timing covers about 20 ms.
+    func engineGemmRate(_ m: Int, _ n: Int, _ k: Int, once: Bool = false) -> Double {
+        let a = [Float](repeating: 0.5, count: m * k), b = [Float](repeating: 0.25, count: k * n)
+        var c = [Float](repeating: 0, count: m * n)
+        let flops = 2.0 * Double(m) * Double(n) * Double(k)
+        let inner = max(1, Int(2e9 / flops))
         var times: [Double] = []
         for r in 0...(once ? 1 : repeats) {
             let t0 = monotonicSeconds()
             a.withUnsafeBufferPointer { ap in
                 b.withUnsafeBufferPointer { bp in
                     c.withUnsafeMutableBufferPointer { cp in
-                        gemm(transA: false, transB: false, m: n, n: n, k: n, alpha: 1, a: ap.baseAddress!, lda: n,
-                             b: bp.baseAddress!, ldb: n, beta: 0, c: cp.baseAddress!, ldc: n)
+                        for _ in 0..<inner {
+                            gemm(transA: false, transB: false, m: m, n: n, k: k, alpha: 1, a: ap.baseAddress!, lda: k,
+                                 b: bp.baseAddress!, ldb: n, beta: 0, c: cp.baseAddress!, ldc: n)
+                        }
                     }
                 }
             }
-            if r > 0 { times.append(monotonicSeconds() - t0) }
+            if r > 0 { times.append((monotonicSeconds() - t0) / Double(inner)) }
         }
-        return 2 * Double(n * n * n) / median(times) / 1e9
+        return flops / median(times) / 1e9
+    }
+
+    /// sgemm's rate at the stack's own linear shapes (q,k,v, o, fc1, fc2 over B·T rows), the
+    /// FLOP-weighted harmonic mean: what the stack would reach if it were only these products.
+    func shapeCeiling(_ config: DiTConfig, rows N: Int) -> Double {
+        let C = config.width, H = config.hidden
+        let shapes = [(N, 3 * C, C), (N, C, C), (N, H, C), (N, C, H)]
+        var flops = 0.0, seconds = 0.0
+        for (m, n, k) in shapes {
+            let f = 2.0 * Double(m * n * k)
+            flops += f
+            seconds += f / (engineGemmRate(m, n, k) * 1e9)
+        }
+        return flops / seconds / 1e9
     }
 
     func measureStack(_ config: DiTConfig, batch B: Int, tokens T: Int, title: String, mode: DiTStack.GradientMode,
-                      lora: Bool, memorySteps: Int = 0) {
+                      lora: Bool, memorySteps: Int = 0, threads stackThreads: Int? = nil) {
         print(title + ":")
+        Threads.set(stackThreads ?? threads)
+        defer { Threads.set(threads) }
         let store = ParameterStore()
         let stack = DiTStack(config, store: store)
         store.allocate()
@@ -202,6 +234,10 @@ struct BenchEngine: ParsableCommand {
                      f * 1e3, fwdFlops / 1e9, gf, 100 * gf / ceiling, fBest * 1e3, gfBest, 100 * gfBest / ceilingBest))
         print(String(format: "  forward+backward   %8.2f  %7.2f  %7.1f   %4.0f%%     | %7.2f  %7.1f   %4.0f%%",
                      s * 1e3, (fwdFlops + bwdFlops) / 1e9, gs, 100 * gs / ceiling, sBest * 1e3, gsBest, 100 * gsBest / ceilingBest))
+        let shapes = shapeCeiling(config, rows: B * T)
+        print(String(format: "  sgemm at this stack's own shapes (q,k,v, o, fc1, fc2 at %d rows, %d thread%@): %.1f GFLOP/s;",
+                     B * T, Threads.count, Threads.count == 1 ? "" : "s", shapes))
+        print(String(format: "    forward %.0f%%, forward+backward %.0f%% of it (medians)", 100 * gf / shapes, 100 * gs / shapes))
         print("  time per kind of op (one profiled forward | forward+backward):")
         let total = profile.total, ftotal = fwdProfile.values.reduce(0, +)
         for op in OpProfile.Op.allCases {

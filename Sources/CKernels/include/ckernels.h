@@ -1,0 +1,33 @@
+// Hand-written kernels for the engine's short products and elementwise ops, where OpenBLAS's
+// fixed cost per call or scalar Swift loops would dominate: attention over one (sequence, head)
+// and GELU. Compiled twice (AVX2 + FMA, and baseline x86-64), chosen once at run time.
+// Shapes are written beside every pointer; every buffer is row-major Float.
+#ifndef TUTOR_CKERNELS_H
+#define TUTOR_CKERNELS_H
+
+#include <stdbool.h>
+
+/// Attention forward for one (sequence, head), query rows [i0, i0 + rows):
+///   att[i, :] = softmax(scale · q_i · Kᵀ over valid keys), out_i = att[i, :] · V.
+/// q, k, v: [T, HD] with row stride ld (columns of the packed qkv). valid: [T] or NULL (all).
+/// att: [rows, T] (stride T), the probabilities of rows i0..; out: [rows, HD], stride ldo, the
+/// output of row i0 first. A row with no valid key gets zero probabilities and a zero output.
+void tutor_attention_forward(const float *q, const float *k, const float *v, long ld,
+                             const bool *valid, long T, long HD, float scale, long i0, long rows,
+                             float *att, float *out, long ldo);
+
+/// Attention backward for one (sequence, head): adds the gradients of the forward into dq, dk,
+/// dv ([T, HD], stride ld). att: [T, T] from the forward; dout: [T, HD], stride ldo.
+void tutor_attention_backward(const float *q, const float *k, const float *v, long ld,
+                              const float *att, const float *dout, long ldo, long T, long HD,
+                              float scale, float *dq, float *dk, float *dv);
+
+/// out[i] = gelu(inp[i]) (tanh form), i < n.
+void tutor_gelu_forward(float *out, const float *inp, long n);
+/// dinp[i] += gelu'(inp[i]) · dout[i], i < n.
+void tutor_gelu_backward(float *dinp, const float *dout, const float *inp, long n);
+
+/// 1 when the AVX2 + FMA versions run, 0 for the baseline ones.
+int tutor_kernels_avx2(void);
+
+#endif
