@@ -284,17 +284,18 @@ INLINE void gelu_backward_body(float *dinp, const float *dout, const float *inp,
 
 #if defined(__x86_64__)
 #define WIDE __attribute__((target("avx2,fma")))
-static int use_avx2 = 0;
+static int have_avx2 = 0, use_avx2 = 0;
 __attribute__((constructor)) static void choose_kernels(void) {
     __builtin_cpu_init();
-    use_avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    have_avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    use_avx2 = have_avx2;
 }
 #define VERSIONS(name, params, args)                                  \
     static WIDE int name##_avx2 params { return name##_body args; }   \
     static int name##_base params { return name##_body args; }        \
     static int name params { return use_avx2 ? name##_avx2 args : name##_base args; }
 #else
-static int use_avx2 = 0;
+static int have_avx2 = 0, use_avx2 = 0;
 #define VERSIONS(name, params, args) static int name params { return name##_body args; }
 #endif
 
@@ -326,3 +327,8 @@ void tutor_attention_backward(const float *q, const float *k, const float *v, lo
 void tutor_gelu_forward(float *out, const float *inp, long n) { gelu_f(out, inp, n); }
 void tutor_gelu_backward(float *dinp, const float *dout, const float *inp, long n) { gelu_b(dinp, dout, inp, n); }
 int tutor_kernels_avx2(void) { return use_avx2; }
+int tutor_kernels_set_avx2(int on) {
+    int was = use_avx2;
+    use_avx2 = on && have_avx2;
+    return was;
+}

@@ -1,3 +1,4 @@
+import CKernels
 import XCTest
 @testable import Engine
 
@@ -258,6 +259,41 @@ extension AttentionTests {
                     for i in 0..<(B * T * 3 * C) { d.p[i] -= 0.25 }
                     assertClose(d.p, dL.p, B * T * 3 * C, tol: 1e-4, "short vs sgemm attention gradient, T \(T)")
                 }
+            }
+        }
+    }
+}
+
+extension AttentionTests {
+    /// The C kernels exist in a baseline x86-64 version and an AVX2 + FMA one, chosen at start;
+    /// both match the references (attention, GELU forward and gradient).
+    func testBaselineAndWideKernelVersionsMatchReferences() {
+        let was = tutor_kernels_set_avx2(1)
+        defer { _ = tutor_kernels_set_avx2(was) }
+        var rng = SplitMix64(seed: 31)
+        let B = 2, T = 23, C = 48, NH = 3, n = 1003
+        let qkv = Buf(random: B * T * 3 * C, &rng), out = Buf(B * T * C), ref = Buf(B * T * C)
+        let att = Buf(B * NH * T * T), attR = Buf(B * NH * T * T), scratch = Buf(B * NH * T * T)
+        let x = Buf(random: n, &rng), g = Buf(n), gRef = Buf(n)
+        for i in 0..<n { x.p[i] *= 4 }
+        Attention.forwardReference(out: ref.p, att: attR.p, qkv: qkv.p, keyValid: nil, b: B, t: T, c: C, heads: NH)
+        GELU.forwardReference(out: gRef.p, inp: x.p, n: n)
+        var grads: [[Float]] = []
+        for wide in [0, 1] {
+            _ = tutor_kernels_set_avx2(Int32(wide))
+            Attention.forward(out: out.p, att: att.p, qkv: qkv.p, keyValid: nil, b: B, t: T, c: C, heads: NH)
+            assertClose(out.p, ref.p, B * T * C, tol: 1e-5, "attention, wide \(wide)")
+            let d = Buf(B * T * 3 * C), r = Buf(B * T * C)
+            for i in 0..<(B * T * C) { r.p[i] = Float(i % 7) - 3 }
+            Attention.backward(dqkv: d.p, scratch: scratch.p, dout: r.p, qkv: qkv.p, att: att.p, b: B, t: T, c: C, heads: NH)
+            grads.append(d.array)
+            GELU.forward(out: g.p, inp: x.p, n: n)
+            assertClose(g.p, gRef.p, n, tol: 1e-5, "gelu, wide \(wide)")
+        }
+        var base = grads[0], wide = grads[1]
+        base.withUnsafeMutableBufferPointer { a in
+            wide.withUnsafeMutableBufferPointer { b in
+                assertClose(a.baseAddress!, b.baseAddress!, a.count, tol: 1e-4, "attention gradient, baseline vs wide")
             }
         }
     }

@@ -29,5 +29,8 @@ void tutor_gelu_backward(float *dinp, const float *dout, const float *inp, long 
 
 /// 1 when the AVX2 + FMA versions run, 0 for the baseline ones.
 int tutor_kernels_avx2(void);
+/// Chooses the baseline versions (0) or, where the machine has AVX2 and FMA, the wide ones (1);
+/// returns the previous choice. For tests: both versions must give the same results.
+int tutor_kernels_set_avx2(int on);
 
 #endif
