@@ -25,6 +25,7 @@
 //   Embedding/TimestepEmbedding, MSE/MeanPool/Reduce, SpaceTime (Patchify, PositionEmbedding3D,
 //   Concat, FrameTranspose, TemporalAttention), Rotary3D.
 // - Gemm.swift, Threads.swift, FastMath.swift (fast exp/tanh), ProcessMemory.swift (RSS).
+// - ../CKernels: the C kernels behind Attention (sequences up to 128 tokens) and GELU.
 
 /// Float buffer pointer types used throughout the engine.
 public typealias FloatPointer = UnsafeMutablePointer<Float>
