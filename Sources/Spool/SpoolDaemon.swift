@@ -32,6 +32,9 @@ public struct DaemonSettings: Sendable {
     /// A folder in active/ without an owner record (its claimer died between the rename and
     /// the record) is taken back after this long.
     public var unownedSeconds = 60.0
+    /// A task still running after this long is stopped and goes to failed/ with an error
+    /// verdict saying so; it is not retried (a task that hung once would hang again). 0: no limit.
+    public var taskSeconds = 3600.0
     /// What runs each task.
     public var worker: WorkerCommand
 
@@ -122,6 +125,9 @@ public final class SpoolDaemon {
             if !stopping && running.count < settings.workers {
                 for c in candidates.values { wakeAt = min(wakeAt, c.checkAt) }
             }
+            if settings.taskSeconds > 0 {
+                for r in running.values { wakeAt = min(wakeAt, r.started + settings.taskSeconds) }
+            }
             let timeoutMS = Int32(max(0, min(60_000, ((wakeAt - now) * 1000).rounded(.up))))
             fds[0].revents = 0; fds[1].revents = 0
             _ = poll(&fds, 2, timeoutMS)
@@ -134,6 +140,7 @@ public final class SpoolDaemon {
                 }
             }
             reapWorkers()
+            stopOverdueWorkers()
             for e in watcher.take() { apply(e) }
 
             now = Sys.monotonic()
@@ -360,6 +367,27 @@ public final class SpoolDaemon {
             settle(path: folders.active + "/" + name, name: name,
                    crash: "the worker \(exit.description) after \(String(format: "%.1f", seconds)) s without writing verdict.json",
                    seconds: seconds, countCrash: true)
+        }
+    }
+
+    /// Stops the workers that ran past `taskSeconds`. A task whose worker wrote its verdict
+    /// just in time is settled by it; the others go to failed/ with a `timed-out` verdict.
+    func stopOverdueWorkers() {
+        guard settings.taskSeconds > 0 else { return }
+        let now = Sys.monotonic()
+        for (name, r) in running where now - r.started >= settings.taskSeconds {
+            r.worker.kill(SIGKILL)
+            var status: Int32 = 0
+            while waitpid(r.worker.pid, &status, 0) < 0 && errno == EINTR {}
+            running.removeValue(forKey: name)
+            statusDirty = true
+            let path = folders.active + "/" + name
+            if VerdictStatus.read(task: path) == .absent {
+                finishWithError(path: path, name: name, code: "timed-out",
+                                message: "stopped after \(String(format: "%.0f", now - r.started)) s: the daemon's limit per task is \(String(format: "%.0f", settings.taskSeconds)) s (TUTOR_TASK_SECONDS). worker.log in this folder holds what it printed.")
+            } else {
+                settle(path: path, name: name, crash: "", seconds: now - r.started, countCrash: false)
+            }
         }
     }
 

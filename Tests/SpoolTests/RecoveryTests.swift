@@ -103,6 +103,38 @@ final class RecoveryTests: XCTestCase {
         XCTAssertEqual(d.waitExit(), 0)
     }
 
+    /// A task that runs past --task-seconds is killed and goes to failed/ with a timed-out
+    /// verdict, once (not retried); the daemon goes on serving.
+    func testTaskPastItsTimeLimitEndsInFailed() throws {
+        let tutor = try tutorExecutable()
+        let t = try TempFolder("timeout")
+        let runner = try t.script("runner.sh", """
+        d="$1"; n=$(basename "$d")
+        echo "started $n"
+        case "$n" in slow*) sleep 60 ;; esac
+        printf '{"version":1,"task":"%s","status":"passed"}\\n' "$n" > "$d/.v.tmp"; mv "$d/.v.tmp" "$d/verdict.json"
+        """)
+        let d = try DaemonProcess(tutor: tutor, spool: t.spool, arguments: ["--runner", runner, "--task-seconds", "1.5", "--rescan", "60"],
+                                  log: t.path + "/daemon.log")
+        XCTAssertTrue(d.waitForLog("serving"), d.log)
+        let start = Date()
+        XCTAssertEqual(rename(try t.makeTask("slow"), t.state("incoming", "slow")), 0)
+        XCTAssertTrue(waitUntil(timeout: 15) { exists(t.state("failed", "slow") + "/verdict.json") }, d.log)
+        XCTAssertLessThan(Date().timeIntervalSince(start), 10)
+        let v = readJSON(t.state("failed", "slow") + "/verdict.json")
+        XCTAssertEqual(v?["status"] as? String, "error")
+        let err = v?["error"] as? [String: Any]
+        XCTAssertEqual(err?["code"] as? String, "timed-out")
+        XCTAssertTrue((err?["message"] as? String ?? "").contains("TUTOR_TASK_SECONDS"))
+        let log = (try? String(contentsOfFile: t.state("failed", "slow") + "/worker.log", encoding: .utf8)) ?? ""
+        XCTAssertEqual(log.components(separatedBy: "started slow").count - 1, 1, log)
+
+        XCTAssertEqual(rename(try t.makeTask("quick"), t.state("incoming", "quick")), 0)
+        XCTAssertTrue(waitUntil(timeout: 10) { exists(t.state("done", "quick") + "/verdict.json") }, d.log)
+        d.signal(SIGTERM)
+        XCTAssertEqual(d.waitExit(), 0)
+    }
+
     /// SIGTERM: running tasks get the grace period, are then killed and go back to incoming/
     /// without counting an attempt; the daemon exits 0.
     func testSigtermPutsUnfinishedTasksBack() throws {

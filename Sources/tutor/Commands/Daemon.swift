@@ -22,7 +22,7 @@ struct Daemon: ParsableCommand {
         Every option can also come from the environment (for systemd's EnvironmentFile): \
         TUTOR_SPOOL, TUTOR_WORKERS, TUTOR_RUNNER, TUTOR_MODEL, TUTOR_THREADS, TUTOR_SETTLE_SECONDS, \
         TUTOR_RESCAN_SECONDS, TUTOR_GRACE_SECONDS, TUTOR_LEASE_SECONDS, TUTOR_MAX_ATTEMPTS, \
-        TUTOR_INCOMPLETE_SECONDS. Options on the command line win.
+        TUTOR_INCOMPLETE_SECONDS, TUTOR_TASK_SECONDS. Options on the command line win.
         """
     )
 
@@ -62,12 +62,16 @@ struct Daemon: ParsableCommand {
     @Option(help: "Seconds after which a quiet folder lacking a required input is taken anyway, to fail with a message (default 600). Env: TUTOR_INCOMPLETE_SECONDS.")
     var incompleteAfter: Double?
 
+    @Option(help: "Seconds after which a running task is stopped and goes to failed/ with a timed-out verdict, not retried; 0 for no limit (default 3600). Env: TUTOR_TASK_SECONDS.")
+    var taskSeconds: Double?
+
     func validate() throws {
         if resolvedSpool == nil { throw ValidationError("give the spool folder: --spool DIR (or TUTOR_SPOOL)") }
         if let w = try number(workers, "TUTOR_WORKERS", Int.init), w < 1 || w > 256 { throw ValidationError("--workers must be between 1 and 256") }
         for (v, env, name) in [(settle, "TUTOR_SETTLE_SECONDS", "--settle"), (rescan, "TUTOR_RESCAN_SECONDS", "--rescan"),
                                (grace, "TUTOR_GRACE_SECONDS", "--grace"), (lease, "TUTOR_LEASE_SECONDS", "--lease"),
-                               (incompleteAfter, "TUTOR_INCOMPLETE_SECONDS", "--incomplete-after")] {
+                               (incompleteAfter, "TUTOR_INCOMPLETE_SECONDS", "--incomplete-after"),
+                               (taskSeconds, "TUTOR_TASK_SECONDS", "--task-seconds")] {
             if let x = try number(v, env, Double.init), !(x >= 0 && x < 1e7) { throw ValidationError("\(name) must be a number of seconds >= 0") }
         }
         if let r = try number(rescan, "TUTOR_RESCAN_SECONDS", Double.init), r < 0.1 { throw ValidationError("--rescan must be at least 0.1 s") }
@@ -122,6 +126,7 @@ struct Daemon: ParsableCommand {
         if let v = try number(lease, "TUTOR_LEASE_SECONDS", Double.init) { s.leaseSeconds = v }
         if let v = try number(maxAttempts, "TUTOR_MAX_ATTEMPTS", Int.init) { s.maxAttempts = v }
         if let v = try number(incompleteAfter, "TUTOR_INCOMPLETE_SECONDS", Double.init) { s.incompleteSeconds = v }
+        if let v = try number(taskSeconds, "TUTOR_TASK_SECONDS", Double.init) { s.taskSeconds = v }
 
         let daemon = SpoolDaemon(spool: resolvedSpool!, settings: s)
         do {
