@@ -53,8 +53,8 @@ public final class AdamW {
     public var weightDecay: Float
     public var maxGradNorm: Float?
     public let subset: ParameterSubset
-    /// Steps taken so far (for bias correction).
-    public private(set) var step = 0
+    /// Updates made so far (the bias correction's t); set it when restoring saved moments.
+    public var step = 0
 
     public init(_ subset: ParameterSubset, learningRate: Float, beta1: Float = 0.9, beta2: Float = 0.999,
                 eps: Float = 1e-8, weightDecay: Float = 0, maxGradNorm: Float? = nil) {

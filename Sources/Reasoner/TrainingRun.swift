@@ -82,6 +82,9 @@ public final class TrainingRun {
     public var log: (String) -> Void = { print($0) }
     /// Stop (after a checkpoint) when this much wall time has passed in this process.
     public var stopAfterSeconds: Double?
+    /// Stop (after a checkpoint) after this many training steps in this process.
+    public var stopAfterSteps: Int?
+    var stepsThisProcess = 0
     var started = Date()
     var lastCheckpoint = Date()
 
@@ -142,7 +145,8 @@ public final class TrainingRun {
                    examples.count, options.families.joined(separator: ", "), skipped, Date().timeIntervalSince(t0)))
     }
 
-    /// Runs the remaining phases. Returns false when stopped early by `stopAfterSeconds`.
+    /// Runs the remaining phases. Returns false when stopped early by `stopAfterSeconds` or
+    /// `stopAfterSteps`.
     @discardableResult
     public func run() throws -> Bool {
         if examples.isEmpty { prepareData() }
@@ -202,9 +206,15 @@ public final class TrainingRun {
                 if state.step % 200 == 0 { t0 = Date(); s0 = state.step }
             }
             if Date().timeIntervalSince(lastCheckpoint) >= options.checkpointMinutes * 60 { try checkpoint() }
+            stepsThisProcess += 1
             if let stop = stopAfterSeconds, Date().timeIntervalSince(started) >= stop {
                 try checkpoint()
                 log("stopped after \(Int(stop)) s at \(name) step \(state.step); continue with --resume")
+                return false
+            }
+            if let stop = stopAfterSteps, stepsThisProcess >= stop, state.step < steps {
+                try checkpoint()
+                log("stopped after \(stop) steps at \(name) step \(state.step); continue with --resume")
                 return false
             }
         }
@@ -255,13 +265,8 @@ public final class TrainingRun {
         guard m.count == st.count, v.count == st.count else {
             throw ReasonerError.file("\(path) has \(m.count) moments for \(st.count) parameters")
         }
-        // The engine's AdamW counts its own steps for the bias correction: advance it with a
-        // zero learning rate (no parameter changes), then put the saved moments in place.
-        let lr = trainer.optimizer.learningRate
-        trainer.optimizer.learningRate = 0
-        st.zeroGradients()
-        for _ in 0..<state.optimizerStep { trainer.optimizer.update() }
-        trainer.optimizer.learningRate = lr
+        // the saved moments and the step count of their bias correction
+        trainer.optimizer.step = state.optimizerStep
         m.withUnsafeBufferPointer { st.m!.update(from: $0.baseAddress!, count: st.count) }
         v.withUnsafeBufferPointer { st.v!.update(from: $0.baseAddress!, count: st.count) }
     }
