@@ -193,7 +193,9 @@ public final class TrainingRun {
             appendLog("\(name),\(state.step),\(loss),\(norm),\(lr),\(String(format: "%.1f", state.seconds + Date().timeIntervalSince(started)))")
             if state.step % 10 == 0 || state.step == steps {
                 let dt = Date().timeIntervalSince(t0), rate = Double(state.step - s0) / max(dt, 1e-9)
-                let left = Double(steps - state.step) / max(rate, 1e-9)
+                // the base phase's estimate includes the reflow steps that follow (same cost per step)
+                let stepsLeft = steps - state.step + (name == "base" ? options.reflowSteps : 0)
+                let left = Double(stepsLeft) / max(rate, 1e-9)
                 log(String(format: "[%@] step %d/%d  loss %.4f (mean of last %d %.4f)  lr %.1e  %.2f steps/s  left %@",
                            name, state.step, steps, loss, recent.count, recent.reduce(0, +) / Float(recent.count), lr, rate,
                            TrainingRun.clock(left)))
