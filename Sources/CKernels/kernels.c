@@ -89,15 +89,20 @@ INLINE void put8(float *dst, v8 a, long cols, float alpha, int accumulate) {
     else { for (long l = 0; l < cols; l++) dst[l] = alpha * tmp[l]; }
 }
 
+// Rows r0 ..< r0 + 4 of m (row stride ld); those from nr on repeat row r0 + nr - 1, so a
+// block of 4 rows can always be computed (and only the first nr stored).
+INLINE void four_rows(const float *m, long ld, long r0, long nr, const float *p[4]) {
+    for (long r = 0; r < 4; r++) p[r] = m + (r0 + min_l(r, nr - 1)) * ld;
+}
+
 // s[r, j] = Σ_d x[r, d] · yt[d, j] for r < nrows, j < tp.
 // x: [nrows, hdp] contiguous; yt: [hdp, tp]; s: [nrows, tp]. hdp and tp are multiples of 8.
 INLINE void rows_times_columns(long nrows, const float *x, long hdp, const float *yt, long tp, float *s) {
     for (long r0 = 0; r0 < nrows; r0 += 4) {
         long nr = min_l(4, nrows - r0);
-        const float *x0 = x + r0 * hdp;
-        const float *x1 = x + (r0 + min_l(1, nr - 1)) * hdp;
-        const float *x2 = x + (r0 + min_l(2, nr - 1)) * hdp;
-        const float *x3 = x + (r0 + min_l(3, nr - 1)) * hdp;
+        const float *xr[4];
+        four_rows(x, hdp, r0, nr, xr);
+        const float *x0 = xr[0], *x1 = xr[1], *x2 = xr[2], *x3 = xr[3];
         for (long jb = 0; jb < tp; jb += 8) {
             v8 a0 = splat(0), a1 = a0, a2 = a0, a3 = a0;
             for (long d = 0; d < hdp; d++) {
@@ -119,10 +124,9 @@ INLINE void weighted_rows(long nrows, long hdp, long hd, long nsum, const float 
                           const float *y, long ldy, float alpha, float *o, long ldo, int accumulate) {
     for (long r0 = 0; r0 < nrows; r0 += 4) {
         long nr = min_l(4, nrows - r0);
-        const float *w0 = w + r0 * wrs;
-        const float *w1 = w + (r0 + min_l(1, nr - 1)) * wrs;
-        const float *w2 = w + (r0 + min_l(2, nr - 1)) * wrs;
-        const float *w3 = w + (r0 + min_l(3, nr - 1)) * wrs;
+        const float *wr[4];
+        four_rows(w, wrs, r0, nr, wr);
+        const float *w0 = wr[0], *w1 = wr[1], *w2 = wr[2], *w3 = wr[3];
         float *o0 = o + r0 * ldo;
         long dc = 0;
         for (; dc + 16 <= hdp; dc += 16) {
