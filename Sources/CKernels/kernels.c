@@ -103,7 +103,20 @@ INLINE void rows_times_columns(long nrows, const float *x, long hdp, const float
         const float *xr[4];
         four_rows(x, hdp, r0, nr, xr);
         const float *x0 = xr[0], *x1 = xr[1], *x2 = xr[2], *x3 = xr[3];
-        for (long jb = 0; jb < tp; jb += 8) {
+        long jb = 0;
+        for (; jb + 16 <= tp; jb += 16) {
+            v8 a0 = splat(0), a1 = a0, a2 = a0, a3 = a0, b0 = a0, b1 = a0, b2 = a0, b3 = a0;
+            for (long d = 0; d < hdp; d++) {
+                v8 y = load8(yt + d * tp + jb), z = load8(yt + d * tp + jb + 8);
+                a0 += x0[d] * y; a1 += x1[d] * y; a2 += x2[d] * y; a3 += x3[d] * y;
+                b0 += x0[d] * z; b1 += x1[d] * z; b2 += x2[d] * z; b3 += x3[d] * z;
+            }
+            store8(s + r0 * tp + jb, a0); store8(s + r0 * tp + jb + 8, b0);
+            if (nr > 1) { store8(s + (r0 + 1) * tp + jb, a1); store8(s + (r0 + 1) * tp + jb + 8, b1); }
+            if (nr > 2) { store8(s + (r0 + 2) * tp + jb, a2); store8(s + (r0 + 2) * tp + jb + 8, b2); }
+            if (nr > 3) { store8(s + (r0 + 3) * tp + jb, a3); store8(s + (r0 + 3) * tp + jb + 8, b3); }
+        }
+        for (; jb < tp; jb += 8) {
             v8 a0 = splat(0), a1 = a0, a2 = a0, a3 = a0;
             for (long d = 0; d < hdp; d++) {
                 v8 y = load8(yt + d * tp + jb);
