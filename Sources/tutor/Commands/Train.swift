@@ -19,7 +19,9 @@ struct Train: ParsableCommand {
         optimizer.safetensors, state.json and loss.csv. --resume continues a run exactly where its last \
         checkpoint was. The same seed and thread count give the same model.
 
-        Build with `swift build -c release` first: a debug build is many times slower.
+        The defaults are the shipped model's recipe: `tutor train --out DIR --threads 1` made \
+        models/reasoner in about 80 minutes on one core (models/reasoner/MODEL_CARD.md). Build with \
+        `swift build -c release` first: a debug build is many times slower.
         """
     )
 
@@ -27,7 +29,7 @@ struct Train: ParsableCommand {
     var out: String
 
     @Option(help: "Base training steps.")
-    var steps = 3000
+    var steps = 12000
 
     @Option(help: "Sequences per step.")
     var batch = 32
@@ -48,7 +50,7 @@ struct Train: ParsableCommand {
     var minutes: Double?
 
     @Option(help: "Training tasks generated per family.")
-    var tasksPerFamily = 1000
+    var tasksPerFamily = 3000
 
     @Option(help: "Peak learning rate of the base phase.")
     var learningRate: Float = 5e-4
