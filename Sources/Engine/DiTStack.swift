@@ -402,7 +402,7 @@ public final class DiTStack {
         guard let inp = ws.inp, let cond = ws.cond else {
             preconditionFailure("DiTStack.backward: no forward pass has run with this workspace")
         }
-        let B = ws.batch, T = ws.tokens, keyValid = ws.keyValid
+        let B = ws.batch, T = ws.tokens
         let C = config.width, H = config.hidden, NH = config.heads, CC = config.condWidth
         let N = B * T, C6 = 6 * C
         let useLoRA = lora != nil && !loraFused

@@ -231,7 +231,7 @@ public final class TrainingRun {
     func appendLog(_ line: String) {
         let path = folder + "/loss.csv"
         if !FileManager.default.fileExists(atPath: path) {
-            FileManager.default.createFile(atPath: path, contents: Data("phase,step,loss,grad_norm,lr,seconds\n".utf8))
+            _ = FileManager.default.createFile(atPath: path, contents: Data("phase,step,loss,grad_norm,lr,seconds\n".utf8))
         }
         if let h = FileHandle(forWritingAtPath: path) {
             h.seekToEndOfFile(); h.write(Data((line + "\n").utf8)); try? h.close()

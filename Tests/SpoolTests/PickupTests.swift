@@ -36,7 +36,7 @@ final class PickupTests: XCTestCase {
         try t.makeTask("inplace", in: t.state("incoming"))
         usleep(1_000_000)
         XCTAssertTrue(exists(t.state("incoming", "inplace")), "a folder written in place waits for the settle time or READY")
-        FileManager.default.createFile(atPath: t.state("incoming", "inplace") + "/READY", contents: nil)
+        _ = FileManager.default.createFile(atPath: t.state("incoming", "inplace") + "/READY", contents: nil)
         XCTAssertTrue(waitUntil(timeout: 5) { exists(t.state("done", "inplace") + "/verdict.json") }, d.log)
         d.signal(SIGTERM)
         XCTAssertEqual(d.waitExit(), 0)
@@ -111,7 +111,7 @@ final class PickupTests: XCTestCase {
         // Stop the daemon, fill its queue with events (touching two dot-files in turn: the
         // kernel merges only identical neighbours), then rename a task in: its event is dropped.
         let noise = [t.state("incoming", ".noise-a"), t.state("incoming", ".noise-b")]
-        for p in noise { FileManager.default.createFile(atPath: p, contents: nil) }
+        for p in noise { _ = FileManager.default.createFile(atPath: p, contents: nil) }
         usleep(200_000)
         d.signal(SIGSTOP)
         XCTAssertTrue(waitUntil(timeout: 5) { processState(d.pid) == "T" })
@@ -144,7 +144,7 @@ final class PickupTests: XCTestCase {
         XCTAssertTrue(d.waitForLog("serving"), d.log)
 
         XCTAssertEqual(rename(try t.makeTask("twice"), t.state("incoming", "twice")), 0)
-        FileManager.default.createFile(atPath: t.state("incoming", "loose-file.txt"), contents: Data("x".utf8))
+        _ = FileManager.default.createFile(atPath: t.state("incoming", "loose-file.txt"), contents: Data("x".utf8))
         let target = try t.makeTask("elsewhere")
         XCTAssertEqual(symlink(target, t.state("incoming", "linked")), 0)
 
@@ -269,7 +269,7 @@ final class StatusTests: XCTestCase {
         XCTAssertTrue(text.contains("running  long") && text.contains("step 7"), text)
         XCTAssertTrue(text.contains("failed   bad-one  invalid-input: prompt.txt is missing"), text)
 
-        FileManager.default.createFile(atPath: release, contents: nil)
+        _ = FileManager.default.createFile(atPath: release, contents: nil)
         XCTAssertTrue(waitUntil(timeout: 10) { exists(t.state("done", "long") + "/verdict.json") }, d.log)
         d.signal(SIGTERM)
         XCTAssertEqual(d.waitExit(), 0)

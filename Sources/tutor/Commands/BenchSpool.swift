@@ -84,7 +84,7 @@ struct BenchSpool: ParsableCommand {
             let d = staging + "/" + name
             try FileManager.default.createDirectory(atPath: d, withIntermediateDirectories: false)
             for f in ["prompt.txt", "rules.json", "first_frame.jpg"] {
-                FileManager.default.createFile(atPath: d + "/" + f, contents: Data("x".utf8))
+                _ = FileManager.default.createFile(atPath: d + "/" + f, contents: Data("x".utf8))
             }
             return name
         }
