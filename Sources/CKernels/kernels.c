@@ -261,6 +261,37 @@ INLINE int attention_backward_body(const float *q, const float *k, const float *
     return 0;
 }
 
+// ---- softmax over rows (the long-sequence attention) ----
+
+INLINE int softmax_rows_body(float *m, long rows, long cols, const bool *valid) {
+    long full = cols & ~7L;
+    for (long i = 0; i < rows; i++) {
+        float *row = m + i * cols;
+        if (valid) { for (long j = 0; j < cols; j++) row[j] = valid[j] ? row[j] : -INFINITY; }
+        v8 mv = splat(-INFINITY);
+        for (long j = 0; j < full; j += 8) mv = __builtin_elementwise_max(mv, load8(row + j));
+        float mx = hmax(mv);
+        for (long j = full; j < cols; j++) mx = row[j] > mx ? row[j] : mx;
+        if (mx == -INFINITY) { memset(row, 0, sizeof(float) * (size_t)cols); continue; }
+        v8 sum = splat(0);
+        for (long j = 0; j < full; j += 8) {
+            v8 e = exp8(load8(row + j) - mx);
+            store8(row + j, e);
+            sum += e;
+        }
+        float total = hsum(sum);
+        if (full < cols) {
+            float t[8];
+            for (long l = 0; l < 8; l++) t[l] = full + l < cols ? row[full + l] - mx : -INFINITY;
+            store8(t, exp8(load8(t)));
+            for (long l = 0; full + l < cols; l++) { row[full + l] = t[l]; total += t[l]; }
+        }
+        float inv = 1.0f / total;
+        for (long j = 0; j < cols; j++) row[j] *= inv;
+    }
+    return 0;
+}
+
 // ---- GELU (tanh form) ----
 
 #define GELU_K 0.7978845608028654f  // sqrt(2/π)
@@ -325,6 +356,8 @@ VERSIONS(attention_backward,
           long T, long HD, float scale, float *dq, float *dk, float *dv),
          (q, k, v, ld, att, dout, ldo, T, HD, scale, dq, dk, dv))
 
+VERSIONS(softmax_rows, (float *m, long rows, long cols, const bool *valid), (m, rows, cols, valid))
+
 INLINE int gelu_f_body(float *out, const float *inp, long n) { gelu_forward_body(out, inp, n); return 0; }
 INLINE int gelu_b_body(float *dinp, const float *dout, const float *inp, long n) { gelu_backward_body(dinp, dout, inp, n); return 0; }
 VERSIONS(gelu_f, (float *out, const float *inp, long n), (out, inp, n))
@@ -341,6 +374,7 @@ void tutor_attention_backward(const float *q, const float *k, const float *v, lo
     if (attention_backward(q, k, v, ld, att, dout, ldo, T, HD, scale, dq, dk, dv) != 0) abort();
 }
 
+void tutor_softmax_rows(float *m, long rows, long cols, const bool *valid) { softmax_rows(m, rows, cols, valid); }
 void tutor_gelu_forward(float *out, const float *inp, long n) { gelu_f(out, inp, n); }
 void tutor_gelu_backward(float *dinp, const float *dout, const float *inp, long n) { gelu_b(dinp, dout, inp, n); }
 int tutor_kernels_avx2(void) { return use_avx2; }

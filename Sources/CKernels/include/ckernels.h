@@ -22,6 +22,10 @@ void tutor_attention_backward(const float *q, const float *k, const float *v, lo
                               const float *att, const float *dout, long ldo, long T, long HD,
                               float scale, float *dq, float *dk, float *dv);
 
+/// Softmax of each row of m ([rows, cols], contiguous) in place, over the columns where valid
+/// ([cols], NULL = all) is true; masked columns become 0, a row with no valid column all 0.
+void tutor_softmax_rows(float *m, long rows, long cols, const bool *valid);
+
 /// out[i] = gelu(inp[i]) (tanh form), i < n.
 void tutor_gelu_forward(float *out, const float *inp, long n);
 /// dinp[i] += gelu'(inp[i]) · dout[i], i < n.

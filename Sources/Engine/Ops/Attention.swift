@@ -160,25 +160,7 @@ public enum Attention {
 
 /// Softmax of each row of `m: [rows, cols]` in place, over the columns where `valid` (`[cols]`,
 /// nil = all) is true; masked columns become 0, and a row with no valid column becomes all 0.
+/// (CKernels: 8 columns at a time with a vector exp.)
 func maskedSoftmaxRows(_ m: FloatPointer, rows: Int, cols: Int, valid: UnsafePointer<Bool>?) {
-    for i in 0..<rows {
-        let row = m + i * cols
-        if let valid { for j in 0..<cols { row[j] = valid[j] ? row[j] : -.infinity } }  // branch-free: vectorises
-        // four running maxima: one long dependency chain would cost a compare's latency per entry
-        var m0 = -Float.infinity, m1 = m0, m2 = m0, m3 = m0
-        var j = 0
-        while j + 4 <= cols {
-            m0 = max(m0, row[j]); m1 = max(m1, row[j + 1]); m2 = max(m2, row[j + 2]); m3 = max(m3, row[j + 3])
-            j += 4
-        }
-        while j < cols { m0 = max(m0, row[j]); j += 1 }
-        let mx = max(max(m0, m1), max(m2, m3))
-        if mx == -.infinity {
-            row.update(repeating: 0, count: cols)
-            continue
-        }
-        for j in 0..<cols { row[j] = fastExp(row[j] - mx) }
-        let inv = 1 / rowSum(row, cols) { $0 }
-        for j in 0..<cols { row[j] *= inv }
-    }
+    tutor_softmax_rows(m, rows, cols, valid)
 }
