@@ -19,9 +19,9 @@ struct Train: ParsableCommand {
         optimizer.safetensors, state.json and loss.csv. --resume continues a run exactly where its last \
         checkpoint was. The same seed and thread count give the same model.
 
-        The defaults are the shipped model's recipe: `tutor train --out DIR --threads 1` made \
-        models/reasoner in about 80 minutes on one core (models/reasoner/MODEL_CARD.md). Build with \
-        `swift build -c release` first: a debug build is many times slower.
+        The defaults are the recipe of the shipped model: `tutor train --out DIR --threads 1` is how \
+        models/reasoner was trained, in about 80 minutes on one core (models/reasoner/MODEL_CARD.md). \
+        Build with `swift build -c release` first: a debug build is many times slower.
         """
     )
 
