@@ -107,7 +107,7 @@ final class TaskInputsTests: XCTestCase {
         let extra = dir.appendingPathComponent("extra")
         try FileManager.default.createDirectory(at: extra, withIntermediateDirectories: true)
         for i in 0..<(TaskInputs.maxEntries + 1) {
-            FileManager.default.createFile(atPath: dir.appendingPathComponent("x\(i)").path, contents: nil)
+            _ = FileManager.default.createFile(atPath: dir.appendingPathComponent("x\(i)").path, contents: nil)
         }
         XCTAssertTrue(TaskInputs.validate(folder: dir).problems.contains { $0.contains("more than the limit") })
     }
