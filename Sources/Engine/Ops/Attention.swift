@@ -33,13 +33,10 @@ public enum Attention {
             forwardLong(out: out, att: att, qkv: qkv, keyValid: keyValid, b: B, t: T, c: C, heads: NH)
             return
         }
-        let HD = C / NH, C3 = 3 * C
-        let scale = 1 / Float(HD).squareRoot()
-        parallelItems(B * NH) { bh in
-            let b = bh / NH, h = bh % NH
-            let q = qkv + b * T * C3 + h * HD
-            tutor_attention_forward(q, q + C, q + 2 * C, C3, keyValid.map { $0 + b * T }, T, HD, scale, 0, T,
-                                    att + bh * T * T, out + b * T * C + h * HD, C)
+        eachHead(b: B, t: T, c: C, heads: NH) { h in
+            let q = qkv + h.qkv
+            tutor_attention_forward(q, q + C, q + 2 * C, 3 * C, keyValid.map { $0 + h.b * T }, T, h.width, h.scale, 0, T,
+                                    att + h.index * T * T, out + h.out, C)
         }
     }
 
@@ -55,15 +52,24 @@ public enum Attention {
             backwardLong(dqkv: dqkv, scratch: scratch, dout: dout, qkv: qkv, att: att, b: B, t: T, c: C, heads: NH)
             return
         }
-        let HD = C / NH, C3 = 3 * C
-        let scale = 1 / Float(HD).squareRoot()
-        // items: (sequence, head) pairs; dK and dV sum over all query rows, so a pair is one item
+        // dK and dV sum over all query rows, so a (sequence, head) pair is one item
+        eachHead(b: B, t: T, c: C, heads: NH) { h in
+            let q = qkv + h.qkv, dq = dqkv + h.qkv
+            tutor_attention_backward(q, q + C, q + 2 * C, 3 * C, att + h.index * T * T, dout + h.out, C,
+                                     T, h.width, h.scale, dq, dq + C, dq + 2 * C)
+        }
+    }
+
+    /// One (sequence, head) pair: its index b·NH + h, its sequence b, where its q columns start
+    /// in `qkv: [B, T, 3C]` and its output columns in `[B, T, C]`, the head width and 1/sqrt of it.
+    struct Head { let index: Int, b: Int, qkv: Int, out: Int, width: Int, scale: Float }
+
+    /// Runs `body` for every (sequence, head) pair, taken by free engine threads.
+    static func eachHead(b B: Int, t T: Int, c C: Int, heads NH: Int, _ body: (Head) -> Void) {
+        let HD = C / NH, scale = 1 / Float(HD).squareRoot()
         parallelItems(B * NH) { bh in
             let b = bh / NH, h = bh % NH
-            let q = qkv + b * T * C3 + h * HD
-            let dq = dqkv + b * T * C3 + h * HD
-            tutor_attention_backward(q, q + C, q + 2 * C, C3, att + bh * T * T, dout + b * T * C + h * HD, C,
-                                     T, HD, scale, dq, dq + C, dq + 2 * C)
+            body(Head(index: bh, b: b, qkv: b * T * 3 * C + h * HD, out: b * T * C + h * HD, width: HD, scale: scale))
         }
     }
 
