@@ -2,9 +2,10 @@
 import PackageDescription
 
 // Layout: C at the bottom (CBLAS, CJPEG, CInotify, and CKernels: the engine's attention and
-// GELU); Media and ModelFiles for files on disk; Engine is the numeric core and knows nothing of tasks; Teacher,
-// Tasks and Reasoner build on it; Adaptation runs one task end to end; Spool serves
-// a spool of task folders and knows nothing of tensors; `tutor` is the command line.
+// GELU); Basics (the seeded random generator); Media and ModelFiles for files on disk; Engine
+// is the numeric core and knows nothing of tasks; Teacher, Tasks and Reasoner build on it;
+// Adaptation runs one task end to end; Spool serves a spool of task folders and knows nothing
+// of tensors; `tutor` is the command line.
 let package = Package(
     name: "tutor",
     platforms: [.macOS(.v13)],
@@ -22,27 +23,28 @@ let package = Package(
         // the engine's hand-written attention and GELU: optimised in every build, tests included
         .target(name: "CKernels", cSettings: [.unsafeFlags(["-O2", "-Wno-psabi"])]),
 
+        .target(name: "Basics"),
         .target(name: "Media", dependencies: ["CJPEG"]),
         .target(name: "ModelFiles"),
-        .target(name: "Engine", dependencies: ["CBLAS", "CKernels"]),
+        .target(name: "Engine", dependencies: ["Basics", "CBLAS", "CKernels"]),
         .target(name: "Teacher", dependencies: ["Media"]),
-        .target(name: "Tasks", dependencies: ["Media", "Teacher"]),
-        .target(name: "Reasoner", dependencies: ["Engine", "Media", "ModelFiles", "Tasks"]),
+        .target(name: "Tasks", dependencies: ["Basics", "Media", "Teacher"]),
+        .target(name: "Reasoner", dependencies: ["Basics", "Engine", "Media", "ModelFiles", "Tasks"]),
         .target(name: "TaskFolder", dependencies: ["Media", "ModelFiles", "Teacher"]),
-        .target(name: "Adaptation", dependencies: ["Engine", "Media", "ModelFiles", "Teacher", "Reasoner", "TaskFolder"]),
+        .target(name: "Adaptation", dependencies: ["Basics", "Engine", "Media", "ModelFiles", "Teacher", "Reasoner", "TaskFolder"]),
         .target(name: "Spool", dependencies: ["CInotify"]),
         .executableTarget(name: "tutor", dependencies: [
-            "Media", "ModelFiles", "Engine", "Teacher", "Tasks", "Reasoner", "TaskFolder", "Adaptation", "Spool",
+            "Basics", "Media", "ModelFiles", "Engine", "Teacher", "Tasks", "Reasoner", "TaskFolder", "Adaptation", "Spool",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
         .testTarget(name: "MediaTests", dependencies: ["Media"]),
         .testTarget(name: "ModelFilesTests", dependencies: ["ModelFiles"]),
-        .testTarget(name: "EngineTests", dependencies: ["Engine"]),
-        .testTarget(name: "TeacherTests", dependencies: ["Teacher", "Tasks", "Media"]),
-        .testTarget(name: "ReasonerTests", dependencies: ["Reasoner", "Engine", "Tasks", "ModelFiles"]),
+        .testTarget(name: "EngineTests", dependencies: ["Basics", "Engine"]),
+        .testTarget(name: "TeacherTests", dependencies: ["Basics", "Teacher", "Tasks", "Media"]),
+        .testTarget(name: "ReasonerTests", dependencies: ["Basics", "Reasoner", "Engine", "Tasks", "ModelFiles"]),
         .testTarget(name: "TaskFolderTests", dependencies: ["TaskFolder", "Media"]),
-        .testTarget(name: "AdaptationTests", dependencies: ["Adaptation", "TaskFolder", "Tasks", "Teacher", "Reasoner", "Engine", "Media"]),
+        .testTarget(name: "AdaptationTests", dependencies: ["Basics", "Adaptation", "TaskFolder", "Tasks", "Teacher", "Reasoner", "Engine", "Media"]),
         .testTarget(name: "SpoolTests", dependencies: ["Spool"]),
         .testTarget(name: "EndToEndTests", dependencies: ["tutor", "Reasoner", "Engine", "Media"]),
     ],

@@ -1,3 +1,4 @@
+import Basics
 import Engine
 import Media
 import Reasoner
@@ -129,7 +130,7 @@ public final class StrategyRunner {
 
     /// The seed of the noise of video `index` of a task with `seed`.
     public static func noiseSeed(_ seed: UInt64, _ index: Int) -> UInt64 {
-        var g = Engine.SplitMix64(seed: seed &* 0x9E37_79B9_7F4A_7C15 ^ (UInt64(index) &+ 0x5eed))
+        var g = SplitMix64(seed: seed &* 0x9E37_79B9_7F4A_7C15 ^ (UInt64(index) &+ 0x5eed))
         return g.next()
     }
 

@@ -1,3 +1,5 @@
+import Basics
+
 /// A stack of DiT transformer blocks (Peebles and Xie, "Scalable Diffusion Models with
 /// Transformers", 2023) with adaLN-Zero conditioning, a key padding mask and optional LoRA on
 /// its linear maps: the body of tutor's Reasoner.

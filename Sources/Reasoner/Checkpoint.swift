@@ -1,3 +1,4 @@
+import Basics
 import Engine
 import Foundation
 import ModelFiles
@@ -46,7 +47,7 @@ extension Reasoner {
     /// test-time adaptation can move a video. For tests; quick in a debug build.
     public static func makeTinyRandom(seed: UInt64 = 3) -> Reasoner {
         let r = makeTiny(seed: seed)
-        var rng = Engine.SplitMix64(seed: seed &+ 100)
+        var rng = SplitMix64(seed: seed &+ 100)
         for e in r.store.entries where e.shape.count == 2 {
             let p = r.store.value(e.name)
             if (0..<e.count).allSatisfy({ p[$0] == 0 }) {

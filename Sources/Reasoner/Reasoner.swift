@@ -1,3 +1,4 @@
+import Basics
 import Engine
 import Foundation
 import Media
@@ -100,7 +101,7 @@ public final class Reasoner {
     /// Random initialisation: the stack as DiT (adaLN-Zero), embeddings small normal, linear maps
     /// uniform in ±sqrt(6 / (in + out)), the output head zero (DiT's final layer starts at zero).
     public func initialize(seed: UInt64) {
-        var rng = Engine.SplitMix64(seed: seed)
+        var rng = SplitMix64(seed: seed)
         func xavier(_ i: Int) {
             let e = store.entries[i], bound = (6 / Float(e.shape[0] + e.shape[1])).squareRoot()
             let p = store.value(i)

@@ -1,10 +1,11 @@
+import Basics
 import Engine
 
 extension Reasoner {
     /// Deterministic standard normal noise for one trajectory, `[maxLayers, frames, 2]`: the same
     /// seed gives the same noise on every machine.
     public static func noise(seed: UInt64) -> [Float] {
-        var rng = Engine.SplitMix64(seed: seed ^ 0x6E6F_6973_6521)
+        var rng = SplitMix64(seed: seed ^ 0x6E6F_6973_6521)
         return (0..<Trajectory.count).map { _ in rng.normal() }
     }
 

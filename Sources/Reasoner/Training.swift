@@ -1,3 +1,4 @@
+import Basics
 import Engine
 import Foundation
 import Tasks
@@ -84,13 +85,13 @@ public final class Trainer {
 
     /// The random generator of step `step`: data order, times and noise depend only on the
     /// seed and the step, so a resumed run draws what the uninterrupted one would have.
-    public static func rng(seed: UInt64, step: Int) -> Engine.SplitMix64 {
-        var mix = Engine.SplitMix64(seed: seed &* 0x9E37_79B9_7F4A_7C15 ^ UInt64(step))
-        return Engine.SplitMix64(seed: mix.next())
+    public static func rng(seed: UInt64, step: Int) -> SplitMix64 {
+        var mix = SplitMix64(seed: seed &* 0x9E37_79B9_7F4A_7C15 ^ UInt64(step))
+        return SplitMix64(seed: mix.next())
     }
 
     /// Loss of one batch without updating anything (for evaluation).
-    public func loss(_ examples: [Example], rng: inout Engine.SplitMix64) -> Float {
+    public func loss(_ examples: [Example], rng: inout SplitMix64) -> Float {
         prepare(examples, rng: &rng)
         runForward(examples.count)
         return lossValue(examples.count)
@@ -100,7 +101,7 @@ public final class Trainer {
 
     /// One optimisation step on `examples` (at most `batch`); returns the loss before the update.
     @discardableResult
-    public func step(_ examples: [Example], stepIndex: Int, rng: inout Engine.SplitMix64) -> (loss: Float, gradNorm: Float) {
+    public func step(_ examples: [Example], stepIndex: Int, rng: inout SplitMix64) -> (loss: Float, gradNorm: Float) {
         let B = examples.count
         prepare(examples, rng: &rng)
         runForward(B)
@@ -122,7 +123,7 @@ public final class Trainer {
         return (loss, norm)
     }
 
-    func prepare(_ examples: [Example], rng: inout Engine.SplitMix64) {
+    func prepare(_ examples: [Example], rng: inout SplitMix64) {
         let B = examples.count, n = reasoner.config.trajectoryCount, clean = reasoner.config.predictsClean
         precondition(B >= 1 && B <= batch, "Trainer: \(B) examples for a batch of \(batch)")
         reasoner.load(examples.map(\.scene), into: acts)

@@ -1,3 +1,4 @@
+import Basics
 import Engine
 import Foundation
 import ModelFiles
@@ -278,7 +279,7 @@ public final class TrainingRun {
         let path = folder + "/reflow_pairs.safetensors"
         let n = reasoner.config.trajectoryCount
         // The scenes: a fixed shuffle of the training examples.
-        var rng = Engine.SplitMix64(seed: options.seed &+ 0x7A1F)
+        var rng = SplitMix64(seed: options.seed &+ 0x7A1F)
         var order = Array(examples.indices)
         for i in stride(from: order.count - 1, to: 0, by: -1) { order.swapAt(i, Int(rng.next() % UInt64(i + 1))) }
         let chosen = Array(order.prefix(min(options.reflowPairs, order.count)))

@@ -1,3 +1,4 @@
+import Basics
 @testable import Adaptation
 import Foundation
 import Engine
@@ -92,7 +93,7 @@ final class StrategyTests: XCTestCase {
             XCTAssertEqual(c, (1 - rules.lambda) / Float(rules.process.count), accuracy: 1e-6)
         }
         var traj = Trajectory.zero
-        var g = Engine.SplitMix64(seed: 9)
+        var g = SplitMix64(seed: 9)
         for i in 0..<Trajectory.count { traj.offsets[i] = g.normal() * 3 }
         var grad = [Float](repeating: 0, count: Trajectory.count)
         let loss = runner.staticPrior(traj, &grad)

@@ -1,3 +1,4 @@
+import Basics
 import Engine
 import Media
 @testable import Reasoner
@@ -82,7 +83,7 @@ final class LayerCompositorTests: XCTestCase {
 
     func testCompositorBackwardMatchesFiniteDifferences() {
         let cut = LayerCut.cut(drawScene(ball: SIMD2(30.4, 20.2)))
-        var rng = Engine.SplitMix64(seed: 3)
+        var rng = SplitMix64(seed: 3)
         var traj = Trajectory.zero
         for l in 0..<cut.layers.count {
             for f in 0..<Trajectory.frames {

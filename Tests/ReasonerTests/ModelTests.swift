@@ -1,3 +1,4 @@
+import Basics
 import Engine
 import Foundation
 import Media
@@ -30,7 +31,7 @@ final class ModelTests: XCTestCase {
         let r = Reasoner.makeTiny(seed: 5)
         // Give the head weights so that the output depends on the input.
         let head = r.store.value("final.head.weight")
-        var rng = Engine.SplitMix64(seed: 9)
+        var rng = SplitMix64(seed: 9)
         for i in 0..<r.store.entry("final.head.weight")!.count { head[i] = rng.normal() * 0.1 }
         let scene = smallScene()
         XCTAssertEqual(scene.layerCount, 3)
@@ -69,7 +70,7 @@ final class ModelTests: XCTestCase {
     func testLoRASaveLoadAndFusedMatchesUnfused() throws {
         let r = Reasoner.makeTiny(seed: 11)
         let head = r.store.value("final.head.weight")
-        var rng = Engine.SplitMix64(seed: 2)
+        var rng = SplitMix64(seed: 2)
         for i in 0..<r.store.entry("final.head.weight")!.count { head[i] = rng.normal() * 0.2 }
         let lora = r.attachLoRA(rank: 4, alpha: 8, seed: 3)
         // Give B non-zero values, as training would.
@@ -117,7 +118,7 @@ final class ModelTests: XCTestCase {
     }
 
     func checkSamplerGradient(_ r: Reasoner) {
-        var rng = Engine.SplitMix64(seed: 4)
+        var rng = SplitMix64(seed: 4)
         let head = r.store.value("final.head.weight")
         for i in 0..<r.store.entry("final.head.weight")!.count { head[i] = rng.normal() * 0.3 }
         let lora = r.attachLoRA(rank: 2, alpha: 2, seed: 5)
@@ -163,7 +164,7 @@ final class ModelTests: XCTestCase {
         let trainer = Trainer(r, batch: 2, learningRate: 3e-3, warmupSteps: 5, totalSteps: 50)
         // The same draws of t and noise before and after.
         func evalLoss() -> Float {
-            var rng = Engine.SplitMix64(seed: 1)
+            var rng = SplitMix64(seed: 1)
             return (0..<4).map { _ in trainer.loss(examples, rng: &rng) }.reduce(0, +) / 4
         }
         let before = evalLoss()

@@ -1,6 +1,9 @@
-/// SplitMix64 (Steele, Lea and Flood 2014): the task generators' only source of randomness,
-/// so a seed gives the same task on every machine and every Swift version.
-public struct SplitMix64: Sendable {
+import Foundation
+
+/// SplitMix64 (Steele, Lea and Flood 2014): tutor's only source of randomness — the task
+/// generators, the model's initialisation, training's data order and noise, the tests — so a
+/// seed gives the same result on every machine and every Swift version.
+public struct SplitMix64: RandomNumberGenerator, Sendable {
     private var state: UInt64
 
     public init(seed: UInt64) { state = seed }
@@ -13,8 +16,18 @@ public struct SplitMix64: Sendable {
         return z ^ (z >> 31)
     }
 
-    /// Uniform in [0, 1).
+    /// Uniform in [0, 1), double precision (53 bits).
     public mutating func unit() -> Double { Double(next() >> 11) * 0x1.0p-53 }
+
+    /// Uniform in [0, 1), single precision (24 bits).
+    public mutating func uniform() -> Float { Float(next() >> 40) / Float(1 << 24) }
+
+    /// Standard normal (Box-Muller).
+    public mutating func normal() -> Float {
+        let u1 = max(Double(next() >> 11) / Double(1 << 53), 1e-300)
+        let u2 = Double(next() >> 11) / Double(1 << 53)
+        return Float((-2 * log(u1)).squareRoot() * cos(2 * Double.pi * u2))
+    }
 
     /// Uniform in `range` (which must not be empty).
     public mutating func int(_ range: ClosedRange<Int>) -> Int {
