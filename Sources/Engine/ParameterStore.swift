@@ -76,6 +76,12 @@ public final class ParameterStore {
         if let g = grads { g.update(repeating: 0, count: count) }
     }
 
+    /// Zeroes the optimiser moments (a new phase of training starts from fresh ones).
+    public func zeroMoments() {
+        m?.update(repeating: 0, count: count)
+        v?.update(repeating: 0, count: count)
+    }
+
     public func index(of name: String) -> Int? { indexByName[name] }
 
     public func entry(_ name: String) -> Entry? { indexByName[name].map { entries[$0] } }

@@ -2,9 +2,6 @@ import Basics
 import Engine
 import Foundation
 import ModelFiles
-#if canImport(Glibc)
-import Glibc
-#endif
 
 /// What can go wrong loading or saving a Reasoner checkpoint. Messages say what to fix.
 public enum ReasonerError: Error, CustomStringConvertible {

@@ -35,7 +35,7 @@ public struct PromptTokenizer: Sendable {
         "one", "two", "three", "four", "five", "first", "last", "next", "other", "any", "not", "no",
         // words of the generated families' prompts
         "cream", "pale", "post", "l", "t", "corner", "disc", "discs", "rearrange", "read", "overlapping",
-        "whole", "them", "any", "crosses", "pieces",
+        "whole", "them", "crosses", "pieces",
     ]
 
     /// word -> id, first occurrence wins.
@@ -43,11 +43,16 @@ public struct PromptTokenizer: Sendable {
     /// Number of distinct ids: the vocabulary plus the hash buckets.
     public let size: Int
 
-    public init() {
+    /// The vocabulary's ids, built once.
+    private static let table: [String: Int] = {
         var m = [String: Int]()
-        for w in PromptTokenizer.vocabulary where m[w] == nil { m[w] = m.count }
-        ids = m
-        size = m.count + PromptTokenizer.hashBuckets
+        for w in vocabulary where m[w] == nil { m[w] = m.count }
+        return m
+    }()
+
+    public init() {
+        ids = PromptTokenizer.table
+        size = ids.count + PromptTokenizer.hashBuckets
     }
 
     /// Lowercase words of letters and digits, in order.

@@ -14,18 +14,25 @@ extension Reasoner {
         (0...steps).map { 1 - Float($0) / Float(steps) }
     }
 
-    /// Turns the model's normalised trajectory into pixels for `scene`: frame 0 is at offset 0 by
-    /// definition and padding slots are zero.
-    func pixels(_ x: UnsafePointer<Float>, layerCount: Int) -> Trajectory {
-        var t = Trajectory.zero
+    /// Calls `body` with the index of every free value of a trajectory of `layerCount` layers:
+    /// the x and y offsets of frames 1 and later of the real layers. Frame 0 is at offset 0 by
+    /// definition and padding slots are zero, so they are constants.
+    func forEachFreeIndex(layerCount: Int, _ body: (Int) -> Void) {
         let F = config.frames
         for l in 0..<min(layerCount, config.maxLayers) {
             for f in 1..<F {
                 let i = (l * F + f) * 2
-                t.offsets[i] = x[i] * config.trajectoryScale
-                t.offsets[i + 1] = x[i + 1] * config.trajectoryScale
+                body(i)
+                body(i + 1)
             }
         }
+    }
+
+    /// Turns the model's normalised trajectory into pixels for `scene`: frame 0 is at offset 0 by
+    /// definition and padding slots are zero.
+    func pixels(_ x: UnsafePointer<Float>, layerCount: Int) -> Trajectory {
+        var t = Trajectory.zero
+        forEachFreeIndex(layerCount: layerCount) { t.offsets[$0] = x[$0] * config.trajectoryScale }
         return t
     }
 
@@ -48,19 +55,12 @@ extension Reasoner {
         checkAdapter(lora)
         precondition(scenes.count == noises.count && steps >= 1, "Reasoner.sample: one noise per scene, steps >= 1")
         let B = scenes.count, n = config.trajectoryCount
+        for noise in noises {
+            precondition(noise.count == n, "Reasoner.sample: noise has \(noise.count) values, expected \(n)")
+        }
         let acts = activations.flatMap { $0.maxBatch >= B ? $0 : nil } ?? makeActivations(maxBatch: B)
         load(scenes, into: acts)
-        var x = [Float](repeating: 0, count: B * n)
-        for b in 0..<B {
-            precondition(noises[b].count == n, "Reasoner.sample: noise has \(noises[b].count) values, expected \(n)")
-            for i in 0..<n { x[b * n + i] = noises[b][i] }
-        }
-        let ts = Reasoner.times(steps: steps)
-        for i in 0..<steps {
-            let tt = [Float](repeating: ts[i], count: B), dt = ts[i] - ts[i + 1]
-            x.withUnsafeBufferPointer { xp in tt.withUnsafeBufferPointer { forward(acts, xt: xp.baseAddress!, t: $0.baseAddress!) } }
-            eulerStep(&x, acts.v, t: ts[i], dt: dt, count: B * n)
-        }
+        let x = sampleRaw(acts, noise: noises.flatMap { $0 }, steps: steps)
         return (0..<B).map { b in x.withUnsafeBufferPointer { pixels($0.baseAddress! + b * n, layerCount: scenes[b].layerCount) } }
     }
 
@@ -109,9 +109,8 @@ public final class DifferentiableSample {
     public let steps: Int
     /// The sampled offsets in pixels.
     public private(set) var trajectory: Trajectory
-    /// Per step: its activations (batch 1) and its input x_t, `[K * frames * 2]`.
+    /// Per step: its activations (batch 1), which keep the step's input x_t.
     let acts: [Reasoner.Activations]
-    var inputs: [[Float]]
 
     /// Runs the forward pass. The adapter to be trained must be attached (`attachLoRA`).
     ///
@@ -128,16 +127,13 @@ public final class DifferentiableSample {
         let n = reasoner.config.trajectoryCount
         precondition(noise.count == n, "DifferentiableSample: noise has \(noise.count) values, expected \(n)")
         var x = noise
-        var ins: [[Float]] = []
         let ts = Reasoner.times(steps: steps)
         for i in 0..<steps {
             reasoner.load([scene], into: acts[i])
-            ins.append(x)
             let tt: [Float] = [ts[i]], dt = ts[i] - ts[i + 1]
-            ins[i].withUnsafeBufferPointer { xp in tt.withUnsafeBufferPointer { reasoner.forward(acts[i], xt: xp.baseAddress!, t: $0.baseAddress!) } }
+            x.withUnsafeBufferPointer { xp in tt.withUnsafeBufferPointer { reasoner.forward(acts[i], xt: xp.baseAddress!, t: $0.baseAddress!) } }
             reasoner.eulerStep(&x, acts[i].v, t: ts[i], dt: dt, count: n)
         }
-        inputs = ins
         self.trajectory = x.withUnsafeBufferPointer { reasoner.pixels($0.baseAddress!, layerCount: scene.layerCount) }
     }
 
@@ -146,17 +142,11 @@ public final class DifferentiableSample {
     /// - Parameter dTrajectory: gradient with respect to `trajectory.offsets` (pixels),
     ///   `[maxLayers, frames, 2]`, e.g. `Compositor.renderBackward`'s result.
     public func backward(dTrajectory: [Float]) {
-        let c = reasoner.config, n = c.trajectoryCount, F = c.frames
+        let c = reasoner.config, n = c.trajectoryCount
         precondition(dTrajectory.count == n, "DifferentiableSample.backward: \(dTrajectory.count) values, expected \(n)")
         // d x_final: through the pixel conversion (frame 0 and padding are constants).
         var dx = [Float](repeating: 0, count: n)
-        for l in 0..<min(scene.layerCount, c.maxLayers) {
-            for f in 1..<F {
-                let i = (l * F + f) * 2
-                dx[i] = dTrajectory[i] * c.trajectoryScale
-                dx[i + 1] = dTrajectory[i + 1] * c.trajectoryScale
-            }
-        }
+        reasoner.forEachFreeIndex(layerCount: scene.layerCount) { dx[$0] = dTrajectory[$0] * c.trajectoryScale }
         let ts = Reasoner.times(steps: steps)
         var dv = [Float](repeating: 0, count: n)
         for i in stride(from: steps - 1, through: 0, by: -1) {

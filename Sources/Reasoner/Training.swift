@@ -168,14 +168,9 @@ public final class Trainer {
             for j in 0..<chunk.count { noise += Reasoner.noise(seed: noiseSeed &+ UInt64(i + j)) }
             let x = reasoner.sampleRaw(acts, noise: noise, steps: steps)
             for (j, s) in chunk.enumerated() {
-                var target = Array(x[(j * n)..<((j + 1) * n)])
-                // Keep padding and frame 0 exactly where the data has them.
-                let F = reasoner.config.frames
-                for l in 0..<reasoner.config.maxLayers {
-                    for f in 0..<F where l >= s.layerCount || f == 0 {
-                        target[(l * F + f) * 2] = 0; target[(l * F + f) * 2 + 1] = 0
-                    }
-                }
+                // Keep padding and frame 0 exactly where the data has them (zero).
+                var target = [Float](repeating: 0, count: n)
+                reasoner.forEachFreeIndex(layerCount: s.layerCount) { target[$0] = x[j * n + $0] }
                 out.append(Example(scene: s, target: target, noise: Array(noise[(j * n)..<((j + 1) * n)])))
             }
             i += chunk.count

@@ -88,6 +88,7 @@ public final class TrainingRun {
     var stepsThisProcess = 0
     var started = Date()
     var lastCheckpoint = Date()
+    var logHandle: FileHandle?
 
     /// Starts a new run in `folder` (created), or resumes the one there when `resume` is set.
     public init(folder: String, options: Options, resume: Bool) throws {
@@ -155,20 +156,18 @@ public final class TrainingRun {
         log("model: \(reasoner.parameterCount) parameters, width \(reasoner.config.width), depth \(reasoner.config.depth), \(reasoner.config.tokens) tokens, batch \(options.batch), \(Threads.count) threads")
         started = Date(); lastCheckpoint = Date()
         if state.phase == "base" {
-            if !(try phase(name: "base", steps: options.steps, data: { self.examples })) { return false }
+            if !(try phase(name: "base", steps: options.steps, data: examples)) { return false }
             try reasoner.saveCheckpoint(to: folder + "/base", metadata: ["phase": "base"])
             state.phase = "reflow"; state.step = 0; state.optimizerStep = 0
             // A new phase starts with fresh moments.
-            if let m = reasoner.store.m, let v = reasoner.store.v {
-                m.update(repeating: 0, count: reasoner.store.count); v.update(repeating: 0, count: reasoner.store.count)
-            }
+            reasoner.store.zeroMoments()
             trainer = TrainingRun.makeTrainer(reasoner, options: options, phase: "reflow")
             try checkpoint()
         }
         if state.phase == "reflow" {
             if options.reflowSteps > 0 {
                 try loadOrMakePairs()
-                if !(try phase(name: "reflow", steps: options.reflowSteps, data: { self.pairs })) { return false }
+                if !(try phase(name: "reflow", steps: options.reflowSteps, data: pairs)) { return false }
             }
             state.phase = "done"
             try checkpoint()
@@ -178,8 +177,7 @@ public final class TrainingRun {
     }
 
     /// Trains until `steps`; false when stopped by the time limit (after a checkpoint).
-    func phase(name: String, steps: Int, data: () -> [TrainingExample]) throws -> Bool {
-        let all = data()
+    func phase(name: String, steps: Int, data all: [TrainingExample]) throws -> Bool {
         var t0 = Date(), s0 = state.step
         var recent: [Float] = []
         while state.step < steps {
@@ -229,14 +227,18 @@ public final class TrainingRun {
         return String(format: "%d:%02d:%02d", t / 3600, (t / 60) % 60, t % 60)
     }
 
+    /// Appends a line to loss.csv (created with its header on first use), through one handle
+    /// kept open for the run.
     func appendLog(_ line: String) {
-        let path = folder + "/loss.csv"
-        if !FileManager.default.fileExists(atPath: path) {
-            _ = FileManager.default.createFile(atPath: path, contents: Data("phase,step,loss,grad_norm,lr,seconds\n".utf8))
+        if logHandle == nil {
+            let path = folder + "/loss.csv"
+            if !FileManager.default.fileExists(atPath: path) {
+                _ = FileManager.default.createFile(atPath: path, contents: Data("phase,step,loss,grad_norm,lr,seconds\n".utf8))
+            }
+            logHandle = FileHandle(forWritingAtPath: path)
+            logHandle?.seekToEndOfFile()
         }
-        if let h = FileHandle(forWritingAtPath: path) {
-            h.seekToEndOfFile(); h.write(Data((line + "\n").utf8)); try? h.close()
-        }
+        logHandle?.write(Data((line + "\n").utf8))
     }
 
     /// Weights, optimiser moments, then state.json, each atomically: state.json always

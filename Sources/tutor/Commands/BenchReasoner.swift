@@ -84,7 +84,7 @@ struct BenchReasoner: ParsableCommand {
                 let scene = Scene(prompt: task.prompt, firstFrame: first)
                 let noise = Reasoner.noise(seed: seed)
                 let t0 = monotonicSeconds()
-                let traj = reasoner.sample(scene, noise: noise, steps: steps)
+                let traj = reasoner.sample([scene], noises: [noise], steps: steps, activations: acts)[0]
                 sampleSeconds += monotonicSeconds() - t0; samples += 1
                 let video = Compositor.render(scene.layered, traj, final: true, staticThreshold: staticThreshold)
                 let j = teacher.judge(video)
