@@ -54,11 +54,7 @@ public struct TaskRun {
         outputs.removeStaleTemporaries()
 
         // 1. Inputs, rules included, before anything expensive.
-        let check: ([UInt8], RGBImage?) -> ([String], [String]) = { bytes, image in
-            let r = RuleFile.validate(bytes, firstFrame: image)
-            return (r.problems, r.warnings)
-        }
-        let report = TaskInputs.validate(folder: folder, ruleCheck: check)
+        let report = TaskInputs.validate(folder: folder)
         guard let inputs = report.inputs else {
             let v = Verdict.failure(task: name, strategy: JobSettings.defaultStrategy.rawValue, seed: 0, code: "invalid-input",
                                     message: report.problems.joined(separator: "; "))

@@ -24,8 +24,8 @@ public struct SplitMix64: RandomNumberGenerator, Sendable {
 
     /// Standard normal (Box-Muller).
     public mutating func normal() -> Float {
-        let u1 = max(Double(next() >> 11) / Double(1 << 53), 1e-300)
-        let u2 = Double(next() >> 11) / Double(1 << 53)
+        let u1 = max(unit(), 1e-300)
+        let u2 = unit()
         return Float((-2 * log(u1)).squareRoot() * cos(2 * Double.pi * u2))
     }
 

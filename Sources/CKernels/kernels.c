@@ -188,6 +188,37 @@ INLINE void copy_transposed(float *dst, long rows_p, long cols_p, const float *s
         for (long d = 0; d < cols; d++) dst[d * rows_p + j] = src[j * ld + d];
 }
 
+// ---- softmax over rows (both attention paths) ----
+
+INLINE int softmax_rows_body(float *m, long rows, long cols, const bool *valid) {
+    long full = cols & ~7L;
+    for (long i = 0; i < rows; i++) {
+        float *row = m + i * cols;
+        if (valid) { for (long j = 0; j < cols; j++) row[j] = valid[j] ? row[j] : -INFINITY; }
+        v8 mv = splat(-INFINITY);
+        for (long j = 0; j < full; j += 8) mv = __builtin_elementwise_max(mv, load8(row + j));
+        float mx = hmax(mv);
+        for (long j = full; j < cols; j++) mx = row[j] > mx ? row[j] : mx;
+        if (mx == -INFINITY) { memset(row, 0, sizeof(float) * (size_t)cols); continue; }
+        v8 sum = splat(0);
+        for (long j = 0; j < full; j += 8) {
+            v8 e = exp8(load8(row + j) - mx);
+            store8(row + j, e);
+            sum += e;
+        }
+        float total = hsum(sum);
+        if (full < cols) {
+            float t[8];
+            for (long l = 0; l < 8; l++) t[l] = full + l < cols ? row[full + l] - mx : -INFINITY;
+            store8(t, exp8(load8(t)));
+            for (long l = 0; full + l < cols; l++) { row[full + l] = t[l]; total += t[l]; }
+        }
+        float inv = 1.0f / total;
+        for (long j = 0; j < cols; j++) row[j] *= inv;
+    }
+    return 0;
+}
+
 // ---- attention ----
 
 INLINE int attention_forward_body(const float *q, const float *k, const float *v, long ld, const bool *valid,
@@ -202,29 +233,10 @@ INLINE int attention_forward_body(const float *q, const float *k, const float *v
     for (long j = 0; j < Tp; j++) neg[j] = (j < T && (valid == NULL || valid[j])) ? 0.0f : -INFINITY;
 
     rows_times_columns(rows, qp, HDp, kt, Tp, s);
-    for (long i = 0; i < rows; i++) {
-        float *row = s + i * Tp;
-        v8 m = splat(-INFINITY);
-        for (long jb = 0; jb < Tp; jb += 8) {
-            v8 x = load8(row + jb) + load8(neg + jb);
-            store8(row + jb, x);
-            m = __builtin_elementwise_max(m, x);
-        }
-        float mx = hmax(m);
-        if (mx == -INFINITY) {
-            memset(row, 0, sizeof(float) * (size_t)Tp);
-        } else {
-            v8 sum = splat(0);
-            for (long jb = 0; jb < Tp; jb += 8) {
-                v8 e = exp8(load8(row + jb) - mx);
-                store8(row + jb, e);
-                sum += e;
-            }
-            float inv = 1.0f / hsum(sum);
-            for (long jb = 0; jb < Tp; jb += 8) store8(row + jb, load8(row + jb) * inv);
-        }
-        memcpy(att + i * T, row, sizeof(float) * (size_t)T);
-    }
+    for (long i = 0; i < rows; i++)
+        for (long jb = 0; jb < Tp; jb += 8) store8(s + i * Tp + jb, load8(s + i * Tp + jb) + load8(neg + jb));
+    softmax_rows_body(s, rows, Tp, NULL);
+    for (long i = 0; i < rows; i++) memcpy(att + i * T, s + i * Tp, sizeof(float) * (size_t)T);
     weighted_rows(rows, HDp, HD, T, s, Tp, 1, vp, HDp, 1.0f, out, ldo, 0);
     return 0;
 }
@@ -258,37 +270,6 @@ INLINE int attention_backward_body(const float *q, const float *k, const float *
     weighted_rows(T, HDp, HD, T, ds, Tp, 1, kp, HDp, scale, dq, ld, 1);
     weighted_rows(T, HDp, HD, T, ds, 1, Tp, qp, HDp, scale, dk, ld, 1);
     weighted_rows(T, HDp, HD, T, att, 1, T, dop, HDp, 1.0f, dv, ld, 1);
-    return 0;
-}
-
-// ---- softmax over rows (the long-sequence attention) ----
-
-INLINE int softmax_rows_body(float *m, long rows, long cols, const bool *valid) {
-    long full = cols & ~7L;
-    for (long i = 0; i < rows; i++) {
-        float *row = m + i * cols;
-        if (valid) { for (long j = 0; j < cols; j++) row[j] = valid[j] ? row[j] : -INFINITY; }
-        v8 mv = splat(-INFINITY);
-        for (long j = 0; j < full; j += 8) mv = __builtin_elementwise_max(mv, load8(row + j));
-        float mx = hmax(mv);
-        for (long j = full; j < cols; j++) mx = row[j] > mx ? row[j] : mx;
-        if (mx == -INFINITY) { memset(row, 0, sizeof(float) * (size_t)cols); continue; }
-        v8 sum = splat(0);
-        for (long j = 0; j < full; j += 8) {
-            v8 e = exp8(load8(row + j) - mx);
-            store8(row + j, e);
-            sum += e;
-        }
-        float total = hsum(sum);
-        if (full < cols) {
-            float t[8];
-            for (long l = 0; l < 8; l++) t[l] = full + l < cols ? row[full + l] - mx : -INFINITY;
-            store8(t, exp8(load8(t)));
-            for (long l = 0; full + l < cols; l++) { row[full + l] = t[l]; total += t[l]; }
-        }
-        float inv = 1.0f / total;
-        for (long j = 0; j < cols; j++) row[j] *= inv;
-    }
     return 0;
 }
 

@@ -1,4 +1,4 @@
-// Fast exp and tanh for the elementwise kernels (softmax, GELU, SiLU): libm's calls cost more
+// Fast exp for the Swift elementwise kernels (SiLU; softmax and GELU are in CKernels): libm's calls cost more
 // than the matrix products around them at the model's sizes. Written as branch-free scalar
 // code that the compiler inlines and vectorises in the kernels' loops. (Swift's generic SIMD8
 // operations such as `rounded` and `clamped` measured over 40 ns per element here; this loop
@@ -27,10 +27,4 @@ func fastExp(_ x: Float) -> Float {
     let e = p * Float(bitPattern: bits)
     // one select only: a second one (for +inf) stopped the compiler from vectorising the loops
     return x < -87.33654 ? 0 : e
-}
-
-/// tanh(x) = 1 - 2 / (exp(2x) + 1); absolute error about 2e-7.
-@inline(__always)
-func fastTanh(_ x: Float) -> Float {
-    1 - 2 / (fastExp(2 * x) + 1)
 }

@@ -376,9 +376,7 @@ public final class SpoolDaemon {
         guard settings.taskSeconds > 0 else { return }
         let now = Sys.monotonic()
         for (name, r) in running where now - r.started >= settings.taskSeconds {
-            r.worker.kill(SIGKILL)
-            var status: Int32 = 0
-            while waitpid(r.worker.pid, &status, 0) < 0 && errno == EINTR {}
+            r.worker.killAndReap()
             running.removeValue(forKey: name)
             statusDirty = true
             let path = folders.active + "/" + name
@@ -470,9 +468,7 @@ public final class SpoolDaemon {
     /// incoming/ (not counted as crashes: the task did nothing wrong).
     func killRemaining() {
         for (name, r) in running {
-            r.worker.kill(SIGKILL)
-            var status: Int32 = 0
-            while waitpid(r.worker.pid, &status, 0) < 0 && errno == EINTR {}
+            r.worker.killAndReap()
             running.removeValue(forKey: name)
             settle(path: folders.active + "/" + name, name: name,
                    crash: "stopped with the daemon before it finished", seconds: nil, countCrash: false)

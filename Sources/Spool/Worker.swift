@@ -119,6 +119,13 @@ struct WorkerProcess {
         _ = Glibc.kill(-pid, sig)
         _ = Glibc.kill(pid, sig)
     }
+
+    /// Kills the worker's process group with SIGKILL and reaps the worker.
+    func killAndReap() {
+        kill(SIGKILL)
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+    }
 }
 
 /// The worker wrapper: the first thing a worker process runs.

@@ -42,7 +42,7 @@ public struct TaskInputs: Sendable {
     /// (its rules are checked by `ruleCheck`), job.json has only known keys in range.
     ///
     /// - Parameter ruleCheck: validates the rule file against the decoded first frame and
-    ///   returns (problems, warnings); the Teacher supplies it.
+    ///   returns (problems, warnings); by default the rule file's own validation (`ruleFileCheck`).
     public static func validate(
         folder: URL, maxSide: Int = JPEG.defaultMaxSide,
         ruleCheck: (([UInt8], RGBImage?) -> ([String], [String]))? = TaskInputs.ruleFileCheck

@@ -186,9 +186,8 @@ public enum TemporalAttention {
     public static func backward(dqkv: FloatPointer, doutT: FloatPointer, dqkvT: FloatPointer, datt: FloatPointer,
                                 dout: ConstFloatPointer, qkvT: ConstFloatPointer, att: ConstFloatPointer,
                                 b B: Int, frames F: Int, positions S: Int, c C: Int, heads NH: Int) {
-        doutT.update(repeating: 0, count: B * S * F * C)
+        FrameTranspose.forward(out: doutT, inp: dout, b: B, frames: F, positions: S, c: C)
         dqkvT.update(repeating: 0, count: B * S * F * 3 * C)
-        FrameTranspose.backward(dinp: doutT, dout: dout, b: B, frames: S, positions: F, c: C)
         Attention.backward(dqkv: dqkvT, scratch: datt, dout: doutT, qkv: qkvT, att: att, b: B * S, t: F, c: C, heads: NH)
         FrameTranspose.backward(dinp: dqkv, dout: dqkvT, b: B, frames: F, positions: S, c: 3 * C)
     }

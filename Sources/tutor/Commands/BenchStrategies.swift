@@ -105,7 +105,7 @@ struct BenchStrategies: ParsableCommand {
             for name in try FileManager.default.contentsOfDirectory(atPath: dir).sorted() where !name.hasPrefix(".") {
                 let folder = root.appendingPathComponent(name)
                 guard SafeFile.kind(at: folder) == "folder" else { continue }
-                let report = TaskInputs.validate(folder: folder) { b, i in let r = RuleFile.validate(b, firstFrame: i); return (r.problems, r.warnings) }
+                let report = TaskInputs.validate(folder: folder)
                 guard let inp = report.inputs else {
                     FileHandle.standardError.write(Data("skipping \(name): \(report.problems.joined(separator: "; "))\n".utf8))
                     continue

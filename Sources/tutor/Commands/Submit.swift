@@ -32,10 +32,7 @@ struct Submit: ParsableCommand {
     func run() throws {
         let spoolPath = spool ?? ProcessInfo.processInfo.environment["TUTOR_SPOOL"]!
         // The same checks as `tutor run` makes first, the rule file's included.
-        let report = TaskInputs.validate(folder: URL(fileURLWithPath: folder)) { bytes, image in
-            let r = RuleFile.validate(bytes, firstFrame: image)
-            return (r.problems, r.warnings)
-        }
+        let report = TaskInputs.validate(folder: URL(fileURLWithPath: folder))
         if !report.ok {
             for p in report.problems { FileHandle.standardError.write(Data("error: \(p)\n".utf8)) }
             FileHandle.standardError.write(Data("\(folder): not submitted\n".utf8))
