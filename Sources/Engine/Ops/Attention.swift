@@ -99,19 +99,15 @@ public enum Attention {
     static func backwardLong(dqkv: FloatPointer, scratch: FloatPointer, dout: ConstFloatPointer,
                                 qkv: ConstFloatPointer, att: ConstFloatPointer,
                                 b B: Int, t T: Int, c C: Int, heads NH: Int) {
-        let HD = C / NH, C3 = 3 * C
-        let scale = 1 / Float(HD).squareRoot()
-        // items: (sequence, head) pairs; dK and dV sum over all query rows, so a pair is one item
+        let C3 = 3 * C
+        // dK and dV sum over all query rows, so a (sequence, head) pair is one item
         Threads.blasSerial()
-        parallelItems(B * NH) { bh in
-            let b = bh / NH, h = bh % NH
-            let q = qkv + b * T * C3 + h * HD
-            let k = q + C, v = q + 2 * C
-            let dq = dqkv + b * T * C3 + h * HD
-            let dk = dq + C, dv = dq + 2 * C
-            let a = att + bh * T * T
-            let ds = scratch + bh * T * T
-            let dO = dout + b * T * C + h * HD
+        eachHead(b: B, t: T, c: C, heads: NH) { h in
+            let HD = h.width, scale = h.scale
+            let q = qkv + h.qkv, k = q + C, v = q + 2 * C
+            let dq = dqkv + h.qkv, dk = dq + C, dv = dq + 2 * C
+            let a = att + h.index * T * T, ds = scratch + h.index * T * T
+            let dO = dout + h.out
             // dP = dO · Vᵀ ; dV += Pᵀ · dO
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(T), Int32(T), Int32(HD),
                         1, dO, Int32(C), v, Int32(C3), 0, ds, Int32(T))
