@@ -160,8 +160,8 @@ public final class StrategyRunner {
         let batch = 8
         let acts = reasoner.makeActivations(maxBatch: min(batch, count))
         var records: [SampleRecord] = []
-        var best: JudgedVideo?
-        /// The best few samples, best first, to adapt from: `(noise index, video)`.
+        /// The best few samples, best first (the earliest among equals), to adapt from:
+        /// `(noise index, video)`; the first is the best of all.
         var candidates: [(Int, JudgedVideo)] = []
         let keep = adaptIfNone ? max(1, settings.restarts) : 1
         var first: JudgedVideo?
@@ -178,16 +178,16 @@ public final class StrategyRunner {
                 let v = judged(traj)
                 records.append(SampleRecord(noiseIndex: i, loss: v.loss, passed: v.passed))
                 if i == 0 { first = v }
-                if best.map({ v.isBetter(than: $0) }) ?? true { best = v }
                 let at = candidates.firstIndex { v.isBetter(than: $0.1) } ?? candidates.count
                 if at < keep { candidates.insert((i, v), at: at); if candidates.count > keep { candidates.removeLast() } }
                 progress(.sampled(index: i, count: count, loss: v.loss, passed: v.passed))
             }
             start += n
         }
-        var result = StrategyResult(final: best!, base: first!, samples: records, optimization: nil, adapter: nil,
+        let best = candidates[0].1
+        var result = StrategyResult(final: best, base: first!, samples: records, optimization: nil, adapter: nil,
                                     evaluations: evaluations)
-        if adaptIfNone && !best!.passed && settings.maxSteps > 0 {
+        if adaptIfNone && !best.passed && settings.maxSteps > 0 {
             // The budget of steps is split over the best few samples' noises (`restarts`): a
             // fresh LoRA from each in turn, until one passes. The last one tried is kept.
             var left = settings.maxSteps
@@ -232,23 +232,25 @@ public final class StrategyRunner {
         let z = noise(noiseIndex)
         let s = settings
         let lora = reasoner.attachLoRA(rank: s.rank, alpha: s.alpha, seed: StrategyRunner.noiseSeed(s.seed, 1_000_000 + noiseIndex))
+        var record = OptimizationRecord(steps: 0, stopped: "budget", losses: [], finalChecks: 0, noiseIndex: noiseIndex,
+                                        gradient: s.gradient, loss: s.loss, learningRate: s.learningRate)
+        if unadapted.passed {
+            record.stopped = "early"
+            return (unadapted, record, lora, 0)
+        }
         let optimizer = AdamW(lora.parameters, learningRate: s.learningRate, beta1: 0.9, beta2: 0.999,
                               weightDecay: 0, maxGradNorm: s.maxGradNorm)
         let gradSteps = s.gradientSteps
         let acts = (0..<gradSteps).map { _ in reasoner.makeActivations(maxBatch: 1) }
         let sampleActs = reasoner.makeActivations(maxBatch: 1)
-        var record = OptimizationRecord(steps: 0, stopped: "budget", losses: [], finalChecks: 0, noiseIndex: noiseIndex,
-                                        gradient: s.gradient, loss: s.loss, learningRate: s.learningRate)
+        // With the gradient through every sampling step, the scored trajectory is the final
+        // video's, so checking it costs no model evaluation.
+        let checkFree = s.gradient == .allSteps && s.sampleSteps == gradSteps
         var evaluations = 0
-        if unadapted.passed {
-            record.stopped = "early"
-            return (unadapted, record, lora, 0)
-        }
         let frameFloats = Trajectory.frames * scene.layered.size * scene.layered.size * 3
         var dVideo = [Float](repeating: 0, count: frameFloats)
         var final: JudgedVideo?
-        for step in 1...max(1, maxSteps) {
-            if maxSteps == 0 { break }
+        for step in stride(from: 1, through: maxSteps, by: 1) {
             lora.zeroGradients()
             let sample = DifferentiableSample(reasoner, scene: scene, noise: z, steps: gradSteps, activations: acts)
             evaluations += gradSteps
@@ -258,7 +260,6 @@ public final class StrategyRunner {
             record.losses.append(scored.loss)
             progress(.step(step: step, maxSteps: maxSteps, loss: scored.loss, pYes: scored.pYes))
             // Step 1 scores the unadapted model (B = 0), already judged.
-            let checkFree = s.gradient == .allSteps && s.sampleSteps == gradSteps
             if step > 1 && (scored.loss <= s.stopLoss || checkFree) {
                 let traj: Trajectory
                 if checkFree { traj = sample.trajectory } else {

@@ -144,12 +144,19 @@ struct BenchStrategies: ParsableCommand {
         let prior = staticPrior != "off"
         let restartCount = max(1, restarts)
         let families = taskList.map(\.family).reduce(into: [String]()) { if !$0.contains($1) { $0.append($1) } }
+        // This command's options over a task's settings; best-of-n's n, once chosen, wins over --samples.
+        let overrides: @Sendable (inout StrategySettings, Int?) -> Void = { s, bestOfN in
+            s.gradient = grad; s.loss = lossTerms
+            s.staticPrior = prior
+            s.restarts = restartCount
+            if let steps { s.maxSteps = steps }
+            if let lr { s.learningRate = Float(lr) }
+            if let rank { s.rank = rank }
+            if let sampleSteps { s.sampleSteps = sampleSteps }
+            if s.strategy == .bestOfN, let bestOfN { s.samples = bestOfN } else if let samples { s.samples = samples }
+        }
         var example = StrategySettings(job: JobSettings(), gradient: grad, loss: lossTerms)
-        if let steps { example.maxSteps = steps }
-        if let lr { example.learningRate = Float(lr) }
-        if let rank { example.rank = rank }
-        if let samples { example.samples = samples }
-        if let sampleSteps { example.sampleSteps = sampleSteps }
+        overrides(&example, nil)
 
         let log = { (s: String) in FileHandle.standardError.write(Data((s + "\n").utf8)) }
         log("tutor bench strategies: \(taskList.count) tasks (\(families.joined(separator: ", "))), model \(probe.config.name) \(digest.prefix(12)), \(jobs) jobs")
@@ -168,16 +175,7 @@ struct BenchStrategies: ParsableCommand {
                 bestN = n
             }
             let fixedN = n
-            let bench = StrategyBench(modelDirectory: modelDir, jobs: jobs) { s in
-                s.gradient = grad; s.loss = lossTerms
-                s.staticPrior = prior
-                s.restarts = restartCount
-                if let steps { s.maxSteps = steps }
-                if let lr { s.learningRate = Float(lr) }
-                if let rank { s.rank = rank }
-                if let sampleSteps { s.sampleSteps = sampleSteps }
-                if s.strategy == .bestOfN { s.samples = fixedN } else if let samples { s.samples = samples }
-            }
+            let bench = StrategyBench(modelDirectory: modelDir, jobs: jobs) { s in overrides(&s, fixedN) }
             var finished = 0
             let t0 = ResourceUsage.monotonicSeconds()
             let outcomes = try bench.run(strategy, on: taskList) { _, _ in
