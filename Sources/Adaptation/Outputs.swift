@@ -58,13 +58,8 @@ public struct Outputs {
     /// Replaces `name/` with `staged/` (a folder already complete and synced) in two renames.
     /// A reader sees the old folder, briefly none, or the new one; never a half-written one.
     public func replaceFolder(_ name: String, with staged: URL) throws {
-        let target = folder.appendingPathComponent(name)
-        if SafeFile.kind(at: target) != nil {
-            let old = folder.appendingPathComponent(".\(name).old.\(getpid())")
-            try FileManager.default.moveItem(at: target, to: old)
-            try? FileManager.default.removeItem(at: old)
-        }
-        try FileManager.default.moveItem(at: staged, to: target)
+        try removeFolder(name)
+        try FileManager.default.moveItem(at: staged, to: folder.appendingPathComponent(name))
         AtomicWrite.syncFolder(folder)
     }
 
@@ -85,7 +80,7 @@ public struct Outputs {
     /// no reader takes for outputs; files of anyone else (the spool's own) are left alone.
     public func removeStaleTemporaries() {
         let fm = FileManager.default
-        let ours = [".verdict.json.", ".progress.json.", ".contact_sheet.jpg.", ".adapter.", ".frames.old."]
+        let ours = [".verdict.json.", ".progress.json.", ".contact_sheet.jpg.", ".adapter."]
         if let names = try? fm.contentsOfDirectory(atPath: folder.path) {
             for n in names where ours.contains(where: { n.hasPrefix($0) }) {
                 try? fm.removeItem(at: folder.appendingPathComponent(n))

@@ -251,7 +251,7 @@ final class IncomingWatcher: @unchecked Sendable {
             guard let fd = Int32(n) else { continue }
             var buf = [CChar](repeating: 0, count: 64)
             let k = readlink("/proc/self/fd/\(n)", &buf, buf.count - 1)
-            if k > 0 && String(decoding: buf.prefix(k).map { UInt8(bitPattern: $0) }, as: UTF8.self) == "anon_inode:inotify" {
+            if k > 0 && Sys.string(buf) == "anon_inode:inotify" {
                 out.insert(fd)
             }
         }

@@ -554,8 +554,8 @@ public final class SpoolDaemon {
         var tmv = tm()
         gmtime_r(&t, &tmv)
         var buf = [CChar](repeating: 0, count: 32)
-        let n = strftime(&buf, buf.count, "%Y-%m-%dT%H:%M:%SZ", &tmv)
-        return String(decoding: buf.prefix(n).map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        strftime(&buf, buf.count, "%Y-%m-%dT%H:%M:%SZ", &tmv)
+        return Sys.string(buf)
     }
 }
 

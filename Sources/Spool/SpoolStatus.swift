@@ -42,6 +42,11 @@ public struct SpoolStatus {
     public static let failedShown = 20
     public static let doneShown = 20
 
+    /// The `k` most recently changed of `names` in `dir`, newest first.
+    static func newest(_ names: [String], in dir: String, _ k: Int) -> [String] {
+        names.map { ($0, Sys.entry(dir + "/" + $0)?.ctime ?? 0) }.sorted { $0.1 > $1.1 }.prefix(k).map(\.0)
+    }
+
     public static func read(spool: String) throws -> SpoolStatus {
         let f = SpoolFolders(root: spool)
         guard f.exists else {
@@ -67,9 +72,7 @@ public struct SpoolStatus {
                 runningSeconds: o.map { max(0, wall - $0.claimedAt) },
                 progress: Sys.readJSONObject(path + "/progress.json", limit: 1 << 20)))
         }
-        let recentDone = done.map { ($0, Sys.entry(f.done + "/" + $0)?.ctime ?? 0) }
-            .sorted { $0.1 > $1.1 }.prefix(doneShown)
-        for (n, _) in recentDone {
+        for n in newest(done, in: f.done, doneShown) {
             let v = Sys.readJSONObject(f.done + "/" + n + "/" + SpoolFolders.verdictFile, limit: 16 << 20)
             var questions: [[String: Any]] = []
             if let g = v?["goal"] as? [String: Any] { questions.append(g) }
@@ -78,9 +81,7 @@ public struct SpoolStatus {
             let seconds = (v?["cost"] as? [String: Any])?["seconds"] as? Double
             s.done.append(DoneTask(name: n, status: v?["status"] as? String, failedQuestions: no, seconds: seconds))
         }
-        let recent = failed.map { ($0, Sys.entry(f.failed + "/" + $0)?.ctime ?? 0) }
-            .sorted { $0.1 > $1.1 }.prefix(failedShown)
-        for (n, _) in recent {
+        for n in newest(failed, in: f.failed, failedShown) {
             let path = f.failed + "/" + n
             let v = Sys.readJSONObject(path + "/" + SpoolFolders.verdictFile, limit: 16 << 20)
             let err = v?["error"] as? [String: Any]

@@ -177,11 +177,15 @@ enum Sys {
 
     // MARK: processes
 
+    /// The text in a C buffer up to its first NUL (or its end).
+    static func string(_ buf: [CChar]) -> String {
+        String(decoding: buf.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+
     static func hostName() -> String {
         var buf = [CChar](repeating: 0, count: 256)
         gethostname(&buf, buf.count - 1)
-        let bytes = buf.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }
-        return String(decoding: bytes, as: UTF8.self)
+        return string(buf)
     }
 
     /// The boot's identity: a process id means nothing across a reboot.
