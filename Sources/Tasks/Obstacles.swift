@@ -50,6 +50,9 @@ enum ObstaclesFamily {
             path = []
         }
         precondition(!path.isEmpty, "ObstaclesFamily: no layout found")
+        // The layout search above draws from rng exactly as before; the ball follows the
+        // layout's canonical route, which has the same length.
+        path = canonicalPath(from: start, to: target, blocked: crosses)
 
         let bg = rng.pick(Palette.backgrounds), dark = rng.pick(Palette.darks)
         let red = Palette.brights.last!
@@ -85,6 +88,51 @@ enum ObstaclesFamily {
             ])
         let prompt = "Move the \(ballWords) to the red square without touching any of the \(dark.name) crosses."
         return Built(scene: scene, prompt: prompt, rules: rules, moving: [2], primary: 2, obstacles: 0)
+    }
+
+    /// The route the solution takes: among the shortest 4-connected paths, the one with the
+    /// fewest turns, then the fewest crosses next to it (8-neighbourhood, summed over its cells),
+    /// then the first in a fixed order of directions. It depends on nothing but the layout, so
+    /// the trajectory is a function of the first frame: a model trained on it has one answer to
+    /// learn per task, not an average of equally short routes that cuts corners through crosses.
+    static func canonicalPath(from a: Int, to b: Int, blocked: Set<Int>) -> [Int] {
+        let g = cells
+        let steps = [(1, 0), (0, 1), (-1, 0), (0, -1)]
+        func exposure(_ c: Int) -> Int {
+            var n = 0
+            for dy in -1...1 { for dx in -1...1 where dx != 0 || dy != 0 {
+                let x = c % g + dx, y = c / g + dy
+                if x >= 0 && x < g && y >= 0 && y < g && blocked.contains(y * g + x) { n += 1 }
+            } }
+            return n
+        }
+        // Dijkstra over (cell, direction of arrival; 4 = none), cost (length, turns, exposure).
+        let states = g * g * 5
+        func cost(_ length: Int, _ turns: Int, _ exp: Int) -> Int { length * 1_000_000 + turns * 1_000 + exp }
+        var best = [Int](repeating: .max, count: states), parent = [Int](repeating: -1, count: states)
+        var done = [Bool](repeating: false, count: states)
+        best[a * 5 + 4] = cost(0, 0, exposure(a))
+        while true {
+            var s = -1
+            for i in 0..<states where !done[i] && best[i] != .max && (s < 0 || best[i] < best[s]) { s = i }
+            if s < 0 { break }
+            done[s] = true
+            let c = s / 5, dir = s % 5
+            if c == b { break }
+            for (d, (dx, dy)) in steps.enumerated() {
+                let x = c % g + dx, y = c / g + dy
+                guard x >= 0 && x < g && y >= 0 && y < g else { continue }
+                let nb = y * g + x
+                if blocked.contains(nb) { continue }
+                let t = best[s] + cost(1, dir != 4 && dir != d ? 1 : 0, exposure(nb))
+                if t < best[nb * 5 + d] { best[nb * 5 + d] = t; parent[nb * 5 + d] = s }
+            }
+        }
+        guard let end = (0..<5).map({ b * 5 + $0 }).filter({ best[$0] != .max }).min(by: { best[$0] < best[$1] })
+        else { return [] }
+        var p: [Int] = [], s = end
+        while s >= 0 { p.append(s / 5); s = parent[s] }
+        return p.reversed()
     }
 
     /// A shortest 4-connected path of cells, ties broken at random; empty when there is none.

@@ -5,8 +5,9 @@ import Teacher
 ///
 /// Slots are 14 native pixels apart. In local layouts one adjacent pair is swapped; in the
 /// others the arrangement is shuffled. Each object that must move steps out of the row into
-/// its own lane (9 or 18 pixels above or below), slides to its slot's column, and steps
-/// back, all objects in the same three phases, so no two ever overlap.
+/// its own lane (9 or 18 pixels above or below; the lanes go to the movers from left to
+/// right), slides to its slot's column, and steps back, all objects in the same three phases,
+/// so no two ever overlap.
 enum OrderFamily {
     static let spacing: Float = 14
     static let lanes: [Float] = [9, -9, 18, -18]
@@ -77,7 +78,11 @@ enum OrderFamily {
         for (slot, obj) in goal.enumerated() { endSlot[obj] = slot }
         var lane = [Float](repeating: 0, count: count)
         var next = 0
-        for i in 0..<count where endSlot[i] != startSlot[i] { lane[i] = lanes[next % lanes.count]; next += 1 }
+        // Lanes go to the moving objects from left to right as they start, so the plan is a
+        // function of the first frame and the prompt.
+        for i in (0..<count).sorted(by: { startSlot[$0] < startSlot[$1] }) where endSlot[i] != startSlot[i] {
+            lane[i] = lanes[next % lanes.count]; next += 1
+        }
         let V = lane.map(abs).max() ?? 0
         let H = (0..<count).map { abs(Float(endSlot[$0] - startSlot[$0])) * spacing }.max() ?? 0
         let T = Float(frames - 1)
