@@ -45,10 +45,10 @@ struct BenchStrategies: ParsableCommand {
     var steps: Int?
 
     @Option(help: "Adaptation loss: goal-only, process-only or both.")
-    var loss: String = "both"
+    var loss: LossTerms = .both
 
     @Option(help: "Adaptation gradient: one-step or all-steps.")
-    var gradient: String = StrategySettings.defaultGradient.rawValue
+    var gradient: GradientPath = StrategySettings.defaultGradient
 
     @Option(help: "Adaptation learning rate.")
     var learningRate: Double?
@@ -82,8 +82,6 @@ struct BenchStrategies: ParsableCommand {
             throw ValidationError("unknown family '\(f)'; use one of \(Family.allCases.map(\.rawValue).joined(separator: ", "))")
         }
         if let s = seeds, parseSeeds(s) == nil { throw ValidationError("--seeds must look like 1000000..<1000025") }
-        if LossTerms(rawValue: loss) == nil { throw ValidationError("--loss must be goal-only, process-only or both") }
-        if GradientPath(rawValue: gradient) == nil { throw ValidationError("--gradient must be one-step or all-steps") }
         for s in strategyList where Strategy(rawValue: s) == nil {
             throw ValidationError("unknown strategy '\(s)'; use \(Strategy.allCases.map(\.rawValue).joined(separator: ", "))")
         }
@@ -139,14 +137,13 @@ struct BenchStrategies: ParsableCommand {
         let taskList = try loadTasks()
         guard !taskList.isEmpty else { throw ValidationError("no tasks to run") }
         let (steps, lr, rank, samples, sampleSteps) = (self.steps, learningRate, self.rank, self.samples, self.sampleSteps)
-        let grad = GradientPath(rawValue: gradient)!, lossTerms = LossTerms(rawValue: loss)!
         var bestN = bestOfN
         let prior = staticPrior != "off"
         let restartCount = max(1, restarts)
         let families = taskList.map(\.family).reduce(into: [String]()) { if !$0.contains($1) { $0.append($1) } }
         // This command's options over a task's settings; best-of-n's n, once chosen, wins over --samples.
         let overrides: @Sendable (inout StrategySettings, Int?) -> Void = { s, bestOfN in
-            s.gradient = grad; s.loss = lossTerms
+            s.gradient = gradient; s.loss = loss
             s.staticPrior = prior
             s.restarts = restartCount
             if let steps { s.maxSteps = steps }
@@ -155,7 +152,7 @@ struct BenchStrategies: ParsableCommand {
             if let sampleSteps { s.sampleSteps = sampleSteps }
             if s.strategy == .bestOfN, let bestOfN { s.samples = bestOfN } else if let samples { s.samples = samples }
         }
-        var example = StrategySettings(job: JobSettings(), gradient: grad, loss: lossTerms)
+        var example = StrategySettings(job: JobSettings(), gradient: gradient, loss: loss)
         overrides(&example, nil)
 
         let log = { (s: String) in FileHandle.standardError.write(Data((s + "\n").utf8)) }

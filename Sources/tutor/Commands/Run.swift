@@ -2,6 +2,9 @@ import Adaptation
 import ArgumentParser
 import Foundation
 
+extension GradientPath: ExpressibleByArgument {}
+extension LossTerms: ExpressibleByArgument {}
+
 /// `tutor run FOLDER`: one task folder, in place, without a spool.
 struct Run: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -31,21 +34,18 @@ struct Run: ParsableCommand {
     var threads: Int = 1
 
     @Option(help: "Adaptation gradient: one-step or all-steps (default \(StrategySettings.defaultGradient.rawValue)).")
-    var gradient: String?
+    var gradient: GradientPath?
 
     @Flag(help: "No progress line and no summary.")
     var quiet = false
 
     func validate() throws {
         if threads < 1 || threads > 256 { throw ValidationError("--threads must be between 1 and 256") }
-        if let g = gradient, GradientPath(rawValue: g) == nil {
-            throw ValidationError("--gradient must be one of \(GradientPath.allCases.map(\.rawValue).joined(separator: ", "))")
-        }
     }
 
     func run() throws {
         var task = TaskRun(folder: URL(fileURLWithPath: folder), modelOption: model, threads: threads, quiet: quiet)
-        if let g = gradient { task.gradient = GradientPath(rawValue: g)! }
+        if let g = gradient { task.gradient = g }
         let verdict = task.run()
         if verdict?.status != .passed { throw ExitCode(1) }
     }
