@@ -93,7 +93,7 @@ public final class StrategyRunner {
 
     /// The layers whose colour is within tolerance of an object that a `static` question names,
     /// each with that question's coefficient in the loss (as the teacher weighs it).
-    static func staticLayers(rules: RuleFile, scene: Scene) -> [(layer: Int, coefficient: Float)] {
+    public static func staticLayers(rules: RuleFile, scene: Scene) -> [(layer: Int, coefficient: Float)] {
         let wsum = rules.process.reduce(Float(0)) { $0 + $1.weight }
         var out: [(Int, Float)] = []
         for q in rules.process {

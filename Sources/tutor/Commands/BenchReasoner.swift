@@ -1,3 +1,4 @@
+import Adaptation
 import ArgumentParser
 import Engine
 import Foundation
@@ -14,8 +15,10 @@ struct BenchReasoner: ParsableCommand {
         For each task (split evenly across the families, held-out seeds from --first-seed; the first \
         frame goes through JPEG quality 95, 4:4:4, as in a task folder): one 4-step sample from the noise \
         of the task's seed, rendered as the final video and judged by the Teacher's judge. Prints, per \
-        family and overall: the pass rate, how often every static object stays put and every moving \
-        object stays intact, the goal rate, and for the failures how far they are (frames in which an \
+        family and overall: the pass rate, how often every static object stays put (the judge's \
+        `static` check, which also counts a moving object drawn over a static one; a line below the \
+        table separates the two) and every moving object stays intact, the goal rate, and for the \
+        failures how far they are (frames in which an \
         object crosses an obstacle; distance in pixels between each moving object's final position and \
         the solution's). Then, on --spread-tasks tasks with 8 noises each: the spread of the main moving \
         object's position at the middle frame in one-step and in 4-step samples (a one-step output that \
@@ -51,6 +54,9 @@ struct BenchReasoner: ParsableCommand {
     struct Tally {
         var tasks = 0, passed = 0, goal = 0
         var staticTasks = 0, staticOK = 0, intactTasks = 0, intactOK = 0, avoidTasks = 0, avoidOK = 0
+        /// Tasks whose static objects' layers the final video draws exactly in place, and judge
+        /// `static` failures among those (a moving object drawn over a static one).
+        var staticInPlace = 0, staticFailedInPlace = 0
         var crossingFrames: [Int] = []
         var finalDistance: [Float] = []
         var failedDistance: [Float] = []
@@ -95,7 +101,15 @@ struct BenchReasoner: ParsableCommand {
                     let qs = j.questions.filter { $0.type == type }
                     return qs.isEmpty ? nil : qs.allSatisfy(\.satisfied)
                 }
-                if let ok = all("static") { tally.staticTasks += 1; if ok { tally.staticOK += 1 } }
+                if let ok = all("static") {
+                    tally.staticTasks += 1
+                    if ok { tally.staticOK += 1 }
+                    let layers = StrategyRunner.staticLayers(rules: rules, scene: scene).map(\.layer)
+                    if layers.allSatisfy({ traj.maxDisplacement(layer: $0) <= staticThreshold }) {
+                        tally.staticInPlace += 1
+                        if !ok { tally.staticFailedInPlace += 1 }
+                    }
+                }
                 if let ok = all("intact") { tally.intactTasks += 1; if ok { tally.intactOK += 1 } }
                 if let ok = all("avoid") { tally.avoidTasks += 1; if ok { tally.avoidOK += 1 } }
                 // How far: obstacle-crossing frames, and each mover's final position against the solution's.
@@ -157,6 +171,7 @@ struct BenchReasoner: ParsableCommand {
                          pct(t.intactOK, t.intactTasks), pct(t.avoidOK, t.avoidTasks), median(t.finalDistance)))
             total.tasks += t.tasks; total.passed += t.passed; total.goal += t.goal
             total.staticTasks += t.staticTasks; total.staticOK += t.staticOK
+            total.staticInPlace += t.staticInPlace; total.staticFailedInPlace += t.staticFailedInPlace
             total.intactTasks += t.intactTasks; total.intactOK += t.intactOK
             total.avoidTasks += t.avoidTasks; total.avoidOK += t.avoidOK
             total.crossingFrames += t.crossingFrames; total.finalDistance += t.finalDistance
@@ -168,6 +183,12 @@ struct BenchReasoner: ParsableCommand {
                      pct(total.passed, total.tasks), pct(total.goal, total.tasks), pct(total.staticOK, total.staticTasks),
                      pct(total.intactOK, total.intactTasks), pct(total.avoidOK, total.avoidTasks), median(total.finalDistance)))
 
+        if total.staticTasks > 0 {
+            print("")
+            print("static objects (\(total.staticTasks) tasks with a static question): the judge's check passes in \(total.staticOK) (\(pct(total.staticOK, total.staticTasks).trimmingCharacters(in: .whitespaces))); "
+                  + "the final video draws their layers exactly in place in \(total.staticInPlace) (\(pct(total.staticInPlace, total.staticTasks).trimmingCharacters(in: .whitespaces))); "
+                  + "\(total.staticFailedInPlace) of the \(total.staticTasks - total.staticOK) check failures have every static layer in place (a moving object drawn over them)")
+        }
         print("")
         print("failures (\(total.tasks - total.passed)): how far")
         let buckets: [(String, (Float) -> Bool)] = [("<= 2 px", { $0 <= 2 }), ("2-5 px", { $0 > 2 && $0 <= 5 }),
