@@ -212,5 +212,35 @@ final class TrainingRunTests: XCTestCase {
         let state = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: root + "/parts/state.json"))) as? [String: Any]
         XCTAssertEqual(state?["phase"] as? String, "done")
     }
+
+    /// `tutor train --init BASE --steps 0`: reflow alone, from a finished base phase, gives the
+    /// same model as the reflow phase of the whole run, so reflow settings can be measured
+    /// without retraining the base.
+    func testReflowAloneFromABaseEqualsTheWholeRun() throws {
+        Threads.set(1)
+        var o = TrainingRun.Options()
+        o.width = 32; o.depth = 1; o.heads = 2; o.mlpRatio = 2
+        o.tasksPerFamily = 2; o.steps = 4; o.batch = 2; o.warmupSteps = 2
+        o.reflowSteps = 3; o.reflowPairs = 4; o.reflowSampleSteps = 2
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("tutor-reflow-\(getpid())").path
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let whole = try TrainingRun(folder: root + "/whole", options: o, resume: false)
+        whole.log = { _ in }
+        XCTAssertTrue(try whole.run())
+
+        var r = o
+        r.steps = 0; r.initFrom = root + "/whole/base"
+        let alone = try TrainingRun(folder: root + "/alone", options: r, resume: false)
+        alone.log = { _ in }
+        XCTAssertTrue(try alone.run())
+        for file in ["base/model.safetensors", "model.safetensors"] {
+            let a = try Data(contentsOf: URL(fileURLWithPath: root + "/whole/" + file))
+            let b = try Data(contentsOf: URL(fileURLWithPath: root + "/alone/" + file))
+            XCTAssertEqual(a, b, file)
+        }
+        // And the reflow did change the weights.
+        XCTAssertNotEqual(try Data(contentsOf: URL(fileURLWithPath: root + "/alone/model.safetensors")),
+                          try Data(contentsOf: URL(fileURLWithPath: root + "/alone/base/model.safetensors")))
+    }
 }
 

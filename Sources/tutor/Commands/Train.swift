@@ -28,7 +28,7 @@ struct Train: ParsableCommand {
     @Option(help: "Output folder (a checkpoint folder like models/reasoner).")
     var out: String
 
-    @Option(help: "Base training steps.")
+    @Option(help: "Base training steps (0 with --init: reflow alone, from that checkpoint).")
     var steps = 12000
 
     @Option(help: "Sequences per step.")
@@ -80,7 +80,9 @@ struct Train: ParsableCommand {
     var threads = 2
 
     func validate() throws {
-        if steps < 1 { throw ValidationError("--steps must be at least 1") }
+        if steps < 0 || (steps == 0 && initFrom == nil) {
+            throw ValidationError("--steps must be at least 1 (or 0 with --init, to run reflow alone from that checkpoint)")
+        }
         if batch < 1 { throw ValidationError("--batch must be at least 1") }
         if reflowSteps < 0 || reflowPairs < 1 { throw ValidationError("--reflow-steps must be >= 0 and --reflow-pairs >= 1") }
         if threads < 1 { throw ValidationError("--threads must be at least 1") }
