@@ -180,12 +180,18 @@ final class ModelTests: XCTestCase {
 final class TrainingRunTests: XCTestCase {
     /// A run stopped twice (once in the base phase, once in reflow) and resumed each time ends
     /// with the same bytes as the same run done in one go: weights, base weights, moments.
-    func testResumedRunEqualsUninterruptedRun() throws {
+    /// A run small enough for a test: a tiny model on 2 tasks per family.
+    func tinyRun(steps: Int, reflowSteps: Int) -> TrainingRun.Options {
         Threads.set(1)
         var o = TrainingRun.Options()
         o.width = 32; o.depth = 1; o.heads = 2; o.mlpRatio = 2
-        o.tasksPerFamily = 2; o.steps = 6; o.batch = 2; o.warmupSteps = 2
-        o.reflowSteps = 4; o.reflowPairs = 4; o.reflowSampleSteps = 2
+        o.tasksPerFamily = 2; o.steps = steps; o.batch = 2; o.warmupSteps = 2
+        o.reflowSteps = reflowSteps; o.reflowPairs = 4; o.reflowSampleSteps = 2
+        return o
+    }
+
+    func testResumedRunEqualsUninterruptedRun() throws {
+        let o = tinyRun(steps: 6, reflowSteps: 4)
         let root = FileManager.default.temporaryDirectory.appendingPathComponent("tutor-resume-\(getpid())").path
         defer { try? FileManager.default.removeItem(atPath: root) }
         let quiet: (String) -> Void = { _ in }
@@ -217,11 +223,7 @@ final class TrainingRunTests: XCTestCase {
     /// same model as the reflow phase of the whole run, so reflow settings can be measured
     /// without retraining the base.
     func testReflowAloneFromABaseEqualsTheWholeRun() throws {
-        Threads.set(1)
-        var o = TrainingRun.Options()
-        o.width = 32; o.depth = 1; o.heads = 2; o.mlpRatio = 2
-        o.tasksPerFamily = 2; o.steps = 4; o.batch = 2; o.warmupSteps = 2
-        o.reflowSteps = 3; o.reflowPairs = 4; o.reflowSampleSteps = 2
+        let o = tinyRun(steps: 4, reflowSteps: 3)
         let root = FileManager.default.temporaryDirectory.appendingPathComponent("tutor-reflow-\(getpid())").path
         defer { try? FileManager.default.removeItem(atPath: root) }
         let whole = try TrainingRun(folder: root + "/whole", options: o, resume: false)
