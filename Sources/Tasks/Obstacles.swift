@@ -98,7 +98,8 @@ enum ObstaclesFamily {
     static func canonicalPath(from a: Int, to b: Int, blocked: Set<Int>) -> [Int] {
         let g = cells
         let steps = [(1, 0), (0, 1), (-1, 0), (0, -1)]
-        func exposure(_ c: Int) -> Int {
+        // Crosses among each cell's 8 neighbours.
+        let exposure = (0..<(g * g)).map { c in
             var n = 0
             for dy in -1...1 { for dx in -1...1 where dx != 0 || dy != 0 {
                 let x = c % g + dx, y = c / g + dy
@@ -111,25 +112,24 @@ enum ObstaclesFamily {
         func cost(_ length: Int, _ turns: Int, _ exp: Int) -> Int { length * 1_000_000 + turns * 1_000 + exp }
         var best = [Int](repeating: .max, count: states), parent = [Int](repeating: -1, count: states)
         var done = [Bool](repeating: false, count: states)
-        best[a * 5 + 4] = cost(0, 0, exposure(a))
+        best[a * 5 + 4] = cost(0, 0, exposure[a])
+        var end = -1
         while true {
             var s = -1
             for i in 0..<states where !done[i] && best[i] != .max && (s < 0 || best[i] < best[s]) { s = i }
-            if s < 0 { break }
+            if s < 0 { return [] }
             done[s] = true
             let c = s / 5, dir = s % 5
-            if c == b { break }
+            if c == b { end = s; break }
             for (d, (dx, dy)) in steps.enumerated() {
                 let x = c % g + dx, y = c / g + dy
                 guard x >= 0 && x < g && y >= 0 && y < g else { continue }
                 let nb = y * g + x
                 if blocked.contains(nb) { continue }
-                let t = best[s] + cost(1, dir != 4 && dir != d ? 1 : 0, exposure(nb))
+                let t = best[s] + cost(1, dir != 4 && dir != d ? 1 : 0, exposure[nb])
                 if t < best[nb * 5 + d] { best[nb * 5 + d] = t; parent[nb * 5 + d] = s }
             }
         }
-        guard let end = (0..<5).map({ b * 5 + $0 }).filter({ best[$0] != .max }).min(by: { best[$0] < best[$1] })
-        else { return [] }
         var p: [Int] = [], s = end
         while s >= 0 { p.append(s / 5); s = parent[s] }
         return p.reversed()

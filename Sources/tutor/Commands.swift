@@ -1,4 +1,9 @@
+import Adaptation
 import ArgumentParser
+
+// Adaptation's switches, as `tutor run` and `tutor bench strategies` take them.
+extension GradientPath: ExpressibleByArgument {}
+extension LossTerms: ExpressibleByArgument {}
 
 extension Tutor {
     /// Every subcommand, in the order `--help` lists them.

@@ -178,8 +178,6 @@ final class ModelTests: XCTestCase {
 }
 
 final class TrainingRunTests: XCTestCase {
-    /// A run stopped twice (once in the base phase, once in reflow) and resumed each time ends
-    /// with the same bytes as the same run done in one go: weights, base weights, moments.
     /// A run small enough for a test: a tiny model on 2 tasks per family.
     func tinyRun(steps: Int, reflowSteps: Int) -> TrainingRun.Options {
         Threads.set(1)
@@ -190,6 +188,8 @@ final class TrainingRunTests: XCTestCase {
         return o
     }
 
+    /// A run stopped twice (once in the base phase, once in reflow) and resumed each time ends
+    /// with the same bytes as the same run done in one go: weights, base weights, moments.
     func testResumedRunEqualsUninterruptedRun() throws {
         let o = tinyRun(steps: 6, reflowSteps: 4)
         let root = FileManager.default.temporaryDirectory.appendingPathComponent("tutor-resume-\(getpid())").path

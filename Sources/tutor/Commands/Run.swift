@@ -2,9 +2,6 @@ import Adaptation
 import ArgumentParser
 import Foundation
 
-extension GradientPath: ExpressibleByArgument {}
-extension LossTerms: ExpressibleByArgument {}
-
 /// `tutor run FOLDER`: one task folder, in place, without a spool.
 struct Run: ParsableCommand {
     static let configuration = CommandConfiguration(
