@@ -22,14 +22,14 @@ import Tasks
 public final class TrainingRun {
     public struct Options: Codable, Sendable, Equatable {
         public var seed: UInt64 = 1
-        public var steps: Int = 12000
+        public var steps: Int = 16000
         public var batch: Int = 32
         public var learningRate: Float = 5e-4
         public var warmupSteps: Int = 200
         /// Tasks generated per family from the training seeds (0 ..< tasksPerFamily).
         public var tasksPerFamily: Int = 3000
         public var families: [String] = Family.allCases.map(\.rawValue)
-        public var reflowSteps: Int = 600
+        public var reflowSteps: Int = 300
         public var reflowPairs: Int = 2000
         public var reflowSampleSteps: Int = 8
         public var reflowLearningRate: Float = 2e-4

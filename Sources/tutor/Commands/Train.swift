@@ -20,7 +20,7 @@ struct Train: ParsableCommand {
         checkpoint was. The same seed and thread count give the same model.
 
         The defaults are the recipe of the shipped model: `tutor train --out DIR --threads 1` is how \
-        models/reasoner was trained, in about 80 minutes on one core (models/reasoner/MODEL_CARD.md). \
+        models/reasoner was trained, in about 90 minutes on one core (models/reasoner/MODEL_CARD.md). \
         Build with `swift build -c release` first: a debug build is many times slower.
         """
     )
@@ -29,7 +29,7 @@ struct Train: ParsableCommand {
     var out: String
 
     @Option(help: "Base training steps (0 with --init: reflow alone, from that checkpoint).")
-    var steps = 12000
+    var steps = 16000
 
     @Option(help: "Sequences per step.")
     var batch = 32
@@ -41,7 +41,7 @@ struct Train: ParsableCommand {
     var resume = false
 
     @Option(help: "Reflow fine-tuning steps after the base phase (0 skips reflow).")
-    var reflowSteps = 600
+    var reflowSteps = 300
 
     @Option(help: "Reflow (noise, sample) pairs.")
     var reflowPairs = 2000
