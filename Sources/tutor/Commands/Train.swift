@@ -25,50 +25,53 @@ struct Train: ParsableCommand {
         """
     )
 
+    /// The shipped model's recipe: every default below is `TrainingRun.Options`' own.
+    static let recipe = TrainingRun.Options()
+
     @Option(help: "Output folder (a checkpoint folder like models/reasoner).")
     var out: String
 
     @Option(help: "Base training steps (0 with --init: reflow alone, from that checkpoint).")
-    var steps = 16000
+    var steps = recipe.steps
 
     @Option(help: "Sequences per step.")
-    var batch = 32
+    var batch = recipe.batch
 
     @Option(help: "Seed of the initialisation, data order, times and noise.")
-    var seed: UInt64 = 1
+    var seed = recipe.seed
 
     @Flag(help: "Continue the run in --out from its last checkpoint (its saved options win).")
     var resume = false
 
     @Option(help: "Reflow fine-tuning steps after the base phase (0 skips reflow).")
-    var reflowSteps = 300
+    var reflowSteps = recipe.reflowSteps
 
     @Option(help: "Reflow (noise, sample) pairs.")
-    var reflowPairs = 2000
+    var reflowPairs = recipe.reflowPairs
 
     @Option(help: "Stop (after a checkpoint) after this many minutes; --resume continues.")
     var minutes: Double?
 
     @Option(help: "Training tasks generated per family.")
-    var tasksPerFamily = 3000
+    var tasksPerFamily = recipe.tasksPerFamily
 
     @Option(help: "Peak learning rate of the base phase.")
-    var learningRate: Float = 5e-4
+    var learningRate = recipe.learningRate
 
     @Option(help: "Minutes between checkpoints.")
-    var checkpointMinutes: Double = 5
+    var checkpointMinutes = recipe.checkpointMinutes
 
     @Option(help: "Token width of a new model.")
-    var width = ReasonerConfig.standard.width
+    var width = recipe.width
 
     @Option(help: "Transformer blocks of a new model.")
-    var depth = ReasonerConfig.standard.depth
+    var depth = recipe.depth
 
     @Option(help: "Attention heads of a new model.")
-    var heads = ReasonerConfig.standard.heads
+    var heads = recipe.heads
 
     @Option(help: "MLP hidden width as a multiple of the width, for a new model.")
-    var mlpRatio = ReasonerConfig.standard.mlpRatio
+    var mlpRatio = recipe.mlpRatio
 
     @Option(name: .customLong("init"), help: "Start from this checkpoint folder instead of random weights.")
     var initFrom: String?
