@@ -99,6 +99,7 @@ public final class TrainingRun {
             self.options = s.options
             self.state = s
             reasoner = try Reasoner.load(from: folder)
+            try TrainingRun.trimLog(folder + "/loss.csv", to: s)
         } else {
             if !resume, FileManager.default.fileExists(atPath: statePath) {
                 throw ReasonerError.file("\(folder) already holds a training run; pass --resume to continue it or choose another --out")
@@ -225,6 +226,27 @@ public final class TrainingRun {
     static func clock(_ s: Double) -> String {
         let t = Int(s.rounded())
         return String(format: "%d:%02d:%02d", t / 3600, (t / 60) % 60, t % 60)
+    }
+
+    /// Drops the loss.csv rows of steps after the checkpoint `state` describes: a run that died
+    /// between checkpoints logged steps that its resumption trains again, and the log should
+    /// hold each step once, as an uninterrupted run's does.
+    static func trimLog(_ path: String, to state: State) throws {
+        guard let data = FileManager.default.contents(atPath: path) else { return }
+        let order = ["base": 0, "reflow": 1, "done": 2]
+        let now = order[state.phase] ?? 0
+        var kept: [Substring] = [], dropped = 0
+        for line in String(decoding: data, as: UTF8.self).split(separator: "\n") {
+            let f = line.split(separator: ",", maxSplits: 2)
+            if f.count >= 2, let p = order[String(f[0])], let step = Int(f[1]),
+               p > now || (p == now && step > state.step) {
+                dropped += 1
+                continue
+            }
+            kept.append(line)
+        }
+        if dropped == 0 { return }
+        try AtomicFileWriter.write(Array((kept.joined(separator: "\n") + "\n").utf8), to: path)
     }
 
     /// Appends a line to loss.csv (created with its header on first use), through one handle

@@ -189,7 +189,8 @@ final class TrainingRunTests: XCTestCase {
     }
 
     /// A run stopped twice (once in the base phase, once in reflow) and resumed each time ends
-    /// with the same bytes as the same run done in one go: weights, base weights, moments.
+    /// with the same bytes as the same run done in one go: weights, base weights, moments, and
+    /// the loss log, even when the stopped process logged steps after its last checkpoint.
     func testResumedRunEqualsUninterruptedRun() throws {
         let o = tinyRun(steps: 6, reflowSteps: 4)
         let root = FileManager.default.temporaryDirectory.appendingPathComponent("tutor-resume-\(getpid())").path
@@ -208,8 +209,22 @@ final class TrainingRunTests: XCTestCase {
             finished = try part.run()
             parts += 1
             XCTAssertLessThan(parts, 5)
+            if parts == 1 {
+                // A process that dies between checkpoints has logged steps the resumption redoes.
+                let log = try FileHandle(forWritingTo: URL(fileURLWithPath: root + "/parts/loss.csv"))
+                log.seekToEndOfFile()
+                log.write(Data("base,5,9,9,9,9\nbase,6,9,9,9,9\n".utf8))
+                try log.close()
+            }
         }
         XCTAssertEqual(parts, 3)   // base 4 | base 2 + reflow 2 | reflow 2
+        // The log holds each step once, with the uninterrupted run's values (all but the clock).
+        func steps(_ run: String) throws -> [String] {
+            try String(contentsOfFile: root + "/\(run)/loss.csv", encoding: .utf8).split(separator: "\n")
+                .map { $0.split(separator: ",").prefix(5).joined(separator: ",") }
+        }
+        XCTAssertEqual(try steps("parts"), try steps("whole"))
+        XCTAssertEqual(try steps("whole").count, 1 + 6 + 4)
         for file in ["model.safetensors", "base/model.safetensors", "optimizer.safetensors"] {
             let a = try Data(contentsOf: URL(fileURLWithPath: root + "/whole/" + file))
             let b = try Data(contentsOf: URL(fileURLWithPath: root + "/parts/" + file))
