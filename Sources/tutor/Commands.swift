@@ -1,9 +1,12 @@
 import Adaptation
 import ArgumentParser
+import Tasks
 
 // Adaptation's switches, as `tutor run` and `tutor bench strategies` take them.
 extension GradientPath: ExpressibleByArgument {}
 extension LossTerms: ExpressibleByArgument {}
+// The generated task families, as `tutor train` and `tutor bench strategies` take them.
+extension Family: ExpressibleByArgument {}
 
 extension Tutor {
     /// Every subcommand, in the order `--help` lists them.

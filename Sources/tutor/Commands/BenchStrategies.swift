@@ -24,7 +24,7 @@ struct BenchStrategies: ParsableCommand {
     )
 
     @Option(name: .customLong("family"), help: "A family to include (repeatable; default all: maze, obstacles, align, order).")
-    var families: [String] = []
+    var families: [Family] = []
 
     @Option(help: "Held-out seeds A..<B (default 1000000..<1000000+count).")
     var seeds: String?
@@ -78,9 +78,6 @@ struct BenchStrategies: ParsableCommand {
     var json = false
 
     func validate() throws {
-        for f in families where Family(rawValue: f) == nil {
-            throw ValidationError("unknown family '\(f)'; use one of \(Family.allCases.map(\.rawValue).joined(separator: ", "))")
-        }
         if let s = seeds, parseSeeds(s) == nil { throw ValidationError("--seeds must look like 1000000..<1000025") }
         for s in strategyList where Strategy(rawValue: s) == nil {
             throw ValidationError("unknown strategy '\(s)'; use \(Strategy.allCases.map(\.rawValue).joined(separator: ", "))")
@@ -114,7 +111,7 @@ struct BenchStrategies: ParsableCommand {
             }
             return out
         }
-        let fams = families.isEmpty ? Family.allCases : families.map { Family(rawValue: $0)! }
+        let fams = families.isEmpty ? Family.allCases : families
         let range = seeds.flatMap(parseSeeds) ?? (Families.heldOutSeedStart..<(Families.heldOutSeedStart + UInt64(count)))
         var out: [BenchTask] = []
         for f in fams {

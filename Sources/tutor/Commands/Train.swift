@@ -57,7 +57,7 @@ struct Train: ParsableCommand {
     var tasksPerFamily = recipe.tasksPerFamily
 
     @Option(name: .customLong("family"), help: "A family to train on (repeatable; default all: maze, obstacles, align, order).")
-    var families: [String] = []
+    var families: [Family] = []
 
     @Option(help: "Peak learning rate of the base phase.")
     var learningRate = recipe.learningRate
@@ -95,9 +95,6 @@ struct Train: ParsableCommand {
         if threads < 1 { throw ValidationError("--threads must be at least 1") }
         if let m = minutes, !(m > 0) { throw ValidationError("--minutes must be positive") }
         if tasksPerFamily < 1 { throw ValidationError("--tasks-per-family must be at least 1") }
-        for f in families where Family(rawValue: f) == nil {
-            throw ValidationError("unknown family '\(f)'; use one of \(Family.allCases.map(\.rawValue).joined(separator: ", "))")
-        }
         if Set(families).count != families.count { throw ValidationError("--family names a family twice") }
     }
 
@@ -106,7 +103,7 @@ struct Train: ParsableCommand {
         var o = TrainingRun.Options()
         o.seed = seed; o.steps = steps; o.batch = batch; o.learningRate = learningRate
         o.warmupSteps = min(200, max(1, steps / 10))
-        o.tasksPerFamily = tasksPerFamily; if !families.isEmpty { o.families = families }; o.reflowSteps = reflowSteps; o.reflowPairs = reflowPairs
+        o.tasksPerFamily = tasksPerFamily; if !families.isEmpty { o.families = families.map(\.rawValue) }; o.reflowSteps = reflowSteps; o.reflowPairs = reflowPairs
         o.checkpointMinutes = checkpointMinutes; o.width = width; o.depth = depth; o.heads = heads; o.mlpRatio = mlpRatio; o.initFrom = initFrom
         let run: TrainingRun
         do {
