@@ -103,7 +103,8 @@ struct Train: ParsableCommand {
         var o = TrainingRun.Options()
         o.seed = seed; o.steps = steps; o.batch = batch; o.learningRate = learningRate
         o.warmupSteps = min(200, max(1, steps / 10))
-        o.tasksPerFamily = tasksPerFamily; if !families.isEmpty { o.families = families.map(\.rawValue) }; o.reflowSteps = reflowSteps; o.reflowPairs = reflowPairs
+        o.tasksPerFamily = tasksPerFamily; o.reflowSteps = reflowSteps; o.reflowPairs = reflowPairs
+        if !families.isEmpty { o.families = families.map(\.rawValue) }
         o.checkpointMinutes = checkpointMinutes; o.width = width; o.depth = depth; o.heads = heads; o.mlpRatio = mlpRatio; o.initFrom = initFrom
         let run: TrainingRun
         do {
