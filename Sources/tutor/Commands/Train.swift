@@ -8,7 +8,8 @@ struct Train: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Train the Reasoner on generated tasks (flow matching, then reflow).",
         discussion: """
-        Generates --tasks-per-family tasks of every family from the training seeds (0 and up; held-out \
+        Generates --tasks-per-family tasks of every family (or of those --family names) from the training \
+        seeds (0 and up; held-out \
         seeds start at 1000000), cuts their first frames into layers, and trains the Reasoner to produce \
         each moving object's trajectory by flow matching for --steps steps. Then reflow: the model samples \
         --reflow-pairs trajectories with 8 Euler steps from fixed noises and is fine-tuned for \
