@@ -28,7 +28,7 @@ public final class TrainingRun {
         public var warmupSteps: Int = 200
         /// Tasks generated per family from the training seeds (0 ..< tasksPerFamily).
         public var tasksPerFamily: Int = 3000
-        public var families: [String] = Family.allCases.map(\.rawValue)
+        public var families: [Family] = Family.allCases
         public var reflowSteps: Int = 300
         public var reflowPairs: Int = 2000
         public var reflowSampleSteps: Int = 8
@@ -137,15 +137,14 @@ public final class TrainingRun {
     public func prepareData() {
         let t0 = Date()
         var skipped = 0
-        for name in options.families {
-            guard let fam = Family(rawValue: name) else { continue }
+        for fam in options.families {
             for seed in 0..<UInt64(options.tasksPerFamily) {
                 let task = Families.generate(family: fam, seed: seed)
                 if let e = TrainingExample(task: task, config: reasoner.config) { examples.append(e) } else { skipped += 1 }
             }
         }
         log(String(format: "data: %d training tasks from %@ (%d skipped: a moving object without a layer) in %.1f s",
-                   examples.count, options.families.joined(separator: ", "), skipped, Date().timeIntervalSince(t0)))
+                   examples.count, options.families.map(\.rawValue).joined(separator: ", "), skipped, Date().timeIntervalSince(t0)))
     }
 
     /// Runs the remaining phases. Returns false when stopped early by `stopAfterSeconds` or

@@ -3,7 +3,7 @@ import Media
 import Teacher
 
 /// The generated task families.
-public enum Family: String, CaseIterable, Sendable {
+public enum Family: String, CaseIterable, Codable, Sendable {
     /// A ball through a maze to a target square, without touching the walls.
     case maze
     /// A ball across a grid of crosses to a target square, without touching a cross.

@@ -9,8 +9,7 @@ struct Train: ParsableCommand {
         abstract: "Train the Reasoner on generated tasks (flow matching, then reflow).",
         discussion: """
         Generates --tasks-per-family tasks of every family (or of those --family names) from the training \
-        seeds (0 and up; held-out \
-        seeds start at 1000000), cuts their first frames into layers, and trains the Reasoner to produce \
+        seeds (0 and up; held-out seeds start at 1000000), cuts their first frames into layers, and trains the Reasoner to produce \
         each moving object's trajectory by flow matching for --steps steps. Then reflow: the model samples \
         --reflow-pairs trajectories with 8 Euler steps from fixed noises and is fine-tuned for \
         --reflow-steps steps on those (noise, sample) pairs, so that its one-step prediction is a sample \
@@ -105,7 +104,7 @@ struct Train: ParsableCommand {
         o.seed = seed; o.steps = steps; o.batch = batch; o.learningRate = learningRate
         o.warmupSteps = min(200, max(1, steps / 10))
         o.tasksPerFamily = tasksPerFamily; o.reflowSteps = reflowSteps; o.reflowPairs = reflowPairs
-        if !families.isEmpty { o.families = families.map(\.rawValue) }
+        if !families.isEmpty { o.families = families }
         o.checkpointMinutes = checkpointMinutes; o.width = width; o.depth = depth; o.heads = heads; o.mlpRatio = mlpRatio; o.initFrom = initFrom
         let run: TrainingRun
         do {
