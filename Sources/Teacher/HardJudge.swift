@@ -132,20 +132,24 @@ extension Teacher {
             }
             return (failing.isEmpty, [("failing_frames", ints(failing)), ("blob_counts", ints(counts)), ("n", .number(Double(n)))])
 
-        case let .static(s, maxc):
+        case let .static(s, maxc, occluders):
             let S0 = subjects[s].firstMask
             let K = S0.reduce(0) { $0 + Int($1) }
-            var failing: [Int] = [], worst: Float = 0
+            var failing: [Int] = [], worst: Float = 0, covered: [Int] = []
             for t in 0..<F where K > 0 {
                 let m = h.masks[s][t]
-                var lost = 0
-                for i in 0..<N where S0[i] != 0 && m[i] == 0 { lost += 1 }
+                var lost = 0, hidden = 0
+                for i in 0..<N where S0[i] != 0 && m[i] == 0 {
+                    if occluders.contains(where: { h.masks[$0][t][i] != 0 }) { hidden += 1 } else { lost += 1 }
+                }
                 let f = Float(lost) / Float(K)
                 worst = max(worst, f)
+                covered.append(hidden)
                 if f > maxc { failing.append(t) }
             }
             return (failing.isEmpty, [("failing_frames", ints(failing)), ("worst_changed_fraction", num(worst)),
-                                      ("first_frame_pixels", .number(Double(K))), ("max_change", num(maxc))])
+                                      ("first_frame_pixels", .number(Double(K))), ("max_change", num(maxc)),
+                                      ("covered_pixels", ints(covered))])
 
         case let .order(ss, axis):
             let t = F - 1

@@ -196,16 +196,33 @@ extension Teacher {
             }
             return z
 
-        case let .static(s, maxc):
+        case let .static(s, maxc, occluders):
+            // A pixel counts as changed in proportion to how far it is from the object's colour
+            // and how far it is from being covered by another object, `(1 - m) * (1 - cover)`,
+            // cover being the soft union of the other objects' masks. The cover is held constant
+            // for the gradient: the loss should pull the object back into place, never invite
+            // another object to hide it.
             let S0 = subjects[s].firstMask
             let K = S0.reduce(0) { $0 + Int($1) }
             if K == 0 { return 10 }
             let bound = Teacher.discreteBound(maxc, total: K)
             var zs = [Float](repeating: 0, count: F)
+            // `[frames, h * w]` on the first-frame pixels: 1 - cover.
+            var open = [Float](repeating: 1, count: occluders.isEmpty ? 0 : F * N)
+            for t in 0..<F where !occluders.isEmpty {
+                for o in occluders {
+                    let mo = c.mask(o, t)
+                    for i in c.active(o, t) where S0[i] != 0 { open[t * N + i] *= 1 - mo[i] }
+                }
+            }
             for t in 0..<F {
                 let m = c.mask(s, t)
                 var lost: Float = 0
-                for i in 0..<N where S0[i] != 0 { lost += 1 - m[i] }
+                if occluders.isEmpty {
+                    for i in 0..<N where S0[i] != 0 { lost += 1 - m[i] }
+                } else {
+                    for i in 0..<N where S0[i] != 0 { lost += (1 - m[i]) * open[t * N + i] }
+                }
                 zs[t] = (bound - lost / Float(K)) / Scale.changed
             }
             let (z, w) = softmin(zs)
@@ -214,7 +231,11 @@ extension Teacher {
                 for t in 0..<F {
                     let gm = c.grad(s, t)!
                     let k = dz * w[t] / Float(K) / Scale.changed
-                    for i in 0..<N where S0[i] != 0 { gm[i] += k }
+                    if occluders.isEmpty {
+                        for i in 0..<N where S0[i] != 0 { gm[i] += k }
+                    } else {
+                        for i in 0..<N where S0[i] != 0 { gm[i] += k * open[t * N + i] }
+                    }
                 }
             }
             return z

@@ -126,7 +126,11 @@ public struct Teacher: Sendable {
             case let .count(o, cnt, atEnd):
                 checks.append(.count(subject: subject(o), n: cnt, atEnd: atEnd))
             case let .static(o, maxc):
-                checks.append(.static(subject: subject(o), maxChange: maxc))
+                // Every other object of the rule file may cover it (SPEC v1.1: occlusion is not
+                // movement), so their masks are read in every frame too.
+                let me = subject(o)
+                let others = rules.objects.map(\.name).filter { $0 != o }.map(subject)
+                checks.append(.static(subject: me, maxChange: maxc, occluders: others))
             case let .order(os, axis):
                 checks.append(.order(subjects: os.map(subject), axis: axis))
             case let .path(o, through):
@@ -184,6 +188,14 @@ public struct Teacher: Sendable {
             for i in 0..<n where !geo[i].isFinite { geo[i] = finiteMax + Float(w) / 4 }
             for i in 0..<n { geo[i] /= Float(w) }
             checks[k] = .overlap(subject: s, region: r, minFraction: minf, align: isAlign, geodesic: geo)
+        }
+
+        // An object whose colour matches most of the first frame (a tolerance wide enough to take
+        // in the background) would "cover" every pixel a static object leaves: it hides nothing.
+        for k in checks.indices {
+            guard case let .static(s, maxc, occluders) = checks[k] else { continue }
+            let kept = occluders.filter { o in subjects[o].firstMask.reduce(0) { $0 + Int($1) } * 2 < n }
+            checks[k] = .static(subject: s, maxChange: maxc, occluders: kept)
         }
 
         self.subjects = subjects
@@ -301,7 +313,9 @@ enum CompiledCheck: Sendable {
     case avoid(subject: Int, region: Int, maxFraction: Float)
     case intact(subject: Int, areaTolerance: Float)
     case count(subject: Int, n: Int, atEnd: Bool)
-    case `static`(subject: Int, maxChange: Float)
+    /// `occluders`: the subjects of every other object of the rule file; a first-frame pixel
+    /// of the object that one of them covers in a frame is not counted as changed.
+    case `static`(subject: Int, maxChange: Float, occluders: [Int])
     case order(subjects: [Int], axis: Check.Axis)
     case path(subject: Int, regions: [Int], signedDistances: [[Float]])
     case smooth(subject: Int, maxStep: Float)
