@@ -1,7 +1,7 @@
 // swift-tools-version: 6.0
 import PackageDescription
 
-// Layout: C at the bottom (CBLAS, CJPEG, CInotify, and CKernels: the engine's attention and
+// Layout: C at the bottom (CBLAS, CJPEG, CPNG, CInotify, and CKernels: the engine's attention and
 // GELU); Basics (the seeded random generator); Media and ModelFiles for files on disk; Engine
 // is the numeric core and knows nothing of tasks; Teacher, Tasks and Reasoner build on it;
 // Adaptation runs one task end to end; Spool serves a spool of task folders and knows nothing
@@ -19,12 +19,13 @@ let package = Package(
         .systemLibrary(name: "CBLAS", pkgConfig: "openblas",
                        providers: [.apt(["libopenblas-dev"])]),
         .target(name: "CJPEG", linkerSettings: [.linkedLibrary("jpeg")]),
+        .target(name: "CPNG", linkerSettings: [.linkedLibrary("png")]),
         .systemLibrary(name: "CInotify", providers: [.apt(["libinotifytools0-dev"])]),
         // the engine's hand-written attention and GELU: optimised in every build, tests included
         .target(name: "CKernels", cSettings: [.unsafeFlags(["-O2", "-Wno-psabi"])]),
 
         .target(name: "Basics"),
-        .target(name: "Media", dependencies: ["CJPEG"]),
+        .target(name: "Media", dependencies: ["CJPEG", "CPNG"]),
         .target(name: "ModelFiles"),
         .target(name: "Engine", dependencies: ["Basics", "CBLAS", "CKernels"]),
         .target(name: "Teacher", dependencies: ["Media"]),

@@ -247,7 +247,7 @@ public final class SpoolDaemon {
         }
         if entries.contains(SpoolFolders.readyFile) { return .ready }
         if quiet < settings.settleSeconds { return .later(now + settings.settleSeconds - quiet + 0.01) }
-        let complete = SpoolFolders.requiredInputs.allSatisfy(entries.contains)
+        let complete = SpoolFolders.hasInputs(Set(entries))
         if complete || settings.once { return .ready }
         if quiet >= settings.incompleteSeconds { return .ready }
         return .later(now + settings.incompleteSeconds - quiet + 0.01)

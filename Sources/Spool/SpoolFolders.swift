@@ -24,7 +24,14 @@ public struct SpoolFolders: Sendable {
     public static let workerLog = "worker.log"
     /// A user's signal that a folder is complete.
     public static let readyFile = "READY"
-    public static let requiredInputs = ["prompt.txt", "rules.json", "first_frame.jpg"]
+    public static let requiredInputs = ["prompt.txt", "rules.json"]
+    /// The first frame: one of these (SPEC v1.1).
+    public static let firstFrameNames = ["first_frame.jpg", "first_frame.png"]
+
+    /// Whether a folder's entries hold every required input.
+    public static func hasInputs(_ entries: Set<String>) -> Bool {
+        requiredInputs.allSatisfy(entries.contains) && firstFrameNames.contains(where: entries.contains)
+    }
 
     public init(root: String) {
         var r = root

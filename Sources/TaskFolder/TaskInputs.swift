@@ -13,7 +13,10 @@ public struct TaskInputs: Sendable {
     public static let promptLimit = 64 * 1024
     public static let rulesLimit = 1024 * 1024
     public static let jobLimit = 64 * 1024
+    /// The most bytes a first frame may have (JPEG or PNG).
     public static let jpegLimit = 64 * 1024 * 1024
+    /// A task's first frame is one of these, never both (SPEC v1.1).
+    public static let firstFrameNames = ["first_frame.jpg", "first_frame.png"]
     /// The most entries a task folder may hold (inputs, outputs and anything else).
     public static let maxEntries = 1000
 
@@ -37,8 +40,8 @@ public struct TaskInputs: Sendable {
         }
     }
 
-    /// Checks a folder: each required file is a regular file (never followed), the JPEG
-    /// decodes within the size limit, the prompt is non-empty UTF-8, rules.json is JSON
+    /// Checks a folder: each required file is a regular file (never followed), the first frame
+    /// (first_frame.jpg or first_frame.png, exactly one) decodes within the size limit, the prompt is non-empty UTF-8, rules.json is JSON
     /// (its rules are checked by `ruleCheck`), job.json has only known keys in range.
     ///
     /// - Parameter ruleCheck: validates the rule file against the decoded first frame and
@@ -57,7 +60,7 @@ public struct TaskInputs: Sendable {
         // A folder with thousands of entries is almost always a mistake (a dataset dropped in
         // by accident); refusing it keeps a scan of the spool cheap.
         if let n = try? FileManager.default.contentsOfDirectory(atPath: folder.path).count, n > maxEntries {
-            r.problems.append("the folder holds \(n) entries, more than the limit of \(maxEntries): a task folder needs only prompt.txt, rules.json, first_frame.jpg and job.json")
+            r.problems.append("the folder holds \(n) entries, more than the limit of \(maxEntries): a task folder needs only prompt.txt, rules.json, first_frame.jpg (or .png) and job.json")
             return r
         }
         var prompt = ""
@@ -72,12 +75,23 @@ public struct TaskInputs: Sendable {
         } catch { r.problems.append(error.description) }
 
         var image: RGBImage?
-        do {
-            let bytes = try SafeFile.read("first_frame.jpg", in: folder, limit: jpegLimit)
-            image = try JPEG.decode(bytes, maxSide: maxSide)
-        } catch let e as InputFileError { r.problems.append(e.description) }
-        catch let e as JPEGError { r.problems.append("first_frame.jpg: \(e.description)") }
-        catch { r.problems.append("first_frame.jpg: \(error)") }
+        var firstFrameName = "first_frame.jpg"
+        let present = firstFrameNames.filter { SafeFile.kind(at: folder.appendingPathComponent($0)) != nil }
+        if present.count > 1 {
+            r.problems.append("both first_frame.jpg and first_frame.png are present: keep exactly one first frame")
+        } else {
+            firstFrameName = present.first ?? "first_frame.jpg"
+            do {
+                let bytes = try SafeFile.read(firstFrameName, in: folder, limit: jpegLimit)
+                image = firstFrameName.hasSuffix(".png") ? try PNG.decode(bytes, maxSide: maxSide)
+                                                         : try JPEG.decode(bytes, maxSide: maxSide)
+            } catch let e as InputFileError {
+                r.problems.append(present.isEmpty ? "first_frame.jpg (or first_frame.png) is missing" : e.description)
+            }
+            catch let e as JPEGError { r.problems.append("\(firstFrameName): \(e.description)") }
+            catch let e as PNGError { r.problems.append("\(firstFrameName): \(e.description)") }
+            catch { r.problems.append("\(firstFrameName): \(error)") }
+        }
 
         var rules: [UInt8] = []
         do {
