@@ -138,9 +138,12 @@ extension Teacher {
             var failing: [Int] = [], worst: Float = 0, covered: [Int] = []
             for t in 0..<F where K > 0 {
                 let m = h.masks[s][t]
+                var union = [Float](repeating: 0, count: occluders.isEmpty ? 0 : N)
+                for o in occluders { for i in 0..<N where h.masks[o][t][i] != 0 { union[i] = 1 } }
+                let cover = Teacher.withRim(union, width: width, height: height)
                 var lost = 0, hidden = 0
                 for i in 0..<N where S0[i] != 0 && m[i] == 0 {
-                    if occluders.contains(where: { h.masks[$0][t][i] != 0 }) { hidden += 1 } else { lost += 1 }
+                    if !cover.isEmpty && cover[i] > 0 { hidden += 1 } else { lost += 1 }
                 }
                 let f = Float(lost) / Float(K)
                 worst = max(worst, f)

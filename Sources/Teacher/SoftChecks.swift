@@ -199,7 +199,8 @@ extension Teacher {
         case let .static(s, maxc, occluders):
             // A pixel counts as changed in proportion to how far it is from the object's colour
             // and how far it is from being covered by another object, `(1 - m) * (1 - cover)`,
-            // cover being the soft union of the other objects' masks. The cover is held constant
+            // cover being the soft union of the other objects' masks with their rim (`withRim`),
+            // as the judge counts it. The cover is held constant
             // for the gradient: the loss should pull the object back into place, never invite
             // another object to hide it.
             let S0 = subjects[s].firstMask
@@ -207,13 +208,16 @@ extension Teacher {
             if K == 0 { return 10 }
             let bound = Teacher.discreteBound(maxc, total: K)
             var zs = [Float](repeating: 0, count: F)
-            // `[frames, h * w]` on the first-frame pixels: 1 - cover.
+            // `[frames, h * w]`: 1 - cover.
             var open = [Float](repeating: 1, count: occluders.isEmpty ? 0 : F * N)
             for t in 0..<F where !occluders.isEmpty {
+                var free = [Float](repeating: 1, count: N)
                 for o in occluders {
                     let mo = c.mask(o, t)
-                    for i in c.active(o, t) where S0[i] != 0 { open[t * N + i] *= 1 - mo[i] }
+                    for i in c.active(o, t) { free[i] *= 1 - mo[i] }
                 }
+                let cover = Teacher.withRim(free.map { 1 - $0 }, width: c.width, height: c.height)
+                for i in 0..<N { open[t * N + i] = 1 - cover[i] }
             }
             for t in 0..<F {
                 let m = c.mask(s, t)

@@ -321,6 +321,37 @@ enum CompiledCheck: Sendable {
     case smooth(subject: Int, maxStep: Float)
 }
 
+extension Teacher {
+    /// A cover mask grown by one pixel (the largest value in each 3 x 3 neighbourhood): where
+    /// an object is drawn includes its anti-aliased rim, a blend of its colour and what lies
+    /// under it that matches neither, so `static` does not count the rim of an object passing
+    /// over it. `[h * w]` in and out; empty stays empty.
+    static func withRim(_ mask: [Float], width w: Int, height h: Int) -> [Float] {
+        if mask.isEmpty { return mask }
+        var rows = mask
+        for y in 0..<h {
+            for x in 0..<w {
+                let i = y * w + x
+                var m = mask[i]
+                if x > 0 { m = max(m, mask[i - 1]) }
+                if x < w - 1 { m = max(m, mask[i + 1]) }
+                rows[i] = m
+            }
+        }
+        var out = rows
+        for y in 0..<h {
+            for x in 0..<w {
+                let i = y * w + x
+                var m = rows[i]
+                if y > 0 { m = max(m, rows[i - w]) }
+                if y < h - 1 { m = max(m, rows[i + w]) }
+                out[i] = m
+            }
+        }
+        return out
+    }
+}
+
 @inline(__always) func sigmoid(_ z: Float) -> Float { 1 / (1 + expf(-z)) }
 /// log(1 + e^x), computed without overflow.
 @inline(__always) func softplus(_ x: Float) -> Float { x > 0 ? x + log1pf(expf(-x)) : log1pf(expf(x)) }
