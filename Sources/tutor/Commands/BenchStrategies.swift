@@ -35,6 +35,12 @@ struct BenchStrategies: ParsableCommand {
     @Option(help: "A folder of task folders to run instead of generated tasks.")
     var tasks: String?
 
+    @Option(help: "Draw the generated tasks' first frames at WxH (as make-task --size does); default 256x256.")
+    var size: String?
+
+    @Flag(help: "align: every piece the same shape and colour (as make-task --identical-pieces does).")
+    var identicalPieces = false
+
     @Option(help: "The Reasoner checkpoint folder (default: as tutor run finds it).")
     var model: String?
 
@@ -83,6 +89,7 @@ struct BenchStrategies: ParsableCommand {
             throw ValidationError("unknown strategy '\(s)'; use \(Strategy.allCases.map(\.rawValue).joined(separator: ", "))")
         }
         if jobs < 1 || count < 1 { throw ValidationError("--jobs and --count must be at least 1") }
+        if let s = size, Families.parseSize(s) == nil { throw ValidationError("--size must be WxH, each side 16 to 4096, such as 512x340") }
     }
 
     var strategyList: [String] { strategies.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } }
@@ -116,7 +123,8 @@ struct BenchStrategies: ParsableCommand {
         var out: [BenchTask] = []
         for f in fams {
             for seed in range {
-                let t = Families.generate(family: f, seed: seed)
+                let t = Families.generate(family: f, seed: seed, size: size.flatMap(Families.parseSize),
+                                          identicalPieces: identicalPieces && f == .align)
                 let first = try JPEG.decode(JPEG.encode(t.firstFrame, quality: 95, subsample444: true))
                 var job = JobSettings()
                 job.seed = seed
