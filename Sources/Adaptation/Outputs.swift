@@ -12,16 +12,25 @@ public struct Outputs {
     /// Writes `frames/00.jpg ...` (quality 95, 4:4:4) and returns their relative paths
     /// together with the video decoded back from those files, which is what the verdict judges.
     public func writeFrames(_ video: Video, quality: Int = 95) throws -> (paths: [String], asWritten: Video) {
+        var decoded: [RGBImage] = []
+        let paths = try writeFrames(count: video.frames, quality: quality, frame: video.image) { decoded.append($1) }
+        return (paths, Video(images: decoded))
+    }
+
+    /// Writes `frames/00.jpg ...` one at a time, as `frame(t)` draws them, and hands each one
+    /// decoded back from its file to `written` (so that a long video of large frames is never
+    /// held whole); returns the relative paths.
+    public func writeFrames(count: Int, quality: Int = 95, frame: (Int) throws -> RGBImage,
+                            written: (Int, RGBImage) throws -> Void) throws -> [String] {
         let dir = folder.appendingPathComponent("frames")
         try ensureFolder(dir)
         var paths: [String] = []
-        var decoded: [RGBImage] = []
-        let digits = max(2, String(video.frames - 1).count)
-        for t in 0..<video.frames {
+        let digits = max(2, String(count - 1).count)
+        for t in 0..<count {
             let name = String(repeating: "0", count: max(0, digits - String(t).count)) + String(t) + ".jpg"
-            let bytes = try JPEG.encode(video.image(t), quality: quality, subsample444: true)
+            let bytes = try JPEG.encode(try frame(t), quality: quality, subsample444: true)
             try AtomicWrite.write(bytes, to: dir.appendingPathComponent(name))
-            decoded.append(try JPEG.decode(bytes))
+            try written(t, try JPEG.decode(bytes, maxSide: 1 << 16))
             paths.append("frames/" + name)
         }
         // Frames left over from an earlier run with more frames would be mistaken for this video's.
@@ -30,7 +39,7 @@ public struct Outputs {
                 try? FileManager.default.removeItem(at: dir.appendingPathComponent(n))
             }
         }
-        return (paths, Video(images: decoded))
+        return paths
     }
 
     public func writeJPEG(_ image: RGBImage, name: String) throws {

@@ -82,8 +82,10 @@ public struct TaskRun {
             return finish(failure("model-unavailable", "\(error)"), outputs, started)
         }
 
-        // 3. The strategy.
-        let scene = Scene(prompt: inputs.prompt, firstFrame: inputs.firstFrame, tokenizer: reasoner.tokenizer)
+        // 3. The strategy, at the working size the rule file's objects need.
+        let working = WorkingSize.choose(rules: rules, firstFrame: inputs.firstFrame)
+        let scene = Scene(prompt: inputs.prompt, firstFrame: inputs.firstFrame, working: (working.width, working.height),
+                          tokenizer: reasoner.tokenizer)
         let runner = StrategyRunner(reasoner: reasoner, scene: scene, rules: rules, firstFrame: inputs.firstFrame,
                                     settings: settings)
         let line = ProgressLine(enabled: !quiet && isatty(STDERR_FILENO) != 0)
@@ -97,8 +99,17 @@ public struct TaskRun {
 
         // 4. The outputs, verdict last.
         do {
-            let (paths, asWritten) = try outputs.writeFrames(result.final.rendered, quality: AsWritten.quality)
-            try outputs.writeJPEG(ContactSheet.render(asWritten), name: "contact_sheet.jpg")
+            // The frames at the first frame's size, written one at a time; the verdict judges
+            // them decoded back, at the working size.
+            let renderer = FinalVideo.renderer(firstFrame: inputs.firstFrame, scene: scene, trajectory: result.final.trajectory!,
+                                               longSide: inputs.job.frameLongSide)
+            var judged: [Float] = [], tiles: [RGBImage] = []
+            let paths = try outputs.writeFrames(count: Trajectory.frames, quality: AsWritten.quality, frame: renderer.frame) { _, image in
+                judged += FinalVideo.judgeable(image, working: scene.working)
+                tiles.append(FinalVideo.sheetTile(image))
+            }
+            let asWritten = Video(frames: Trajectory.frames, height: scene.working.height, width: scene.working.width, pixels: judged)
+            try outputs.writeJPEG(FinalVideo.contactSheet(tiles), name: "contact_sheet.jpg")
             var adapterPath: Any = NSNull()
             if let lora = result.adapter {
                 let staged = folder.appendingPathComponent(".adapter.\(getpid()).staging")

@@ -121,7 +121,8 @@ public final class Reasoner {
     }
 
     /// Cuts the first frame into layers and tokenises the prompt: everything the model
-    /// conditions on. The frame may have any size; it is area-averaged to 64 x 64.
+    /// conditions on. The frame may have any size; the model sees it letterboxed into 64 x 64
+    /// (`Picture`).
     public func prepare(prompt: String, firstFrame: RGBImage) -> Scene {
         Scene(prompt: prompt, firstFrame: firstFrame, tokenizer: tokenizer)
     }

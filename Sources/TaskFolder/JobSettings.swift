@@ -24,11 +24,13 @@ public struct JobSettings: Sendable, Equatable {
     public var alpha: Double = 16
     public var samples: Int = 8
     public var sampleSteps: Int = 4
+    /// The written frames' longer side at most (SPEC v1.1); the first frame's size when smaller.
+    public var frameLongSide: Int = 1024
 
     public static let defaultStrategy: Strategy = .sampleThenAdapt
 
     public static let knownKeys = ["strategy", "seed", "max_steps", "stop_loss", "learning_rate",
-                                   "rank", "alpha", "samples", "sample_steps"]
+                                   "rank", "alpha", "samples", "sample_steps", "frame_long_side"]
 
     public init() {}
 
@@ -91,6 +93,7 @@ public struct JobSettings: Sendable, Equatable {
         if let v = real("alpha", 0, 4096, openLow: true) { s.alpha = v }
         if let v = integer("samples", 1...1000) { s.samples = v }
         if let v = integer("sample_steps", 1...64) { s.sampleSteps = v }
+        if let v = integer("frame_long_side", 16...4096) { s.frameLongSide = v }
         return (s, problems)
     }
 }

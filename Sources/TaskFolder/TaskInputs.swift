@@ -17,6 +17,9 @@ public struct TaskInputs: Sendable {
     public static let jpegLimit = 64 * 1024 * 1024
     /// A task's first frame is one of these, never both (SPEC v1.1).
     public static let firstFrameNames = ["first_frame.jpg", "first_frame.png"]
+    /// The most pixels a written frame may have: the video is drawn one frame at a time at
+    /// about 36 bytes a pixel, so this bounds a task's memory for frames to about 150 MB.
+    public static let maxFramePixels = 2048 * 2048
     /// The most entries a task folder may hold (inputs, outputs and anything else).
     public static let maxEntries = 1000
 
@@ -112,6 +115,14 @@ public struct TaskInputs: Sendable {
                 job = j
                 r.problems += p.map(\.description)
             } catch { r.problems.append(error.description) }
+        }
+        if let image {
+            // The written frames: the first frame's size, the longer side at most frame_long_side.
+            let s = Double(min(job.frameLongSide, max(image.width, image.height))) / Double(max(image.width, image.height))
+            let ow = max(1, Int((Double(image.width) * s).rounded())), oh = max(1, Int((Double(image.height) * s).rounded()))
+            if ow * oh > maxFramePixels {
+                r.problems.append("job.json: frame_long_side: frames of \(ow) x \(oh) pixels (the \(image.width) x \(image.height) first frame with its longer side at most \(job.frameLongSide)) are over the limit of \(maxFramePixels) pixels a frame (2048 x 2048); set frame_long_side to 2048 or less")
+            }
         }
         if r.problems.isEmpty, let image {
             r.inputs = TaskInputs(name: name, prompt: prompt, rulesBytes: rules, firstFrame: image, job: job)

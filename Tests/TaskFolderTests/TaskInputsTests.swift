@@ -38,6 +38,7 @@ final class TaskInputsTests: XCTestCase {
         try FileManager.default.removeItem(at: dir.appendingPathComponent("first_frame.jpg"))
         var image = RGBImage(width: 30, height: 20, fill: (240, 240, 240))
         image.pixels[0] = 7
+        for y in 5..<12 { for x in 8..<15 { image.pixels[3 * (y * 30 + x)] = 200; image.pixels[3 * (y * 30 + x) + 1] = 30; image.pixels[3 * (y * 30 + x) + 2] = 30 } }
         try Data(PNG.encode(image)).write(to: dir.appendingPathComponent("first_frame.png"))
         let r = TaskInputs.validate(folder: dir)
         XCTAssertEqual(r.problems, [])
