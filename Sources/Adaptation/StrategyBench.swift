@@ -37,6 +37,8 @@ public struct BenchOutcome: Sendable {
     public var basePassed: Bool
     /// The size the teacher judged at, width and height.
     public var workingSize: [Int] = []
+    /// Whether the strategy's own judgment (at the working size) passed the kept video.
+    public var keptPassed = false
 }
 
 /// Runs strategies over tasks, several tasks at a time (one Reasoner per worker thread, the
@@ -84,7 +86,7 @@ public struct StrategyBench {
                 let failed = judgment.questions.filter { !$0.satisfied }.map(\.type)
                 let o = BenchOutcome(passed: judgment.passed, evaluations: r.evaluations, seconds: seconds, failedTypes: failed,
                                      steps: r.optimization?.steps ?? 0, basePassed: r.base.passed,
-                                     workingSize: [working.width, working.height])
+                                     workingSize: [working.width, working.height], keptPassed: r.final.passed)
                 box.put(i, o, done.value)
             }
         }

@@ -140,6 +140,9 @@ public struct TaskRun {
                 }
             }
             v.extra["settings"] = Self.settingsObject(settings)
+            // Where the picture was judged and what was written: the teacher's working size and the frames'.
+            v.extra["working_size"] = [scene.working.width, scene.working.height]
+            v.extra["frame_size"] = [renderer.width, renderer.height]
             return finish(v, outputs, started)
         } catch {
             reasoner.detachLoRA()

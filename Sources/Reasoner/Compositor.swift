@@ -7,7 +7,7 @@ import Media
 public struct Trajectory: Sendable, Equatable {
     public static let maxLayers = LayerCut.maxLayers
     public static let frames = 16
-    /// Floats in one trajectory: `maxLayers * frames * 2` (512).
+    /// Floats in one trajectory: `maxLayers * frames * 2` (1024).
     public static let count = maxLayers * frames * 2
 
     /// `[maxLayers, frames, 2]`

@@ -82,8 +82,10 @@ public struct LayeredFrame: Sendable, Equatable {
 public enum LayerCut {
     /// Native frame side.
     public static let size = 64
-    /// Most layers kept (the largest by area): the model's layer slots.
-    public static let maxLayers = 16
+    /// Most layers kept (the largest by area): the model's layer slots. The shipped model was
+    /// trained with 16; it runs unchanged with more (`ReasonerConfig.maxLayers`), so pictures of
+    /// many pieces keep every piece movable.
+    public static let maxLayers = 32
     /// A colour in at most this many pieces becomes one layer per piece.
     public static let maxPiecesSplit = 4
 

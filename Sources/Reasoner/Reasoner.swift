@@ -10,7 +10,7 @@ import Media
 /// `Compositor` renders the video. A transformer (the engine's `DiTStack`, adaLN-Zero) runs over
 ///
 ///     tokens = 64 patch tokens (8 x 8 patches of the 64 x 64 first frame, + learned position)
-///            + K = 16 layer tokens (colour, box, area, centroid, pooled alpha, present flag,
+///            + K = 32 layer tokens (colour, box, area, centroid, pooled alpha, present flag,
 ///              and the layer's noisy trajectory x_t, 16 frames x 2, in units of 16 px)
 ///            + up to 32 prompt tokens (learned word embedding + learned position)
 ///     cond   = MLP(sinusoid(1000 t)) + mean of the prompt embeddings

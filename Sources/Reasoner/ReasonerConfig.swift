@@ -15,7 +15,10 @@ public struct ReasonerConfig: Codable, Sendable, Equatable {
     public var mlpRatio: Int
     /// Width of the sinusoidal time embedding before its MLP.
     public var timeEmbedding: Int
-    /// Layer slots K (tokens for layers; the trajectory is `[K, frames, 2]`).
+    /// Layer slots K (tokens for layers; the trajectory is `[K, frames, 2]`): always this build's
+    /// `Trajectory.maxLayers`. No parameter depends on K (layer tokens carry no slot position,
+    /// and empty slots are masked out of attention), so a checkpoint trained with fewer slots
+    /// runs unchanged with more: its `max_layers` is read, checked and raised to this build's.
     public var maxLayers: Int
     public var frames: Int
     /// Prompt tokens kept.
@@ -69,7 +72,8 @@ public struct ReasonerConfig: Codable, Sendable, Equatable {
         self.init(width: try c.decode(Int.self, forKey: .width), depth: try c.decode(Int.self, forKey: .depth),
                   heads: try c.decode(Int.self, forKey: .heads), mlpRatio: try c.decode(Int.self, forKey: .mlpRatio),
                   timeEmbedding: try c.decode(Int.self, forKey: .timeEmbedding),
-                  maxLayers: try c.decode(Int.self, forKey: .maxLayers), frames: try c.decode(Int.self, forKey: .frames),
+                  maxLayers: ReasonerConfig.slots(forCheckpoint: try c.decode(Int.self, forKey: .maxLayers)),
+                  frames: try c.decode(Int.self, forKey: .frames),
                   maxPromptTokens: try c.decode(Int.self, forKey: .maxPromptTokens),
                   vocabulary: try c.decode(Int.self, forKey: .vocabulary),
                   trajectoryScale: try c.decode(Float.self, forKey: .trajectoryScale),
@@ -80,13 +84,19 @@ public struct ReasonerConfig: Codable, Sendable, Equatable {
         }
     }
 
+    /// The slots a checkpoint trained with `trained` slots runs with: this build's, when it has
+    /// at least as many (otherwise `trained`, which `validationProblem` refuses).
+    static func slots(forCheckpoint trained: Int) -> Int {
+        trained >= 1 && trained <= Trajectory.maxLayers ? Trajectory.maxLayers : trained
+    }
+
     /// Why this configuration cannot be built, or nil.
     public var validationProblem: String? {
         if width <= 0 || depth <= 0 || heads <= 0 || mlpRatio <= 0 { return "width, depth, heads and mlp_ratio must be positive" }
         if width % heads != 0 { return "width \(width) is not divisible by heads \(heads)" }
         if timeEmbedding <= 0 || timeEmbedding % 2 != 0 { return "time_embedding must be a positive even number" }
         if maxLayers != Trajectory.maxLayers || frames != Trajectory.frames {
-            return "this build renders \(Trajectory.maxLayers) layers over \(Trajectory.frames) frames; the config asks for \(maxLayers) and \(frames)"
+            return "this build renders up to \(Trajectory.maxLayers) layers over \(Trajectory.frames) frames; the config asks for \(maxLayers) and \(frames)"
         }
         if maxPromptTokens <= 0 || maxPromptTokens > PromptTokenizer.maxTokens {
             return "max_prompt_tokens must be 1...\(PromptTokenizer.maxTokens)"

@@ -4,7 +4,8 @@ import Media
 /// as small as the rule file's objects allow.
 ///
 /// Judging costs in proportion to the pixels, so the working size is the smallest of a ladder
-/// of long sides (64, 96, 128, 192, 256, 384, 512, and the frame's own when smaller) at which
+/// of long sides (64, 96, 128, 192, 256, 384, 512, and the frame's own when smaller; the
+/// shorter side at least 64) at which
 /// every object of the rule file keeps its shape: at least three quarters of the share of the
 /// frame its colour covers at the reference size (the frame at a long side of at most 512),
 /// and at least twice the speck size (0.1% of the frame) where the object is that large at the
@@ -31,10 +32,18 @@ public struct WorkingSize: Sendable, Equatable {
         return WorkingSize(width: max(1, Int((Double(width) * s).rounded())), height: max(1, Int((Double(height) * s).rounded())))
     }
 
+    /// The shorter side is at least this (or the frame's own): the Reasoner's view of the
+    /// layers is 64 pixels a side, and a working frame narrower than that would be enlarged for
+    /// it, blurring thin lines.
+    public static let minShortSide = 64
+
     /// The candidate sizes, smallest first, the reference last.
     public static func candidates(width: Int, height: Int) -> [WorkingSize] {
         var out: [WorkingSize] = []
-        for l in longSides where l < max(width, height) { out.append(scaled(width: width, height: height, longSide: l)) }
+        for l in longSides where l < max(width, height) {
+            let s = scaled(width: width, height: height, longSide: l)
+            if min(s.width, s.height) >= min(minShortSide, min(width, height)) { out.append(s) }
+        }
         if max(width, height) <= longSides.last! { out.append(WorkingSize(width: width, height: height)) }
         else if out.last != scaled(width: width, height: height, longSide: longSides.last!) {
             out.append(scaled(width: width, height: height, longSide: longSides.last!))

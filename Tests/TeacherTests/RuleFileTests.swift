@@ -120,6 +120,10 @@ final class RuleFileTests: XCTestCase {
         for y in 0..<128 { for x in 0..<64 { let i = 3 * (y * 256 + x); big.pixels[i] = 0xf2; big.pixels[i + 1] = 0xc2; big.pixels[i + 2] = 0 } }
         let ballOnly = try! RuleFile.parse(Array(##"{"version": 1, "objects": {"ball": {"color": "#f2c200"}}, "goal": {"question": "g", "check": {"type": "intact", "object": "ball"}}}"##.utf8))
         XCTAssertEqual(WorkingSize.choose(rules: ballOnly, firstFrame: big), WorkingSize(width: 64, height: 64))
+        // A wide frame: the shorter side stays at least 64 (the model's view), the aspect kept.
+        XCTAssertEqual(WorkingSize.candidates(width: 594, height: 397).first, WorkingSize(width: 96, height: 64))
+        XCTAssertEqual(WorkingSize.candidates(width: 594, height: 397).last, WorkingSize(width: 512, height: 342))
+        XCTAssertEqual(WorkingSize.candidates(width: 40, height: 30), [WorkingSize(width: 40, height: 30)])
         let (p2, _) = RuleFile.validate(Array("{}".utf8), firstFrame: nil)
         XCTAssertEqual(p2.count, 1)
     }

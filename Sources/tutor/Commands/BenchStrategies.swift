@@ -235,6 +235,12 @@ struct BenchStrategies: ParsableCommand {
             for x in o { for t in x.failedTypes { counts[t, default: 0] += 1 } }
             print("  " + pad(name, col) + counts.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", "))
         }
+        for (name, o) in results {
+            let flips = o.filter { $0.keptPassed != $0.passed }.count
+            var sizes: [String: Int] = [:]
+            for x in o { sizes[x.workingSize.map(String.init).joined(separator: "x"), default: 0] += 1 }
+            print("  \(pad(name, col))working sizes: \(sizes.sorted { $0.value > $1.value }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")); the written frames' verdict differs from the strategy's own in \(flips)")
+        }
         print(String(format: "peak resident memory of this process (%d jobs, one model each): %.0f MiB; wall %.0f s",
                      jobs, Double(ResourceUsage.peakRSSBytes()) / 1048576, wall))
     }
@@ -253,7 +259,8 @@ struct BenchStrategies: ParsableCommand {
                 "pass_rate": sm.rate, "mean_evaluations": sm.meanEval, "mean_seconds": sm.meanSec, "median_seconds": sm.medianSec,
                 "families": perFamily,
                 "tasks": zip(tasks, o).map { t, x in
-                    ["task": t.name, "passed": x.passed, "evaluations": x.evaluations, "seconds": rounded(x.seconds, 3),
+                    ["task": t.name, "passed": x.passed, "strategy_passed": x.keptPassed, "working_size": x.workingSize,
+                     "evaluations": x.evaluations, "seconds": rounded(x.seconds, 3),
                      "steps": x.steps, "base_passed": x.basePassed, "failed": x.failedTypes] as [String: Any]
                 },
             ]
