@@ -73,28 +73,32 @@ struct BenchEngine: ParsableCommand {
 
         // (b) the large stack
         let big = DiTConfig(blocks: 8, width: 256, heads: 4, condWidth: 256)
-        measureStack(big, batch: 1, tokens: tokens, title: "DiT stack, \(tokens) tokens, width 256, 8 blocks, 4 heads, batch 1",
+        measureStack(key: "large", big, batch: 1, tokens: tokens, title: "DiT stack, \(tokens) tokens, width 256, 8 blocks, 4 heads, batch 1",
                      mode: .full, lora: false)
         // (c) the Reasoner-size stack
         let reasoner = DiTConfig(blocks: 8, width: 256, heads: 4, condWidth: 256)
-        measureStack(reasoner, batch: 1, tokens: 96, title: "Reasoner-size stack, 96 tokens, batch 1, LoRA rank 16 (q,k,v,o,fc1,fc2), LoRA-only backward",
+        measureStack(key: "reasoner-size-b1-lora", reasoner, batch: 1, tokens: 96, title: "Reasoner-size stack, 96 tokens, batch 1, LoRA rank 16 (q,k,v,o,fc1,fc2), LoRA-only backward",
                      mode: .loraOnly, lora: true, memorySteps: 100)
-        measureStack(reasoner, batch: 32, tokens: 96, title: "Reasoner-size stack, 96 tokens, batch 32, full backward",
+        measureStack(key: "reasoner-size-b32", reasoner, batch: 32, tokens: 96, title: "Reasoner-size stack, 96 tokens, batch 32, full backward",
                      mode: .full, lora: false)
         // (d) the Reasoner's shipped default, as its own code builds it
         let rc = ReasonerConfig.standard
         let standard = DiTConfig(blocks: rc.depth, width: rc.width, heads: rc.heads, hidden: rc.mlpRatio * rc.width,
                                  condWidth: rc.width)
         let shape = "\(rc.tokens) tokens, width \(rc.width), \(rc.depth) blocks, MLP \(rc.mlpRatio * rc.width)"
-        measureStack(standard, batch: 1, tokens: rc.tokens, title: "ReasonerConfig.standard stack (\(shape)), batch 1, LoRA rank 16, LoRA-only backward",
+        measureStack(key: "standard-b1-lora", standard, batch: 1, tokens: rc.tokens, title: "ReasonerConfig.standard stack (\(shape)), batch 1, LoRA rank 16, LoRA-only backward",
                      mode: .loraOnly, lora: true)
         if threads != 1 {
-            measureStack(standard, batch: 1, tokens: rc.tokens, title: "ReasonerConfig.standard stack (\(shape)), batch 1 on 1 thread (as tutor run), LoRA rank 16, LoRA-only backward",
+            measureStack(key: "standard-b1-lora-1-thread", standard, batch: 1, tokens: rc.tokens, title: "ReasonerConfig.standard stack (\(shape)), batch 1 on 1 thread (as tutor run), LoRA rank 16, LoRA-only backward",
                          mode: .loraOnly, lora: true, threads: 1)
         }
-        measureStack(standard, batch: 32, tokens: rc.tokens, title: "ReasonerConfig.standard stack (\(shape)), batch 32, full backward",
+        measureStack(key: "standard-b32", standard, batch: 32, tokens: rc.tokens, title: "ReasonerConfig.standard stack (\(shape)), batch 32, full backward",
                      mode: .full, lora: false)
 
+        print("summary (median ms; the keys are tools/torch_engine_bench.py's):")
+        for r in BenchEngine.summary.rows {
+            print(String(format: "  %-28@ forward %9.2f ms   forward+backward %9.2f ms", r.key as NSString, r.forward, r.step))
+        }
         if let peak = ProcessMemory.peakResidentBytes() {
             print(String(format: "peak resident memory: %.1f MiB", Double(peak) / 1048576))
         }
@@ -166,7 +170,7 @@ struct BenchEngine: ParsableCommand {
         return flops / seconds / 1e9
     }
 
-    func measureStack(_ config: DiTConfig, batch B: Int, tokens T: Int, title: String, mode: DiTStack.GradientMode,
+    func measureStack(key: String, _ config: DiTConfig, batch B: Int, tokens T: Int, title: String, mode: DiTStack.GradientMode,
                       lora: Bool, memorySteps: Int = 0, threads stackThreads: Int? = nil) {
         print(title + ":")
         Threads.set(stackThreads ?? threads)
@@ -234,6 +238,7 @@ struct BenchEngine: ParsableCommand {
         // medians, and the best of the repetitions (the runs least disturbed by other processes on
         // a shared machine), each against the ceiling measured the same way
         let f = median(tf), s = median(ts), fBest = tf.min()!, sBest = ts.min()!, ceilingBest = ceilings.max()!
+        BenchEngine.summary.rows.append((key, f * 1e3, s * 1e3))
         let gf = fwdFlops / f / 1e9, gs = (fwdFlops + bwdFlops) / s / 1e9
         let gfBest = fwdFlops / fBest / 1e9, gsBest = (fwdFlops + bwdFlops) / sBest / 1e9
         print(String(format: "  interleaved 1024^3 ceiling: median %.1f GFLOP/s, best %.1f GFLOP/s", ceiling, ceilingBest))
@@ -314,6 +319,9 @@ struct BenchEngine: ParsableCommand {
         BenchEngine.peaks.value[n] = v
         return v
     }
+
+    private final class Summary: @unchecked Sendable { var rows: [(key: String, forward: Double, step: Double)] = [] }
+    private static let summary = Summary()
 
     private final class Peaks: @unchecked Sendable { var value: [Int: Double] = [:] }
     private static let peaks = Peaks()
