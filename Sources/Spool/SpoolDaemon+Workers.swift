@@ -1,0 +1,128 @@
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Claims and workers: a task claimed by one rename into active/, its worker started, reaped,
+/// stopped when overdue or when the daemon stops, and its claim renewed.
+extension SpoolDaemon {
+    func claim(_ name: String) {
+        let src = folders.incoming + "/" + name
+        let path = folders.active + "/" + name
+        let e = Sys.renameNoReplace(src, path)
+        if e == ENOENT {  // another daemon took it
+            candidates.removeValue(forKey: name); statusDirty = true; return
+        }
+        if e == EEXIST || e == ENOTEMPTY {
+            // A task of the same name is running: wait for it to leave active/.
+            candidates[name]?.ready = false
+            candidates[name]?.checkAt = Sys.monotonic() + max(settings.settleSeconds, 1)
+            return
+        }
+        if e != 0 {
+            SpoolLog.line("\(name): cannot claim (rename into active/): \(Sys.errorText(e))")
+            candidates[name]?.ready = false
+            candidates[name]?.checkAt = Sys.monotonic() + settings.rescanSeconds
+            return
+        }
+        candidates.removeValue(forKey: name)
+        statusDirty = true
+        let attempt = SpoolFolders.crashedAttempts(path) + 1
+        var owner = OwnerRecord.mine(attempt: attempt, identity: identity)
+        do { try owner.write(task: path) } catch {
+            SpoolLog.line("\(name): cannot write into the task folder (\(error)); moving it to failed/")
+            moveOut(path: path, name: name, to: folders.failed, how: "unwritable")
+            return
+        }
+        if Sys.exists(folders.done + "/" + name) {
+            finishWithError(path: path, name: name, code: "name-taken",
+                            message: "a task named \(name) is already in done/: rename this folder (for example \(name)-2) and submit it again")
+            return
+        }
+        // A verdict.json from an earlier run would read as this run's result.
+        if Sys.exists(path + "/" + SpoolFolders.verdictFile) {
+            rename(path + "/" + SpoolFolders.verdictFile, path + "/verdict.previous.json")
+        }
+        let log = path + "/" + SpoolFolders.workerLog
+        appendLine("--- tutor daemon: attempt \(attempt) on \(identity.host), \(Self.isoTime()) ---", to: log)
+        var env = settings.worker.environment
+        env["TUTOR_SPOOL_TASK"] = name
+        env["TUTOR_SPOOL_ATTEMPT"] = String(attempt)
+        let argv = settings.worker.arguments(folder: path)
+        do {
+            let w = try WorkerProcess.spawn(argv, environment: env, log: log)
+            running[name] = Running(worker: w, attempt: attempt, started: Sys.monotonic())
+            owner.workerPID = w.pid
+            try? owner.write(task: path)
+            SpoolLog.line("\(name): claimed, attempt \(attempt), worker pid \(w.pid)")
+        } catch {
+            SpoolLog.line("\(name): \(error)")
+            finishWithError(path: path, name: name, code: "worker-not-started", message: "the daemon could not start its worker: \(error)")
+        }
+    }
+
+    func reapWorkers() {
+        for (name, r) in running {
+            guard let exit = r.worker.poll() else { continue }
+            running.removeValue(forKey: name)
+            statusDirty = true
+            let seconds = Sys.monotonic() - r.started
+            settle(path: folders.active + "/" + name, name: name,
+                   crash: "the worker \(exit.description) after \(String(format: "%.1f", seconds)) s without writing verdict.json",
+                   seconds: seconds, countCrash: true)
+        }
+    }
+
+    /// Stops the workers that ran past `taskSeconds`. A task whose worker wrote its verdict
+    /// just in time is settled by it; the others go to failed/ with a `timed-out` verdict.
+    func stopOverdueWorkers() {
+        guard settings.taskSeconds > 0 else { return }
+        let now = Sys.monotonic()
+        for (name, r) in running where now - r.started >= settings.taskSeconds {
+            r.worker.killAndReap()
+            running.removeValue(forKey: name)
+            statusDirty = true
+            let path = folders.active + "/" + name
+            if VerdictStatus.read(task: path) == .absent {
+                finishWithError(path: path, name: name, code: "timed-out",
+                                message: "stopped after \(String(format: "%.0f", now - r.started)) s: the daemon's limit per task is \(String(format: "%.0f", settings.taskSeconds)) s (TUTOR_TASK_SECONDS). worker.log in this folder holds what it printed.")
+            } else {
+                settle(path: path, name: name, crash: "", seconds: now - r.started, countCrash: false)
+            }
+        }
+    }
+
+    /// Kills the workers still running after the grace period and puts their tasks back in
+    /// incoming/ (not counted as crashes: the task did nothing wrong).
+    func killRemaining() {
+        for (name, r) in running {
+            r.worker.killAndReap()
+            running.removeValue(forKey: name)
+            settle(path: folders.active + "/" + name, name: name,
+                   crash: "stopped with the daemon before it finished", seconds: nil, countCrash: false)
+        }
+    }
+
+    /// Renews this daemon's claims so that daemons on other hosts see them alive.
+    func heartbeat() {
+        for name in running.keys { Sys.touch(folders.active + "/" + name + "/" + SpoolFolders.ownerFile) }
+    }
+
+
+    func appendLine(_ line: String, to path: String) {
+        let fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { return }
+        let s = line + "\n"
+        s.withCString { _ = write(fd, $0, strlen($0)) }
+        close(fd)
+    }
+
+    static func isoTime() -> String {
+        var t = time(nil)
+        var tmv = tm()
+        gmtime_r(&t, &tmv)
+        var buf = [CChar](repeating: 0, count: 32)
+        strftime(&buf, buf.count, "%Y-%m-%dT%H:%M:%SZ", &tmv)
+        return Sys.string(buf)
+    }
+}
