@@ -1,5 +1,5 @@
-import CInotify
 import Foundation
+import System
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -12,9 +12,8 @@ enum SignalPipe {
 
     static func install() {
         if readFD >= 0 { return }
-        var p: [Int32] = [0, 0]
-        pipe2(&p, O_CLOEXEC | O_NONBLOCK)
-        readFD = p[0]; writeFD = p[1]
+        guard let p = ProcessControl.pipe(flags: O_CLOEXEC | O_NONBLOCK) else { return }
+        readFD = p.read; writeFD = p.write
         for s in [SIGTERM, SIGINT, SIGHUP, SIGCHLD] {
             signal(s) { sig in
                 var b = UInt8(truncatingIfNeeded: sig)

@@ -1,4 +1,5 @@
 import Foundation
+import System
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -7,7 +8,7 @@ import Glibc
 /// they are claimed.
 extension SpoolDaemon {
     func apply(_ event: IncomingEvent) {
-        let now = Sys.monotonic()
+        let now = Clock.monotonicSeconds()
         switch event {
         case .renamedIn(let name):
             candidates[name] = Candidate(firstSeen: candidates[name]?.firstSeen ?? now, lastEvent: now,
@@ -33,7 +34,7 @@ extension SpoolDaemon {
 
     /// Lists incoming/: new names become candidates, vanished ones are dropped.
     func fullScan() {
-        let now = Sys.monotonic()
+        let now = Clock.monotonicSeconds()
         let names = Set(folders.taskNames(in: folders.incoming))
         for n in names where candidates[n] == nil {
             candidates[n] = Candidate(firstSeen: now, lastEvent: 0, renamedIn: false, ready: false, checkAt: now)
@@ -42,21 +43,21 @@ extension SpoolDaemon {
         statusDirty = true
     }
 
-    enum Readiness { case ready, later(Double), gone, notAFolder(Sys.Entry.Kind) }
+    enum Readiness { case ready, later(Double), gone, notAFolder(FileKind) }
 
     /// Whether the candidate `name` is a complete task folder now (SPEC section 5).
     func evaluate(_ name: String, _ c: Candidate) -> Readiness {
         let path = folders.incoming + "/" + name
-        guard let e = Sys.entry(path) else { return .gone }
+        guard let e = FileEntry(path) else { return .gone }
         if e.kind == .folder && c.renamedIn { return .ready }
-        let now = Sys.monotonic()
-        let wall = Sys.wallClock()
+        let now = Clock.monotonicSeconds()
+        let wall = Clock.wallSeconds()
         // Quiet for how long: by inotify events seen here and by the times on disk (which
         // also cover writes from other hosts). A time in the future (clock skew) is ignored.
         var newest = e.mtime
         var entries: [String] = []
-        if e.kind == .folder { entries = Sys.names(in: path, limit: 2_000) ?? [] }
-        for n in entries.prefix(1_000) { if let f = Sys.entry(path + "/" + n) { newest = max(newest, f.mtime) } }
+        if e.kind == .folder { entries = Files.names(in: path, limit: 2_000) ?? [] }
+        for n in entries.prefix(1_000) { if let f = FileEntry(path + "/" + n) { newest = max(newest, f.mtime) } }
         var sinceWrite = wall - newest
         if sinceWrite < -1 { sinceWrite = .infinity }
         let sinceEvent = c.lastEvent == 0 ? Double.infinity : now - c.lastEvent
@@ -76,7 +77,7 @@ extension SpoolDaemon {
     /// Claims ready tasks while workers are free, oldest first.
     func startReadyTasks() {
         guard running.count < settings.workers else { return }
-        let now = Sys.monotonic()
+        let now = Clock.monotonicSeconds()
         let due = candidates.filter { $0.value.ready || $0.value.checkAt <= now }
             .sorted { ($0.value.firstSeen, $0.key) < ($1.value.firstSeen, $1.key) }
         for (name, var c) in due {
@@ -100,12 +101,12 @@ extension SpoolDaemon {
 
     /// Moves something that is not a task folder (a file, a link) out of incoming/ into a
     /// folder of its own in failed/, with a verdict that says why. It is never followed.
-    func quarantine(_ name: String, kind: Sys.Entry.Kind) {
+    func quarantine(_ name: String, kind: FileKind) {
         let src = folders.incoming + "/" + name
         var holder = name
         var k = 2
         while mkdir(folders.failed + "/" + holder, 0o755) != 0 {
-            if errno != EEXIST || k > 10_000 { SpoolLog.line("\(name): cannot make a folder in failed/: \(Sys.errorText())"); return }
+            if errno != EEXIST || k > 10_000 { SpoolLog.line("\(name): cannot make a folder in failed/: \(SystemError.text(errno))"); return }
             holder = "\(name)~\(k)"; k += 1
         }
         let dst = folders.failed + "/" + holder

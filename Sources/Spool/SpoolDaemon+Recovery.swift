@@ -1,4 +1,5 @@
 import Foundation
+import System
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -8,13 +9,13 @@ extension SpoolDaemon {
     /// Finds tasks in active/ whose daemon is gone and settles them (a crash counted).
     /// Runs at start-up and at every rescan.
     func recoverActive() {
-        let wall = Sys.wallClock()
+        let wall = Clock.wallSeconds()
         let recoverPrefix = ".tutor-recover."
-        for name in Sys.names(in: folders.active) ?? [] {
+        for name in Files.names(in: folders.active) ?? [] {
             let path = folders.active + "/" + name
             if name.hasPrefix(recoverPrefix) {
                 // Another daemon died while recovering this one: finish its work.
-                guard let e = Sys.entry(path), wall - e.ctime > settings.unownedSeconds else { continue }
+                guard let e = FileEntry(path), wall - e.ctime > settings.unownedSeconds else { continue }
                 let rest = name.dropFirst(recoverPrefix.count)
                 guard let dot = rest.firstIndex(of: ".") else { continue }
                 let task = String(rest[rest.index(after: dot)...])
@@ -22,7 +23,7 @@ extension SpoolDaemon {
                 continue
             }
             if name.hasPrefix(".") || running[name] != nil { continue }
-            guard let e = Sys.entry(path), e.kind == .folder else { continue }
+            guard let e = FileEntry(path), e.kind == .folder else { continue }
             let owner = OwnerRecord.read(task: path)
             guard let reason = orphanReason(owner, folder: e, path: path, wall: wall) else { continue }
             recover(path: path, name: name, owner: owner, reason: reason)
@@ -30,7 +31,7 @@ extension SpoolDaemon {
     }
 
     /// Why the task's owner counts as gone, or nil while it may still be working.
-    func orphanReason(_ owner: OwnerRecord?, folder: Sys.Entry, path: String, wall: Double) -> String? {
+    func orphanReason(_ owner: OwnerRecord?, folder: FileEntry, path: String, wall: Double) -> String? {
         guard let o = owner else {
             return wall - folder.ctime > settings.unownedSeconds ? "it had no owner record" : nil
         }
@@ -40,7 +41,7 @@ extension SpoolDaemon {
             if Sys.processStartTicks(o.pid) == o.startTicks { return nil }
             return "its daemon (pid \(o.pid)) died"
         }
-        let renewed = Sys.entry(path + "/" + SpoolFolders.ownerFile)?.mtime ?? 0
+        let renewed = FileEntry(path + "/" + SpoolFolders.ownerFile)?.mtime ?? 0
         let age = wall - renewed
         if age <= settings.leaseSeconds { return nil }
         return "its daemon on \(o.host) did not renew its claim for \(Int(age)) s (lease \(Int(settings.leaseSeconds)) s)"
@@ -51,10 +52,10 @@ extension SpoolDaemon {
     func recover(path: String, name: String, owner: OwnerRecord?, reason: String) {
         let mine = folders.active + "/.tutor-recover.\(identity.pid).\(name)"
         if path != mine {
-            guard Sys.renameNoReplace(path, mine) == 0 else { return }
+            guard Files.renameNoReplace(path, mine) == 0 else { return }
             if OwnerRecord.read(task: mine) != owner {
                 // Claimed afresh between our look and our rename: give it back.
-                Sys.renameNoReplace(mine, path)
+                Files.renameNoReplace(mine, path)
                 return
             }
         }

@@ -1,4 +1,5 @@
 import Foundation
+import System
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -58,7 +59,7 @@ extension SpoolDaemon {
     func moveOut(path: String, name: String, to dest: String, how: String) {
         unlink(path + "/" + SpoolFolders.ownerFile)
         if dest == folders.done {
-            let e = Sys.renameNoReplace(path, dest + "/" + name)
+            let e = Files.renameNoReplace(path, dest + "/" + name)
             if e == 0 {
                 finishedDone += 1; statusDirty = true
                 SpoolLog.line("\(name): \(how) -> done/\(name)")
@@ -69,7 +70,7 @@ extension SpoolDaemon {
                                 message: "a task named \(name) was already in done/ when this one finished; its own verdict is kept as verdict.worker.json. Rename the folder and submit it again.")
                 return
             }
-            SpoolLog.line("\(name): cannot move to done/: \(Sys.errorText(e))")
+            SpoolLog.line("\(name): cannot move to done/: \(SystemError.text(e))")
             return
         }
         do {

@@ -1,4 +1,5 @@
 import Foundation
+import System
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -9,20 +10,20 @@ extension SpoolDaemon {
     func claim(_ name: String) {
         let src = folders.incoming + "/" + name
         let path = folders.active + "/" + name
-        let e = Sys.renameNoReplace(src, path)
+        let e = Files.renameNoReplace(src, path)
         if e == ENOENT {  // another daemon took it
             candidates.removeValue(forKey: name); statusDirty = true; return
         }
         if e == EEXIST || e == ENOTEMPTY {
             // A task of the same name is running: wait for it to leave active/.
             candidates[name]?.ready = false
-            candidates[name]?.checkAt = Sys.monotonic() + max(settings.settleSeconds, 1)
+            candidates[name]?.checkAt = Clock.monotonicSeconds() + max(settings.settleSeconds, 1)
             return
         }
         if e != 0 {
-            SpoolLog.line("\(name): cannot claim (rename into active/): \(Sys.errorText(e))")
+            SpoolLog.line("\(name): cannot claim (rename into active/): \(SystemError.text(e))")
             candidates[name]?.ready = false
-            candidates[name]?.checkAt = Sys.monotonic() + settings.rescanSeconds
+            candidates[name]?.checkAt = Clock.monotonicSeconds() + settings.rescanSeconds
             return
         }
         candidates.removeValue(forKey: name)
@@ -34,13 +35,13 @@ extension SpoolDaemon {
             moveOut(path: path, name: name, to: folders.failed, how: "unwritable")
             return
         }
-        if Sys.exists(folders.done + "/" + name) {
+        if Files.exists(folders.done + "/" + name) {
             finishWithError(path: path, name: name, code: "name-taken",
                             message: "a task named \(name) is already in done/: rename this folder (for example \(name)-2) and submit it again")
             return
         }
         // A verdict.json from an earlier run would read as this run's result.
-        if Sys.exists(path + "/" + SpoolFolders.verdictFile) {
+        if Files.exists(path + "/" + SpoolFolders.verdictFile) {
             rename(path + "/" + SpoolFolders.verdictFile, path + "/verdict.previous.json")
         }
         let log = path + "/" + SpoolFolders.workerLog
@@ -51,7 +52,7 @@ extension SpoolDaemon {
         let argv = settings.worker.arguments(folder: path)
         do {
             let w = try WorkerProcess.spawn(argv, environment: env, log: log)
-            running[name] = Running(worker: w, attempt: attempt, started: Sys.monotonic())
+            running[name] = Running(worker: w, attempt: attempt, started: Clock.monotonicSeconds())
             owner.workerPID = w.pid
             try? owner.write(task: path)
             SpoolLog.line("\(name): claimed, attempt \(attempt), worker pid \(w.pid)")
@@ -66,7 +67,7 @@ extension SpoolDaemon {
             guard let exit = r.worker.poll() else { continue }
             running.removeValue(forKey: name)
             statusDirty = true
-            let seconds = Sys.monotonic() - r.started
+            let seconds = Clock.monotonicSeconds() - r.started
             settle(path: folders.active + "/" + name, name: name,
                    crash: "the worker \(exit.description) after \(String(format: "%.1f", seconds)) s without writing verdict.json",
                    seconds: seconds, countCrash: true)
@@ -77,7 +78,7 @@ extension SpoolDaemon {
     /// just in time is settled by it; the others go to failed/ with a `timed-out` verdict.
     func stopOverdueWorkers() {
         guard settings.taskSeconds > 0 else { return }
-        let now = Sys.monotonic()
+        let now = Clock.monotonicSeconds()
         for (name, r) in running where now - r.started >= settings.taskSeconds {
             r.worker.killAndReap()
             running.removeValue(forKey: name)

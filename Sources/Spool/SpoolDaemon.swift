@@ -1,5 +1,5 @@
-import CInotify
 import Foundation
+import System
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -69,8 +69,8 @@ public final class SpoolDaemon {
         statusDirty = false
         SpoolLog.line("serving \(folders.root) with \(settings.workers) worker(s)\(settings.once ? ", until incoming/ is drained" : "")")
 
-        var nextRescan = Sys.monotonic() + settings.rescanSeconds
-        var nextWatchdog = Sys.monotonic()
+        var nextRescan = Clock.monotonicSeconds() + settings.rescanSeconds
+        var nextWatchdog = Clock.monotonicSeconds()
         var fds = [pollfd(fd: SignalPipe.readFD, events: Int16(POLLIN), revents: 0),
                    pollfd(fd: watcher.wakeFD, events: Int16(POLLIN), revents: 0)]
         while true {
@@ -82,7 +82,7 @@ public final class SpoolDaemon {
                 break
             }
 
-            var now = Sys.monotonic()
+            var now = Clock.monotonicSeconds()
             var wakeAt = min(nextRescan, stopDeadline)
             if notify.watchdogInterval != nil { wakeAt = min(wakeAt, nextWatchdog) }
             if !stopping && running.count < settings.workers {
@@ -106,7 +106,7 @@ public final class SpoolDaemon {
             stopOverdueWorkers()
             for e in watcher.take() { apply(e) }
 
-            now = Sys.monotonic()
+            now = Clock.monotonicSeconds()
             if now >= nextRescan {
                 heartbeat()
                 recoverActive()
@@ -138,7 +138,7 @@ public final class SpoolDaemon {
             return
         }
         stopping = true
-        stopDeadline = Sys.monotonic() + settings.graceSeconds
+        stopDeadline = Clock.monotonicSeconds() + settings.graceSeconds
         notify.send("STOPPING=1")
         if running.isEmpty {
             SpoolLog.line("\(Sys.signalName(sig)): stopping")

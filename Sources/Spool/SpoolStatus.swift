@@ -1,4 +1,5 @@
 import Foundation
+import System
 
 /// `tutor status`: what is in each state of a spool, read from the folders alone (any host
 /// can ask; no daemon needs to answer).
@@ -44,7 +45,7 @@ public struct SpoolStatus {
 
     /// The `k` most recently changed of `names` in `dir`, newest first.
     static func newest(_ names: [String], in dir: String, _ k: Int) -> [String] {
-        names.map { ($0, Sys.entry(dir + "/" + $0)?.ctime ?? 0) }.sorted { $0.1 > $1.1 }.prefix(k).map(\.0)
+        names.map { ($0, FileEntry(dir + "/" + $0)?.ctime ?? 0) }.sorted { $0.1 > $1.1 }.prefix(k).map(\.0)
     }
 
     public static func read(spool: String) throws -> SpoolStatus {
@@ -53,7 +54,7 @@ public struct SpoolStatus {
             throw SpoolError.notASpool("\(spool) is not a spool (it needs incoming/, active/, done/ and failed/)")
         }
         var s = SpoolStatus()
-        let wall = Sys.wallClock()
+        let wall = Clock.wallSeconds()
         let incoming = f.taskNames(in: f.incoming)
         let active = f.taskNames(in: f.active)
         let done = f.taskNames(in: f.done)

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import System
 
 /// The `tutor` command line. Each command lives in its own file under Commands/.
 struct Tutor: ParsableCommand {
@@ -21,7 +22,8 @@ struct Tutor: ParsableCommand {
     )
 }
 
-/// Usage errors exit with 2 (not ArgumentParser's 64), as SPEC section 6 fixes.
+/// Usage errors exit with 2 (not ArgumentParser's 64), as SPEC section 6 fixes. Messages go
+/// out through `StandardError`, which never traps when standard error cannot be written.
 @main
 enum Main {
     static func main() {
@@ -31,11 +33,16 @@ enum Main {
         } catch {
             let code = Tutor.exitCode(for: error)
             if code == .validationFailure {
-                FileHandle.standardError.write(Data((Tutor.fullMessage(for: error) + "\n").utf8))
-                FileHandle.standardError.write(Data("Run 'tutor --help' for usage.\n".utf8))
+                StandardError.line(Tutor.fullMessage(for: error))
+                StandardError.write("Run 'tutor --help' for usage.\n")
                 exit(2)
             }
-            Tutor.exit(withError: error)
+            let message = Tutor.fullMessage(for: error)
+            if !message.isEmpty {
+                // Help and version text (exit 0) go to standard output, errors to standard error.
+                if code == .success { print(message) } else { StandardError.line(message) }
+            }
+            exit(code.rawValue)
         }
     }
 }

@@ -2,6 +2,7 @@ import ArgumentParser
 import Engine
 import Foundation
 import Reasoner
+import System
 import Tasks
 
 struct Train: ParsableCommand {
@@ -110,7 +111,7 @@ struct Train: ParsableCommand {
         do {
             run = try TrainingRun(folder: out, options: o, resume: resume)
         } catch {
-            FileHandle.standardError.write(Data("error: \(error)\n".utf8))
+            StandardError.write("error: \(error)\n")
             throw ExitCode(1)
         }
         run.log = { line in FileHandle.standardOutput.write(Data((line + "\n").utf8)) }
