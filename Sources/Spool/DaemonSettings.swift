@@ -31,6 +31,9 @@ public struct DaemonSettings: Sendable {
     /// A task still running after this long is stopped and goes to failed/ with an error
     /// verdict saying so; it is not retried (a task that hung once would hang again). 0: no limit.
     public var taskSeconds = 3600.0
+    /// Where to write the daemon's metrics in the Prometheus text format (node_exporter's
+    /// textfile collector reads `*.prom` files in its folder); nil: none.
+    public var metricsPath: String?
     /// What runs each task.
     public var worker: WorkerCommand
 

@@ -103,6 +103,7 @@ extension SpoolDaemon {
     /// folder of its own in failed/, with a verdict that says why. It is never followed.
     func quarantine(_ name: String, kind: FileKind) {
         let src = folders.incoming + "/" + name
+        guard ensureStateFolder(folders.failed) else { return }
         var holder = name
         var k = 2
         while mkdir(folders.failed + "/" + holder, 0o755) != 0 {
@@ -110,15 +111,23 @@ extension SpoolDaemon {
             holder = "\(name)~\(k)"; k += 1
         }
         let dst = folders.failed + "/" + holder
-        if rename(src, dst + "/" + name) != 0 {
-            rmdir(dst)  // another daemon moved it first
+        do { try Files.rename(src, dst + "/" + name) } catch {
+            // ENOENT: another daemon moved it first. Anything else is worth a line.
+            if error.errno != ENOENT { SpoolLog.line("\(name): cannot move it out of incoming/: \(error)") }
+            if rmdir(dst) != 0 { SpoolLog.line("\(name): cannot remove the empty failed/\(holder): \(SystemError.text(errno))") }
             return
         }
         let what = kind == .symlink ? "a symbolic link (links are never followed): put the folder itself in incoming/"
             : "a \(kind.rawValue), not a folder: a task is a folder holding prompt.txt, rules.json and first_frame.jpg"
-        try? VerdictStatus.writeError(task: dst, name: name, code: "not-a-folder",
-                                      message: "incoming/\(name) is \(what). It was moved here unchanged.")
+        do {
+            try VerdictStatus.writeError(task: dst, name: name, code: "not-a-folder",
+                                         message: "incoming/\(name) is \(what). It was moved here unchanged.")
+        } catch {
+            SpoolLog.line("\(name): cannot write failed/\(holder)/verdict.json: \(error)")
+        }
         finishedFailed += 1; statusDirty = true
+        metrics.finished["failed", default: 0] += 1
+        metrics.failed(code: "not-a-folder")
         SpoolLog.line("\(name): not a folder (\(kind.rawValue)) -> failed/\(holder)/")
     }
 }

@@ -14,11 +14,17 @@ extension SpoolDaemon {
         for name in Files.names(in: folders.active) ?? [] {
             let path = folders.active + "/" + name
             if name.hasPrefix(recoverPrefix) {
-                // Another daemon died while recovering this one: finish its work.
-                guard let e = FileEntry(path), wall - e.ctime > settings.unownedSeconds else { continue }
                 let rest = name.dropFirst(recoverPrefix.count)
-                guard let dot = rest.firstIndex(of: ".") else { continue }
+                guard let dot = rest.firstIndex(of: "."), let e = FileEntry(path) else { continue }
                 let task = String(rest[rest.index(after: dot)...])
+                if Int32(rest[..<dot]) == identity.pid {
+                    // This daemon's own, left when it could not be moved on (a state folder
+                    // missing): try again.
+                    recover(path: path, name: task, owner: OwnerRecord.read(task: path), reason: "it could not be moved on before")
+                    continue
+                }
+                // Another daemon died while recovering this one: finish its work.
+                guard wall - e.ctime > settings.unownedSeconds else { continue }
                 recover(path: path, name: task, owner: OwnerRecord.read(task: path), reason: "a daemon died while putting it back")
                 continue
             }
@@ -55,7 +61,8 @@ extension SpoolDaemon {
             guard Files.renameNoReplace(path, mine) == 0 else { return }
             if OwnerRecord.read(task: mine) != owner {
                 // Claimed afresh between our look and our rename: give it back.
-                Files.renameNoReplace(mine, path)
+                let e = Files.renameNoReplace(mine, path)
+                if e != 0 { SpoolLog.line("\(name): cannot give back active/\(Files.baseName(mine)) as active/\(name): \(SystemError.text(e))") }
                 return
             }
         }

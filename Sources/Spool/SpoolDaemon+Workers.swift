@@ -26,15 +26,23 @@ extension SpoolDaemon {
             candidates[name]?.checkAt = Clock.monotonicSeconds() + settings.rescanSeconds
             return
         }
-        candidates.removeValue(forKey: name)
+        if let c = candidates.removeValue(forKey: name) { metrics.queueWait.observe(max(0, Clock.monotonicSeconds() - c.firstSeen)) }
         statusDirty = true
-        let attempt = SpoolFolders.crashedAttempts(path) + 1
+        // Every start is a new attempt in worker.log, a restart after a stop included; only
+        // crashes count against maxAttempts.
+        let crashes = max(SpoolFolders.crashedAttempts(path), crashCounts[name] ?? 0)
+        let attempt = max(SpoolFolders.runs(path), crashes) + 1
         var owner = OwnerRecord.mine(attempt: attempt, identity: identity)
         do { try owner.write(task: path) } catch {
+            if let e = error as? SystemError, e.isDiskFull {
+                hold(path: path, name: name, why: "its claim record cannot be written: the disk is full")
+                return
+            }
             SpoolLog.line("\(name): cannot write into the task folder (\(error)); moving it to failed/")
-            moveOut(path: path, name: name, to: folders.failed, how: "unwritable")
+            moveOut(path: path, name: name, to: folders.failed, how: "unwritable", code: "unwritable")
             return
         }
+        try? SpoolFolders.setRuns(path, attempt)
         if Files.exists(folders.done + "/" + name) {
             finishWithError(path: path, name: name, code: "name-taken",
                             message: "a task named \(name) is already in done/: rename this folder (for example \(name)-2) and submit it again")
@@ -42,10 +50,13 @@ extension SpoolDaemon {
         }
         // A verdict.json from an earlier run would read as this run's result.
         if Files.exists(path + "/" + SpoolFolders.verdictFile) {
-            rename(path + "/" + SpoolFolders.verdictFile, path + "/verdict.previous.json")
+            checked(name, "keep the earlier verdict") {
+                try Files.rename(path + "/" + SpoolFolders.verdictFile, path + "/verdict.previous.json")
+            }
         }
         let log = path + "/" + SpoolFolders.workerLog
-        appendLine("--- tutor daemon: attempt \(attempt) on \(identity.host), \(Self.isoTime()) ---", to: log)
+        let used = crashes > 0 ? " (\(crashes) of \(settings.maxAttempts) crashes used)" : ""
+        appendLine("--- tutor daemon: attempt \(attempt) on \(identity.host), \(Self.isoTime())\(used) ---", to: log)
         var env = settings.worker.environment
         env["TUTOR_SPOOL_TASK"] = name
         env["TUTOR_SPOOL_ATTEMPT"] = String(attempt)
@@ -53,6 +64,7 @@ extension SpoolDaemon {
         do {
             let w = try WorkerProcess.spawn(argv, environment: env, log: log)
             running[name] = Running(worker: w, attempt: attempt, started: Clock.monotonicSeconds())
+            metrics.attempts += 1
             owner.workerPID = w.pid
             try? owner.write(task: path)
             SpoolLog.line("\(name): claimed, attempt \(attempt), worker pid \(w.pid)")
@@ -68,9 +80,10 @@ extension SpoolDaemon {
             running.removeValue(forKey: name)
             statusDirty = true
             let seconds = Clock.monotonicSeconds() - r.started
+            if vanished(name) { continue }
             settle(path: folders.active + "/" + name, name: name,
                    crash: "the worker \(exit.description) after \(String(format: "%.1f", seconds)) s without writing verdict.json",
-                   seconds: seconds, countCrash: true)
+                   seconds: seconds, countCrash: true, exit: exit)
         }
     }
 
@@ -83,6 +96,7 @@ extension SpoolDaemon {
             r.worker.killAndReap()
             running.removeValue(forKey: name)
             statusDirty = true
+            if vanished(name) { continue }
             let path = folders.active + "/" + name
             if VerdictStatus.read(task: path) == .absent {
                 finishWithError(path: path, name: name, code: "timed-out",
@@ -99,14 +113,41 @@ extension SpoolDaemon {
         for (name, r) in running {
             r.worker.killAndReap()
             running.removeValue(forKey: name)
-            settle(path: folders.active + "/" + name, name: name,
-                   crash: "stopped with the daemon before it finished", seconds: nil, countCrash: false)
+            if vanished(name) { continue }
+            let path = folders.active + "/" + name
+            let ran = Self.seconds(Clock.monotonicSeconds() - r.started)
+            if VerdictStatus.read(task: path) == .absent {
+                appendLine("--- tutor daemon: attempt \(r.attempt) stopped with the daemon after \(ran), before it finished; back to incoming/, to run again as a new attempt (not counted as a crash) ---",
+                           to: path + "/" + SpoolFolders.workerLog)
+            }
+            settle(path: path, name: name, crash: "stopped with the daemon before it finished", seconds: nil, countCrash: false)
         }
     }
 
     /// Renews this daemon's claims so that daemons on other hosts see them alive.
+    /// A task whose folder someone removed from active/ is stopped and forgotten.
     func heartbeat() {
-        for name in running.keys { Sys.touch(folders.active + "/" + name + "/" + SpoolFolders.ownerFile) }
+        for (name, r) in running {
+            let path = folders.active + "/" + name
+            if Files.exists(path) {
+                Sys.touch(path + "/" + SpoolFolders.ownerFile)
+            } else {
+                r.worker.killAndReap()
+                running.removeValue(forKey: name)
+                _ = vanished(name)
+            }
+        }
+    }
+
+    /// Whether the task's folder is gone from active/ (removed by its user while it ran): then
+    /// that is logged, once, and there is nothing more to do for it.
+    func vanished(_ name: String) -> Bool {
+        if Files.exists(folders.active + "/" + name) { return false }
+        metrics.vanished += 1
+        crashCounts.removeValue(forKey: name)
+        statusDirty = true
+        SpoolLog.line("\(name): the task folder was removed from active/ while it ran; its worker is stopped and nothing of it is kept")
+        return true
     }
 
 

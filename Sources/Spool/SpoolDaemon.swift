@@ -35,12 +35,41 @@ public final class SpoolDaemon {
         let started: Double
     }
 
+    /// The file system of the spool is full (or the quota reached): no task is claimed until
+    /// a probe write succeeds again.
+    struct DiskFull {
+        /// Monotonic time the state began, and of the next probe.
+        var since: Double
+        var nextProbe: Double
+        /// The marker `tutor status` reads (`spool/.tutor-disk-full.HOST.PID`), when it could
+        /// be created.
+        var marker: String?
+    }
+
     var candidates: [String: Candidate] = [:]
     var running: [String: Running] = [:]
     var watcher: IncomingWatcher!
     var stopping = false
     var stopDeadline = Double.infinity
     var statusDirty = true
+    var diskFull: DiskFull?
+    /// Seconds before the next probe once the disk is full: doubles while it stays full and
+    /// each time it fills again soon after, up to five minutes; back to the start once a task
+    /// finishes.
+    var diskFullBackoff = 0.0
+    /// Crashes by task, as this daemon counted them: the count survives a `.tutor-attempts`
+    /// that could not be written (a full disk), so that a task cannot crash forever as its
+    /// first attempt.
+    var crashCounts: [String: Int] = [:]
+    /// State folders found missing and not yet recreated (each logged once).
+    var missingFolders: Set<String> = []
+    /// Tasks that stay in active/ until a state folder exists again (each logged once).
+    var stuckTasks: Set<String> = []
+    var metrics = SpoolMetrics()
+    var metricsDue = 0.0
+    var metricsFailing = false
+    /// Task folders per state folder at the last count (for the metrics).
+    var stateCounts: [String: Int] = [:]
     /// Tasks this daemon finished, by where they went.
     public internal(set) var finishedDone = 0
     public internal(set) var finishedFailed = 0
@@ -63,8 +92,12 @@ public final class SpoolDaemon {
         SignalPipe.install()
         watcher = IncomingWatcher(incoming: folders.incoming)
         try watcher.start()
+        metrics.started = Clock.wallSeconds()
+        diskFullBackoff = firstDiskFullRetry
+        removeStaleDiskFullMarkers()
         recoverActive()
         fullScan()
+        countStates()
         notify.send("READY=1\nSTATUS=\(statusLine())")
         statusDirty = false
         SpoolLog.line("serving \(folders.root) with \(settings.workers) worker(s)\(settings.once ? ", until incoming/ is drained" : "")")
@@ -74,8 +107,13 @@ public final class SpoolDaemon {
         var fds = [pollfd(fd: SignalPipe.readFD, events: Int16(POLLIN), revents: 0),
                    pollfd(fd: watcher.wakeFD, events: Int16(POLLIN), revents: 0)]
         while true {
-            if !stopping { startReadyTasks() }
-            if statusDirty { notify.send("STATUS=\(statusLine())"); statusDirty = false }
+            if !stopping && diskFull == nil { startReadyTasks() }
+            if statusDirty {
+                notify.send("STATUS=\(statusLine())")
+                statusDirty = false
+                metricsDue = min(metricsDue, Clock.monotonicSeconds() + 1)
+            }
+            if Clock.monotonicSeconds() >= metricsDue { writeMetrics() }
             if stopping && running.isEmpty { break }
             if settings.once && !stopping && running.isEmpty && candidates.isEmpty {
                 SpoolLog.line("incoming/ is drained")
@@ -85,9 +123,11 @@ public final class SpoolDaemon {
             var now = Clock.monotonicSeconds()
             var wakeAt = min(nextRescan, stopDeadline)
             if notify.watchdogInterval != nil { wakeAt = min(wakeAt, nextWatchdog) }
-            if !stopping && running.count < settings.workers {
+            if !stopping && running.count < settings.workers && diskFull == nil {
                 for c in candidates.values { wakeAt = min(wakeAt, c.checkAt) }
             }
+            if let d = diskFull { wakeAt = min(wakeAt, d.nextProbe) }
+            if settings.metricsPath != nil { wakeAt = min(wakeAt, metricsDue) }
             if settings.taskSeconds > 0 {
                 for r in running.values { wakeAt = min(wakeAt, r.started + settings.taskSeconds) }
             }
@@ -107,10 +147,13 @@ public final class SpoolDaemon {
             for e in watcher.take() { apply(e) }
 
             now = Clock.monotonicSeconds()
+            if let d = diskFull, now >= d.nextProbe { probeDiskSpace() }
             if now >= nextRescan {
+                ensureStateFolders()
                 heartbeat()
                 recoverActive()
                 fullScan()
+                countStates()
                 watcher.requestResync()
                 nextRescan = now + settings.rescanSeconds
             }
@@ -122,13 +165,18 @@ public final class SpoolDaemon {
         }
         if !stopping { notify.send("STOPPING=1") }
         watcher.stop()
+        if let m = diskFull?.marker { try? Files.removeFile(m) }
+        countStates()
+        writeMetrics()
         SpoolLog.line("stopped: \(finishedDone) task(s) to done/, \(finishedFailed) to failed/, \(requeued) put back")
         return 0
     }
 
     func statusLine() -> String {
         let waiting = candidates.count
-        return "\(running.count)/\(settings.workers) running, \(waiting) waiting in incoming/; since start \(finishedDone) done, \(finishedFailed) failed"
+        let line = "\(running.count)/\(settings.workers) running, \(waiting) waiting in incoming/; since start \(finishedDone) done, \(finishedFailed) failed"
+        guard let d = diskFull else { return line }
+        return "disk full for \(Int(Clock.monotonicSeconds() - d.since)) s, holding tasks; " + line
     }
 
     func beginStop(signal sig: Int32) {

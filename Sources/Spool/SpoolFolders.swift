@@ -19,6 +19,9 @@ public struct SpoolFolders: Sendable {
     /// with a user's files and `ls` hides them.
     public static let ownerFile = ".tutor-owner"
     public static let attemptsFile = ".tutor-attempts"
+    /// How many times a worker was started on the task, whatever became of it: the attempt
+    /// number `worker.log` labels each start with.
+    public static let runsFile = ".tutor-runs"
     /// Written by the worker, last: its presence means the task finished.
     public static let verdictFile = "verdict.json"
     /// What the worker printed, appended attempt after attempt.
@@ -57,6 +60,16 @@ public struct SpoolFolders: Sendable {
 
     static func setCrashedAttempts(_ taskPath: String, _ n: Int) throws {
         try AtomicFile.write(Array("\(n)\n".utf8), to: taskPath + "/" + attemptsFile)
+    }
+
+    /// How many times a worker was started on a task folder.
+    static func runs(_ taskPath: String) -> Int {
+        guard let b = Files.readSmall(taskPath + "/" + runsFile, limit: 64) else { return 0 }
+        return Int(String(decoding: b, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0
+    }
+
+    static func setRuns(_ taskPath: String, _ n: Int) throws {
+        try AtomicFile.write(Array("\(n)\n".utf8), to: taskPath + "/" + runsFile)
     }
 }
 
@@ -146,6 +159,12 @@ enum VerdictStatus: Equatable {
         case "error": return .error
         default: return .unreadable("verdict.json has no status passed, failed or error")
         }
+    }
+
+    /// The error code of an error verdict (for the metrics); nil when it has none.
+    static func errorCode(task path: String) -> String? {
+        let o = Sys.readJSONObject(path + "/" + SpoolFolders.verdictFile, limit: 16 << 20)
+        return (o?["error"] as? [String: Any])?["code"] as? String
     }
 
     /// Writes the spool's own error verdict (SPEC section 4) into a task folder.
