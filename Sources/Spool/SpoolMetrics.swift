@@ -122,12 +122,13 @@ struct SpoolMetrics {
         return out
     }
 
-    /// A number as Prometheus reads it: integers without a fraction, others with enough digits.
+    /// A number as Prometheus reads it: integers without a fraction, others with the shortest
+    /// digits that read back as the same Double (a start time needs all of its ten).
     static func format(_ x: Double) -> String {
         if x.isInfinite { return x > 0 ? "+Inf" : "-Inf" }
         if x.isNaN { return "NaN" }
         if x == x.rounded() && abs(x) < 1e15 { return String(Int64(x)) }
-        return String(format: "%.6g", x)
+        return String(x)
     }
 }
 
