@@ -4,10 +4,10 @@ import PackageDescription
 // Layout: C at the bottom (CBLAS, CJPEG, CInotify, CSystem, and CKernels: the engine's
 // attention and GELU); Basics (the seeded random generator) and System (every system call
 // more than one module needs: atomic writes, renames, file kinds, clocks, memory, messages on
-// standard error); Media and ModelFiles for files on disk; Engine
-// is the numeric core and knows nothing of tasks; Teacher, Tasks and Reasoner build on it;
-// Adaptation runs one task end to end; Spool serves a spool of task folders and knows nothing
-// of tensors; `tutor` is the command line.
+// standard error); Media and ModelFiles for files on disk; Engine is the numeric core and
+// knows nothing of tasks; Teacher, Tasks and Reasoner build on it; Adaptation runs one task
+// end to end; Spool serves a spool of task folders and knows nothing of tensors; `tutor` is
+// the command line.
 let package = Package(
     name: "tutor",
     platforms: [.macOS(.v13)],
