@@ -105,7 +105,11 @@ public struct TaskRun {
             var adapterPath: Any = NSNull()
             if let lora = result.adapter {
                 let staged = folder.appendingPathComponent(TemporaryName.make(for: "adapter"))
-                try lora.save(to: staged.path, baseModel: reasoner.config.name)
+                // A half-saved adapter would hold space a full disk needs for the verdict.
+                do { try lora.save(to: staged.path, baseModel: reasoner.config.name) } catch {
+                    try? Files.removeTree(staged.path)
+                    throw error
+                }
                 Files.syncFolder(staged.path)
                 try outputs.replaceFolder("adapter", with: staged)
                 adapterPath = "adapter/adapter_model.safetensors"
