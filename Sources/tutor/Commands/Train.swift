@@ -4,6 +4,7 @@ import Foundation
 import Reasoner
 import System
 import Tasks
+import Training
 
 struct Train: ParsableCommand {
     static let configuration = CommandConfiguration(
