@@ -1,5 +1,6 @@
 import Foundation
 import XCTest
+@testable import Spool
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -95,5 +96,33 @@ final class MetricsTests: XCTestCase {
         XCTAssertLessThan(abs(start - Date().timeIntervalSince1970), 120)
         // Written atomically: nothing but the file itself in the collector's folder.
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: folder), ["tutor.prom"])
+    }
+
+    /// Error codes come from verdicts that workers wrote: any text survives as a label value,
+    /// and every number reads back exactly.
+    func testLabelsAndNumbersRoundTrip() throws {
+        let t = try TempFolder("metrics-format")
+        var m = SpoolMetrics()
+        let odd = "we\"ird\\code\nnext line é"
+        m.failed(code: odd)
+        m.failed(code: odd)
+        m.failed(code: nil)
+        m.started = 1_765_000_123.456789
+        m.taskSeconds.observe(0.25)
+        m.taskSeconds.observe(20_000)
+        let g = SpoolMetrics.Gauges(tasksByState: ["done": 3], running: 1, workers: 2, waiting: 4, oldestWaiting: 12.5, diskFull: true)
+        let path = t.path + "/m.prom"
+        try Data(m.text(g).utf8).write(to: URL(fileURLWithPath: path))
+        let (s, _) = try parse(path)
+        XCTAssertEqual(value(s, "tutor_spool_failures_total", ["code": odd]), 2)
+        XCTAssertEqual(value(s, "tutor_spool_failures_total", ["code": "unknown"]), 1)
+        XCTAssertEqual(value(s, "tutor_spool_daemon_start_time_seconds"), 1_765_000_123.456789)
+        XCTAssertEqual(value(s, "tutor_spool_queue_age_seconds"), 12.5)
+        XCTAssertEqual(value(s, "tutor_spool_disk_full"), 1)
+        XCTAssertEqual(value(s, "tutor_spool_tasks", ["state": "done"]), 3)
+        XCTAssertEqual(value(s, "tutor_spool_task_seconds_bucket", ["le": "1"]), 1)
+        XCTAssertEqual(value(s, "tutor_spool_task_seconds_bucket", ["le": "14400"]), 1)
+        XCTAssertEqual(value(s, "tutor_spool_task_seconds_bucket", ["le": "+Inf"]), 2)
+        XCTAssertEqual(value(s, "tutor_spool_task_seconds_sum"), 20_000.25)
     }
 }
