@@ -2,6 +2,7 @@ import Engine
 import Foundation
 import Media
 import Reasoner
+import System
 import TaskFolder
 import Teacher
 #if canImport(Glibc)
@@ -15,7 +16,7 @@ import Glibc
 /// Input problems never throw out of here: they end as an `error` verdict whose message says
 /// what to fix, written before the model is loaded, and the inputs are left untouched. Every
 /// output goes to a temporary dot-name and is renamed into place, so a run killed at any point
-/// leaves only complete files (and hidden temporaries, removed by the next run).
+/// leaves only complete files (and `.tutor-tmp.` temporaries, removed by the next run).
 public struct TaskRun {
     public var folder: URL
     /// `--model DIR`; nil looks it up (`ModelLocation`).
@@ -25,6 +26,8 @@ public struct TaskRun {
     /// No progress line and no summary line.
     public var quiet: Bool
     public var gradient: GradientPath = StrategySettings.defaultGradient
+    /// Why verdict.json could not be written, once `run` found out; nil when it was written.
+    public let verdictWrite = VerdictWriteRecord()
 
     public init(folder: URL, modelOption: String? = nil, threads: Int = 1, quiet: Bool = false) {
         self.folder = folder
@@ -43,9 +46,9 @@ public struct TaskRun {
     /// not a folder, or a link to one; then nothing is written).
     @discardableResult
     public func run() -> Verdict? {
-        let started = ResourceUsage.monotonicSeconds()
+        let started = Clock.monotonicSeconds()
         let name = taskName
-        guard SafeFile.kind(at: folder) == "folder" else {
+        guard SafeFile.kind(at: folder) == .folder else {
             report("\(folder.path) is not a folder (a link to one is not followed): give the task folder itself")
             return nil
         }
@@ -112,10 +115,13 @@ public struct TaskRun {
             try outputs.writeJPEG(FinalVideo.contactSheet(tiles), name: "contact_sheet.jpg")
             var adapterPath: Any = NSNull()
             if let lora = result.adapter {
-                let staged = folder.appendingPathComponent(".adapter.\(getpid()).staging")
-                try? FileManager.default.removeItem(at: staged)
-                try lora.save(to: staged.path, baseModel: reasoner.config.name)
-                AtomicWrite.syncFolder(staged)
+                let staged = folder.appendingPathComponent(TemporaryName.make(for: "adapter"))
+                // A half-saved adapter would hold space a full disk needs for the verdict.
+                do { try lora.save(to: staged.path, baseModel: reasoner.config.name) } catch {
+                    try? Files.removeTree(staged.path)
+                    throw error
+                }
+                Files.syncFolder(staged.path)
                 try outputs.replaceFolder("adapter", with: staged)
                 adapterPath = "adapter/adapter_model.safetensors"
             } else {
@@ -154,10 +160,12 @@ public struct TaskRun {
     /// Adds the cost, writes the verdict, prints the summary.
     func finish(_ verdict: Verdict, _ outputs: Outputs, _ started: Double) -> Verdict {
         var v = verdict
-        v.cost["seconds"] = rounded(ResourceUsage.monotonicSeconds() - started, 3)
-        v.cost["peak_rss_bytes"] = ResourceUsage.peakRSSBytes()
+        v.cost["seconds"] = rounded(Clock.monotonicSeconds() - started, 3)
+        v.cost["peak_rss_bytes"] = Memory.peakResidentBytes() ?? 0
         do { try outputs.writeVerdict(v) } catch {
-            report("cannot write verdict.json: \(error)")
+            verdictWrite.failure = error as? SystemError ?? SystemError("write", folder.path + "/verdict.json", errno: EIO)
+            report("\(v.task): \(error); the task's result (\(v.status.rawValue)) is lost: \(verdictWrite.failure!.isDiskFull ? "free some space and run it again" : "make the folder writable and run it again")")
+            return v
         }
         if let e = v.error {
             report("\(v.task): error: \(e.message)")
@@ -171,7 +179,7 @@ public struct TaskRun {
     }
 
     func report(_ message: String) {
-        FileHandle.standardError.write(Data((message + "\n").utf8))
+        StandardError.line(message)
     }
 
     static func optimizationObject(_ r: OptimizationRecord) -> [String: Any] {
@@ -203,12 +211,12 @@ final class ProgressLine: @unchecked Sendable {
         case let .step(step, maxSteps, loss, pYes):
             text = "step \(step)/\(maxSteps)  loss \(String(format: "%.3f", loss))  goal p_yes \(String(format: "%.3f", pYes.first ?? 0))"
         }
-        FileHandle.standardError.write(Data(("\r\u{1B}[K" + text).utf8))
+        StandardError.write("\r\u{1B}[K" + text)
         shown = true
     }
 
     func end() {
-        if shown { FileHandle.standardError.write(Data("\n".utf8)) }
+        if shown { StandardError.write("\n") }
     }
 
     static func object(_ e: ProgressEvent, questions: [String], strategy: Strategy) -> [String: Any] {
@@ -222,4 +230,12 @@ final class ProgressLine: @unchecked Sendable {
                     "p_yes": zip(questions, pYes).map { ["question": $0, "p_yes": rounded(Double($1))] as [String: Any] }]
         }
     }
+}
+
+/// Whether a run could write its verdict. A class, so that the record outlives the copy of
+/// `TaskRun` that ran.
+public final class VerdictWriteRecord: @unchecked Sendable {
+    // @unchecked: written once by the thread that runs the task, read after `run` returns.
+    public internal(set) var failure: SystemError?
+    public init() {}
 }
