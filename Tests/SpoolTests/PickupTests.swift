@@ -1,4 +1,5 @@
 import Foundation
+import Spool
 import XCTest
 #if canImport(Glibc)
 import Glibc
@@ -8,6 +9,14 @@ import Glibc
 /// spool and the built `tutor daemon`.
 final class PickupTests: XCTestCase {
     /// A folder renamed into incoming/ whole is taken at once, long before the settle time.
+    /// A folder is complete with either first frame (SPEC v1.1), not without one.
+    func testEitherFirstFrameCompletesAFolder() {
+        XCTAssertTrue(SpoolFolders.hasInputs(["prompt.txt", "rules.json", "first_frame.jpg"]))
+        XCTAssertTrue(SpoolFolders.hasInputs(["prompt.txt", "rules.json", "first_frame.png", "job.json"]))
+        XCTAssertFalse(SpoolFolders.hasInputs(["prompt.txt", "rules.json", "first_frame.gif"]))
+        XCTAssertFalse(SpoolFolders.hasInputs(["rules.json", "first_frame.png"]))
+    }
+
     func testRenamedInFolderIsTakenAtOnce() throws {
         let tutor = try tutorExecutable()
         let t = try TempFolder("rename")
