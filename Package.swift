@@ -2,7 +2,8 @@
 import PackageDescription
 
 // Layout: C at the bottom (CBLAS, CJPEG, CInotify, and CKernels: the engine's attention and
-// GELU); Basics (the seeded random generator); Media and ModelFiles for files on disk; Engine
+// GELU); Basics (the seeded random generator and the one JSON value, parser and writer);
+// Verdicts (verdict.json's type and error codes, tensor-free); Media and ModelFiles for files on disk; Engine
 // is the numeric core and knows nothing of tasks; Teacher, Tasks and Reasoner build on it;
 // Adaptation runs one task end to end; Spool serves a spool of task folders and knows nothing
 // of tensors; `tutor` is the command line.
@@ -25,28 +26,30 @@ let package = Package(
 
         .target(name: "Basics"),
         .target(name: "Media", dependencies: ["CJPEG"]),
-        .target(name: "ModelFiles"),
+        .target(name: "Verdicts", dependencies: ["Basics"]),
+        .target(name: "ModelFiles", dependencies: ["Basics"]),
         .target(name: "Engine", dependencies: ["Basics", "CBLAS", "CKernels"]),
-        .target(name: "Teacher", dependencies: ["Media"]),
+        .target(name: "Teacher", dependencies: ["Basics", "Media"]),
         .target(name: "Tasks", dependencies: ["Basics", "Media", "Teacher"]),
         .target(name: "Reasoner", dependencies: ["Basics", "Engine", "Media", "ModelFiles", "Tasks"]),
-        .target(name: "TaskFolder", dependencies: ["Media", "ModelFiles", "Teacher"]),
-        .target(name: "Adaptation", dependencies: ["Basics", "Engine", "Media", "ModelFiles", "Teacher", "Reasoner", "TaskFolder"]),
-        .target(name: "Spool", dependencies: ["CInotify"]),
+        .target(name: "TaskFolder", dependencies: ["Basics", "Media", "ModelFiles", "Teacher"]),
+        .target(name: "Adaptation", dependencies: ["Basics", "Engine", "Media", "ModelFiles", "Teacher", "Reasoner", "TaskFolder", "Verdicts"]),
+        .target(name: "Spool", dependencies: ["Basics", "CInotify", "Verdicts"]),
         .executableTarget(name: "tutor", dependencies: [
-            "Basics", "Media", "ModelFiles", "Engine", "Teacher", "Tasks", "Reasoner", "TaskFolder", "Adaptation", "Spool",
+            "Basics", "Media", "ModelFiles", "Engine", "Teacher", "Tasks", "Reasoner", "TaskFolder", "Adaptation", "Spool", "Verdicts",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
+        .testTarget(name: "BasicsTests", dependencies: ["Basics"]),
         .testTarget(name: "MediaTests", dependencies: ["Media"]),
-        .testTarget(name: "ModelFilesTests", dependencies: ["ModelFiles"]),
+        .testTarget(name: "ModelFilesTests", dependencies: ["Basics", "ModelFiles"]),
         .testTarget(name: "EngineTests", dependencies: ["Basics", "Engine"]),
         .testTarget(name: "TeacherTests", dependencies: ["Basics", "Teacher", "Tasks", "Media"]),
         .testTarget(name: "ReasonerTests", dependencies: ["Basics", "Reasoner", "Engine", "Tasks", "ModelFiles"]),
-        .testTarget(name: "TaskFolderTests", dependencies: ["TaskFolder", "Media"]),
+        .testTarget(name: "TaskFolderTests", dependencies: ["Basics", "TaskFolder", "Media"]),
         .testTarget(name: "AdaptationTests", dependencies: ["Basics", "Adaptation", "TaskFolder", "Tasks", "Teacher", "Reasoner", "Engine", "Media"]),
-        .testTarget(name: "SpoolTests", dependencies: ["Spool"]),
-        .testTarget(name: "EndToEndTests", dependencies: ["tutor", "Reasoner", "Engine", "Media"]),
+        .testTarget(name: "SpoolTests", dependencies: ["Basics", "Spool", "Verdicts"]),
+        .testTarget(name: "EndToEndTests", dependencies: ["tutor", "Basics", "Reasoner", "Engine", "Media", "Verdicts"]),
     ],
     swiftLanguageModes: [.v6]
 )

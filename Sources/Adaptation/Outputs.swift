@@ -1,6 +1,8 @@
+import Basics
 import Foundation
 import Media
 import TaskFolder
+import Verdicts
 
 /// Writes a task's outputs into its folder (SPEC section 4). Every file goes to a
 /// temporary name and is renamed into place; `verdict.json` is written last.
@@ -37,9 +39,8 @@ public struct Outputs {
         try AtomicWrite.write(try JPEG.encode(image, quality: 95, subsample444: true), to: folder.appendingPathComponent(name))
     }
 
-    public func writeJSON(_ object: Any, name: String) throws {
-        let data = try JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
-        try AtomicWrite.write(Array(data) + [0x0A], to: folder.appendingPathComponent(name))
+    public func writeJSON(_ value: JSONValue, name: String) throws {
+        try AtomicWrite.write(value.prettyBytes(), to: folder.appendingPathComponent(name))
     }
 
     public func writeVerdict(_ verdict: Verdict) throws {

@@ -1,5 +1,6 @@
 import CInotify
 import Foundation
+import Verdicts
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -295,7 +296,7 @@ public final class SpoolDaemon {
         }
         let what = kind == .symlink ? "a symbolic link (links are never followed): put the folder itself in incoming/"
             : "a \(kind.rawValue), not a folder: a task is a folder holding prompt.txt, rules.json and first_frame.jpg"
-        try? VerdictStatus.writeError(task: dst, name: name, code: "not-a-folder",
+        try? VerdictStatus.writeError(task: dst, name: name, code: .notAFolder,
                                       message: "incoming/\(name) is \(what). It was moved here unchanged.")
         finishedFailed += 1; statusDirty = true
         SpoolLog.line("\(name): not a folder (\(kind.rawValue)) -> failed/\(holder)/")
@@ -332,7 +333,7 @@ public final class SpoolDaemon {
             return
         }
         if Sys.exists(folders.done + "/" + name) {
-            finishWithError(path: path, name: name, code: "name-taken",
+            finishWithError(path: path, name: name, code: .nameTaken,
                             message: "a task named \(name) is already in done/: rename this folder (for example \(name)-2) and submit it again")
             return
         }
@@ -354,7 +355,7 @@ public final class SpoolDaemon {
             SpoolLog.line("\(name): claimed, attempt \(attempt), worker pid \(w.pid)")
         } catch {
             SpoolLog.line("\(name): \(error)")
-            finishWithError(path: path, name: name, code: "worker-not-started", message: "the daemon could not start its worker: \(error)")
+            finishWithError(path: path, name: name, code: .workerNotStarted, message: "the daemon could not start its worker: \(error)")
         }
     }
 
@@ -381,7 +382,7 @@ public final class SpoolDaemon {
             statusDirty = true
             let path = folders.active + "/" + name
             if VerdictStatus.read(task: path) == .absent {
-                finishWithError(path: path, name: name, code: "timed-out",
+                finishWithError(path: path, name: name, code: .timedOut,
                                 message: "stopped after \(String(format: "%.0f", now - r.started)) s: the daemon's limit per task is \(String(format: "%.0f", settings.taskSeconds)) s (TUTOR_TASK_SECONDS). worker.log in this folder holds what it printed.")
             } else {
                 settle(path: path, name: name, crash: "", seconds: now - r.started, countCrash: false)
@@ -400,7 +401,7 @@ public final class SpoolDaemon {
             moveOut(path: path, name: name, to: folders.failed, how: "error verdict\(took)")
         case .unreadable(let why):
             rename(path + "/" + SpoolFolders.verdictFile, path + "/verdict.invalid.json")
-            finishWithError(path: path, name: name, code: "bad-verdict",
+            finishWithError(path: path, name: name, code: .badVerdict,
                             message: "the worker left a verdict the spool cannot read (\(why)); it is kept as verdict.invalid.json")
         case .absent:
             var crashes = SpoolFolders.crashedAttempts(path)
@@ -409,7 +410,7 @@ public final class SpoolDaemon {
                 try? SpoolFolders.setCrashedAttempts(path, crashes)
             }
             if countCrash && crashes >= settings.maxAttempts {
-                finishWithError(path: path, name: name, code: "worker-crashed",
+                finishWithError(path: path, name: name, code: .workerCrashed,
                                 message: "gave up after \(crashes) attempts: each time the worker died without writing a verdict; the last time \(crash). worker.log in this folder holds what it printed.",
                                 attempts: crashes)
                 return
@@ -426,14 +427,14 @@ public final class SpoolDaemon {
     }
 
     /// Writes the spool's error verdict into the task and moves it to failed/.
-    func finishWithError(path: String, name: String, code: String, message: String, attempts: Int? = nil) {
+    func finishWithError(path: String, name: String, code: ErrorCode, message: String, attempts: Int? = nil) {
         if VerdictStatus.read(task: path) != .absent {
             rename(path + "/" + SpoolFolders.verdictFile, path + "/verdict.worker.json")
         }
         do { try VerdictStatus.writeError(task: path, name: name, code: code, message: message, attempts: attempts) } catch {
             SpoolLog.line("\(name): cannot write verdict.json: \(error)")
         }
-        moveOut(path: path, name: name, to: folders.failed, how: "\(code): \(message)")
+        moveOut(path: path, name: name, to: folders.failed, how: "\(code.rawValue): \(message)")
     }
 
     /// Moves a task out of active/ into done/ or failed/. A name already in done/ is never
@@ -448,7 +449,7 @@ public final class SpoolDaemon {
                 return
             }
             if e == EEXIST || e == ENOTEMPTY {
-                finishWithError(path: path, name: name, code: "name-taken",
+                finishWithError(path: path, name: name, code: .nameTaken,
                                 message: "a task named \(name) was already in done/ when this one finished; its own verdict is kept as verdict.worker.json. Rename the folder and submit it again.")
                 return
             }
