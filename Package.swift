@@ -49,7 +49,7 @@ let package = Package(
         .testTarget(name: "TaskFolderTests", dependencies: ["Basics", "TaskFolder", "Media"]),
         .testTarget(name: "AdaptationTests", dependencies: ["Basics", "Adaptation", "TaskFolder", "Tasks", "Teacher", "Reasoner", "Engine", "Media"]),
         .testTarget(name: "SpoolTests", dependencies: ["Basics", "Spool", "Verdicts"]),
-        .testTarget(name: "EndToEndTests", dependencies: ["tutor", "Basics", "Reasoner", "Engine", "Media", "Verdicts"]),
+        .testTarget(name: "EndToEndTests", dependencies: ["tutor", "Basics", "Reasoner", "Engine", "Media", "Spool", "Verdicts"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -1,0 +1,155 @@
+import Basics
+import Foundation
+@testable import Spool
+import Verdicts
+import XCTest
+
+/// Real verdicts against the published schema, docs/verdict.schema.json, checked by an
+/// independent validator (Python's `jsonschema`): a passed and a failed run, and one verdict
+/// for every error code, each written by the code that writes it in use.
+extension RunTests {
+    var packageRoot: URL {
+        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    }
+
+    func testVerdictsMatchThePublishedSchema() throws {
+        try requireJSONSchema()
+        let out = root.appendingPathComponent("verdicts")
+        try FileManager.default.createDirectory(at: out, withIntermediateDirectories: true)
+        var codes: [String: ErrorCode] = [:]
+        /// Keeps a task's verdict as `label.json`; returns it parsed.
+        @discardableResult
+        func keep(_ label: String, _ dir: URL) throws -> JSONValue {
+            let bytes = try Array(Data(contentsOf: dir.appendingPathComponent("verdict.json")))
+            try Data(bytes).write(to: out.appendingPathComponent(label + ".json"))
+            return try JSONParser.parse(bytes)
+        }
+        func keepError(_ dir: URL, _ expected: ErrorCode) throws {
+            let v = try keep(expected.rawValue, dir)
+            XCTAssertEqual(v["error"]?["code"]?.stringValue, expected.rawValue, "\(v.serialized())")
+            codes[expected.rawValue] = expected
+        }
+
+        // Passed: the shipped model passes order tasks without adaptation.
+        let shipped = packageRoot.appendingPathComponent("models/reasoner").path
+        var passed = false
+        for seed in 1_000_003...1_000_006 where !passed {
+            let d = try makeTask("order-\(seed)", family: "order", seed: seed, job: #"{"strategy": "base"}"#)
+            if try run(["run", d.path, "--model", shipped, "--quiet"]).status == 0 {
+                XCTAssertEqual(try keep("passed", d)["status"]?.stringValue, "passed")
+                passed = true
+            }
+        }
+        XCTAssertTrue(passed, "the shipped model passed none of four order tasks")
+
+        // Failed: a tiny random model under the default strategy (samples, then adaptation).
+        let tiny = try tinyModel()
+        let f = try makeTask("failed", family: "maze", job: #"{"samples": 2, "max_steps": 2, "rank": 4, "sample_steps": 2}"#)
+        XCTAssertEqual(try run(["run", f.path, "--model", tiny, "--quiet"]).status, 1)
+        let failed = try keep("failed", f)
+        XCTAssertEqual(failed["status"]?.stringValue, "failed")
+        XCTAssertNotNil(failed["samples"]?.arrayValue, "the samples tried")
+        XCTAssertNotNil(failed["optimization"]?["steps"], "the adaptation that followed them")
+
+        // tutor run's error codes.
+        let bad = try makeTask("bad-input", job: #"{"seed": 1, "seed": 2}"#)
+        try run(["run", bad.path, "--model", tiny, "--quiet"])
+        try keepError(bad, .invalidInput)
+        XCTAssertTrue(codesMessage(bad).contains("job.json: seed: appears twice"), codesMessage(bad))
+        let noModel = try makeTask("no-model")
+        try run(["run", noModel.path, "--model", root.appendingPathComponent("nowhere").path, "--quiet"])
+        try keepError(noModel, .modelUnavailable)
+        let noFrames = try makeTask("no-frames", job: #"{"strategy": "base", "sample_steps": 2}"#)
+        try Data("not a folder".utf8).write(to: noFrames.appendingPathComponent("frames"))
+        try run(["run", noFrames.path, "--model", tiny, "--quiet"])
+        try keepError(noFrames, .outputNotWritten)
+
+        // The daemon's, as it writes them into a task folder.
+        for code in ErrorCode.allCases where codes[code.rawValue] == nil {
+            let dir = root.appendingPathComponent("daemon-" + code.rawValue)
+            try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+            try VerdictStatus.writeError(task: dir.path, name: "task-" + code.rawValue, code: code,
+                                         message: "what happened, and what to do", attempts: code == .workerCrashed ? 3 : nil)
+            try keepError(dir, code)
+        }
+        XCTAssertEqual(Set(codes.values.map(\.rawValue)), Set(ErrorCode.allCases.map(\.rawValue)))
+
+        // The schema lists exactly the codes of ErrorCode.
+        let schemaURL = packageRoot.appendingPathComponent("docs/verdict.schema.json")
+        let schema = try JSONParser.parse(Array(Data(contentsOf: schemaURL)))
+        XCTAssertEqual(schema["$defs"]?["errorCode"]?["enum"]?.arrayValue?.compactMap(\.stringValue),
+                       ErrorCode.allCases.map(\.rawValue))
+
+        let files = try FileManager.default.contentsOfDirectory(atPath: out.path).sorted().map { out.appendingPathComponent($0).path }
+        XCTAssertEqual(files.count, 2 + ErrorCode.allCases.count)
+        let report = try validate(schema: schemaURL.path, files)
+        XCTAssertEqual(report, [:], "verdicts the schema refuses")
+
+        // The validator does refuse what breaks the contract.
+        let broken: [(String, (inout [(String, JSONValue)]) -> Void)] = [
+            ("unknown-code", { o in o = o.map { $0.0 == "error" ? ("error", .object([("code", "out-of-cheese"), ("message", "x")])) : $0 } }),
+            ("passed-but-failed", { o in o = o.map { $0.0 == "passed" ? ("passed", true) : $0 } }),
+            ("no-cost", { o in o.removeAll { $0.0 == "cost" } }),
+            ("extra-key", { o in o.append(("colour", "red")) }),
+        ]
+        let bent = root.appendingPathComponent("bent")
+        try FileManager.default.createDirectory(at: bent, withIntermediateDirectories: true)
+        var bentFiles: [String] = []
+        for (label, change) in broken {
+            var o = try XCTUnwrap(failed.objectValue)
+            change(&o)
+            let p = bent.appendingPathComponent(label + ".json").path
+            try Data(JSONValue.object(o).prettyBytes()).write(to: URL(fileURLWithPath: p))
+            bentFiles.append(p)
+        }
+        let refused = try validate(schema: schemaURL.path, bentFiles)
+        XCTAssertEqual(Set(refused.keys), Set(bentFiles), "the schema accepts a broken verdict: \(refused)")
+    }
+
+    func codesMessage(_ dir: URL) -> String {
+        let bytes = (try? Array(Data(contentsOf: dir.appendingPathComponent("verdict.json")))) ?? []
+        return (try? JSONParser.parse(bytes))?["error"]?["message"]?.stringValue ?? ""
+    }
+
+    /// Skips when python3 lacks `jsonschema`; `scripts/setup` installs it, so CI always runs this.
+    func requireJSONSchema() throws {
+        let r = python(["-c", "import jsonschema"])
+        if r.status != 0 { throw XCTSkip("python3 with jsonschema is not available (run scripts/setup): \(r.output)") }
+    }
+
+    /// Validates each file against the schema (Draft 2020-12); returns the refused ones with why.
+    func validate(schema: String, _ files: [String]) throws -> [String: [String]] {
+        let script = """
+        import json, sys, jsonschema
+        schema = json.load(open(sys.argv[1]))
+        jsonschema.Draft202012Validator.check_schema(schema)
+        validator = jsonschema.Draft202012Validator(schema)
+        refused = {}
+        for path in sys.argv[2:]:
+            errors = [e.message + " at /" + "/".join(map(str, e.absolute_path)) for e in validator.iter_errors(json.load(open(path)))]
+            if errors:
+                refused[path] = errors
+        print(json.dumps(refused))
+        """
+        let r = python(["-c", script, schema] + files)
+        guard r.status == 0 else { XCTFail("python3 failed: \(r.output)"); return [:] }
+        // The last line: anything before it is a warning of Python's.
+        let v = try JSONParser.parse(String(r.output.split(separator: "\n").last ?? ""))
+        var out: [String: [String]] = [:]
+        for (k, errors) in v.objectValue ?? [] { out[k] = errors.arrayValue?.compactMap(\.stringValue) ?? [] }
+        return out
+    }
+
+    func python(_ arguments: [String]) -> (status: Int32, output: String) {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        p.arguments = ["python3"] + arguments
+        let out = Pipe()
+        p.standardOutput = out
+        p.standardError = out
+        do { try p.run() } catch { return (127, "cannot start python3: \(error)") }
+        let data = out.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        return (p.terminationStatus, String(decoding: data, as: UTF8.self))
+    }
+}
