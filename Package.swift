@@ -2,11 +2,11 @@
 import PackageDescription
 
 // Layout: C at the bottom (CBLAS, CJPEG, CInotify, and CKernels: the engine's attention and
-// GELU); Basics (the seeded random generator and the one JSON value, parser and writer);
-// Verdicts (verdict.json's type and error codes, tensor-free); Media and ModelFiles for files on disk; Engine
-// is the numeric core and knows nothing of tasks; Teacher, Tasks and Reasoner build on it;
-// Adaptation runs one task end to end; Spool serves a spool of task folders and knows nothing
-// of tensors; `tutor` is the command line.
+// GELU); Basics (the seeded random generator; the one JSON value, parser and writer);
+// Verdicts (verdict.json's type and error codes, tensor-free, for Adaptation and Spool);
+// Media and ModelFiles for files on disk; Engine is the numeric core and knows nothing of
+// tasks; Teacher, Tasks and Reasoner build on it; Adaptation runs one task end to end; Spool
+// serves a spool of task folders and knows nothing of tensors; `tutor` is the command line.
 let package = Package(
     name: "tutor",
     platforms: [.macOS(.v13)],

@@ -50,7 +50,7 @@ public struct JobSettings: Sendable, Equatable {
         let json: JSONValue
         do { json = try JSONParser.parse(bytes) } catch {
             if let key = error.duplicateKey {
-                return (s, [Problem(key: key, message: "appears twice (\(error.line):\(error.column)); give each key once")])
+                return (s, [Problem(key: key, message: "appears twice (the second at line \(error.line), column \(error.column)); give each key once")])
             }
             return (s, [Problem(key: "", message: "not valid JSON (\(error.description))")])
         }

@@ -51,7 +51,7 @@ public struct Verdict: Sendable, Equatable {
     public struct Optimization: Sendable, Equatable {
         /// Optimiser updates made.
         public var steps: Int
-        /// `early` (the loss reached `stop_loss` and the video passed) or `budget`.
+        /// `early` (the final video passed) or `budget` (`max_steps` reached).
         public var stopped: String
         /// The teacher's loss at each step.
         public var loss: [Double]
@@ -70,8 +70,8 @@ public struct Verdict: Sendable, Equatable {
         }
     }
 
-    /// What the run cost; the only part that differs between two identical runs (apart from
-    /// `model_evaluations`, which does not).
+    /// What the run cost. `seconds` and `peak_rss_bytes` are the only figures that differ
+    /// between two runs of the same task and seed.
     public struct Cost: Sendable, Equatable {
         /// One per forward pass of the model, two per backward pass.
         public var modelEvaluations: Int
