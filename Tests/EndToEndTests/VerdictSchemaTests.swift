@@ -5,8 +5,9 @@ import Verdicts
 import XCTest
 
 /// Real verdicts against the published schema, docs/verdict.schema.json, checked by an
-/// independent validator (Python's `jsonschema`): a passed and a failed run, and one verdict
-/// for every error code, each written by the code that writes it in use.
+/// independent validator (Python's `jsonschema`, through tools/validate_verdicts.py): a passed
+/// and a failed run, and one verdict for every error code, each written by the code that
+/// writes it in use (SpoolTests check the daemon's own, from running daemons, too).
 extension RunTests {
     var packageRoot: URL {
         URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
@@ -117,26 +118,17 @@ extension RunTests {
         if r.status != 0 { throw XCTSkip("python3 with jsonschema is not available (run scripts/setup): \(r.output)") }
     }
 
-    /// Validates each file against the schema (Draft 2020-12); returns the refused ones with why.
+    /// Validates each file against the schema with tools/validate_verdicts.py (Python's
+    /// jsonschema, Draft 2020-12); returns the refused ones with why.
     func validate(schema: String, _ files: [String]) throws -> [String: [String]] {
-        let script = """
-        import json, sys, jsonschema
-        schema = json.load(open(sys.argv[1]))
-        jsonschema.Draft202012Validator.check_schema(schema)
-        validator = jsonschema.Draft202012Validator(schema)
-        refused = {}
-        for path in sys.argv[2:]:
-            errors = [e.message + " at /" + "/".join(map(str, e.absolute_path)) for e in validator.iter_errors(json.load(open(path)))]
-            if errors:
-                refused[path] = errors
-        print(json.dumps(refused))
-        """
-        let r = python(["-c", script, schema] + files)
-        guard r.status == 0 else { XCTFail("python3 failed: \(r.output)"); return [:] }
+        let tool = packageRoot.appendingPathComponent("tools/validate_verdicts.py").path
+        let r = python([tool] + files)
+        guard r.status == 0 || r.status == 1 else { XCTFail("python3 failed: \(r.output)"); return [:] }
         // The last line: anything before it is a warning of Python's.
         let v = try JSONParser.parse(String(r.output.split(separator: "\n").last ?? ""))
         var out: [String: [String]] = [:]
         for (k, errors) in v.objectValue ?? [] { out[k] = errors.arrayValue?.compactMap(\.stringValue) ?? [] }
+        XCTAssertEqual(r.status, out.isEmpty ? 0 : 1)
         return out
     }
 
