@@ -5,8 +5,9 @@ import PackageDescription
 // GELU); Basics (the seeded random generator; the one JSON value, parser and writer);
 // Verdicts (verdict.json's type and error codes, tensor-free, for Adaptation and Spool);
 // Media and ModelFiles for files on disk; Engine is the numeric core and knows nothing of
-// tasks; Teacher, Tasks and Reasoner build on it; Adaptation runs one task end to end; Spool
-// serves a spool of task folders and knows nothing of tensors; `tutor` is the command line.
+// tasks; Teacher, Tasks and Reasoner build on it (the Reasoner knows nothing of the generated
+// families: Training joins the two); Adaptation runs one task end to end; Spool serves a spool
+// of task folders and knows nothing of tensors; `tutor` is the command line.
 let package = Package(
     name: "tutor",
     platforms: [.macOS(.v13)],
@@ -31,21 +32,25 @@ let package = Package(
         .target(name: "Engine", dependencies: ["Basics", "CBLAS", "CKernels"]),
         .target(name: "Teacher", dependencies: ["Basics", "Media"]),
         .target(name: "Tasks", dependencies: ["Basics", "Media", "Teacher"]),
-        .target(name: "Reasoner", dependencies: ["Basics", "Engine", "Media", "ModelFiles", "Tasks"]),
+        .target(name: "Reasoner", dependencies: ["Basics", "Engine", "Media", "ModelFiles"]),
+        .target(name: "Training", dependencies: ["Basics", "Engine", "ModelFiles", "Reasoner", "Tasks"]),
         .target(name: "TaskFolder", dependencies: ["Basics", "Media", "ModelFiles", "Teacher"]),
         .target(name: "Adaptation", dependencies: ["Basics", "Engine", "Media", "ModelFiles", "Teacher", "Reasoner", "TaskFolder", "Verdicts"]),
         .target(name: "Spool", dependencies: ["Basics", "CInotify", "Verdicts"]),
         .executableTarget(name: "tutor", dependencies: [
-            "Basics", "Media", "ModelFiles", "Engine", "Teacher", "Tasks", "Reasoner", "TaskFolder", "Adaptation", "Spool", "Verdicts",
+            "Basics", "Media", "ModelFiles", "Engine", "Teacher", "Tasks", "Reasoner", "Training", "TaskFolder", "Adaptation", "Spool", "Verdicts",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
+        // helpers shared by the test targets
+        .target(name: "TestSupport", dependencies: ["Media", "Reasoner"], path: "Tests/TestSupport"),
         .testTarget(name: "BasicsTests", dependencies: ["Basics"]),
         .testTarget(name: "MediaTests", dependencies: ["Media"]),
         .testTarget(name: "ModelFilesTests", dependencies: ["Basics", "ModelFiles"]),
         .testTarget(name: "EngineTests", dependencies: ["Basics", "Engine"]),
         .testTarget(name: "TeacherTests", dependencies: ["Basics", "Teacher", "Tasks", "Media"]),
-        .testTarget(name: "ReasonerTests", dependencies: ["Basics", "Reasoner", "Engine", "Tasks", "ModelFiles"]),
+        .testTarget(name: "ReasonerTests", dependencies: ["Basics", "Reasoner", "TestSupport", "Engine", "Tasks", "ModelFiles"]),
+        .testTarget(name: "TrainingTests", dependencies: ["Basics", "Engine", "Media", "Reasoner", "Tasks", "TestSupport", "Training"]),
         .testTarget(name: "TaskFolderTests", dependencies: ["Basics", "TaskFolder", "Media"]),
         .testTarget(name: "AdaptationTests", dependencies: ["Basics", "Adaptation", "TaskFolder", "Tasks", "Teacher", "Reasoner", "Engine", "Media"]),
         .testTarget(name: "SpoolTests", dependencies: ["Basics", "Spool", "Verdicts"]),
