@@ -152,7 +152,7 @@ enum VerdictStatus: Equatable {
         }
     }
 
-    /// Writes the spool's own error verdict (SPEC section 4) into a task folder.
+    /// Writes the spool's own error verdict (docs/VERDICT.md) into a task folder.
     static func writeError(task path: String, name: String, code: ErrorCode, message: String, attempts: Int? = nil) throws {
         try Sys.writeAtomically(errorVerdict(name: name, code: code, message: message, attempts: attempts).jsonBytes(),
                                 to: path + "/" + SpoolFolders.verdictFile)

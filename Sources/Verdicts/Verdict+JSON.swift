@@ -1,7 +1,7 @@
 import Basics
 
-/// `verdict.json`'s text: the keys of SPEC section 4 in that order, then those written only
-/// when set. The same verdict always gives the same bytes.
+/// `verdict.json`'s text: the keys every verdict has (docs/VERDICT.md) in that order, then
+/// those written only when set. The same verdict always gives the same bytes.
 extension Verdict {
     public var json: JSONValue {
         var o: [(String, JSONValue)] = [

@@ -143,7 +143,7 @@ public struct Verdict: Sendable, Equatable {
         }
     }
 
-    // The keys every verdict has (SPEC section 4); nil is written as null.
+    // The keys every verdict has (docs/VERDICT.md); nil is written as null.
     public var task: String
     public var status: Status
     /// The strategy run; nil in the daemon's verdicts (it never read job.json).
