@@ -31,7 +31,7 @@ let package = Package(
         .target(name: "ModelFiles", dependencies: ["Basics"]),
         .target(name: "Engine", dependencies: ["Basics", "CBLAS", "CKernels"]),
         .target(name: "Teacher", dependencies: ["Basics", "Media"]),
-        .target(name: "Tasks", dependencies: ["Basics", "Media", "Teacher"]),
+        .target(name: "Tasks", dependencies: ["Basics", "Media"]),
         .target(name: "Reasoner", dependencies: ["Basics", "Engine", "Media", "ModelFiles"]),
         .target(name: "Training", dependencies: ["Basics", "Engine", "ModelFiles", "Reasoner", "Tasks"]),
         .target(name: "TaskFolder", dependencies: ["Basics", "Media", "ModelFiles", "Teacher"]),
