@@ -64,6 +64,14 @@ extension JSONValue {
         else { out += String(x) }
     }
 
+    /// `s` as a JSON string, quotes included: what the safetensors writer, which lays out its
+    /// header compactly by hand, puts around names.
+    public static func quoted(_ s: String) -> String {
+        var out = ""
+        writeString(s, to: &out)
+        return out
+    }
+
     private static func writeString(_ s: String, to out: inout String) {
         out += "\""
         for u in s.unicodeScalars {
