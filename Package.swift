@@ -43,7 +43,7 @@ let package = Package(
         ]),
 
         // helpers shared by the test targets
-        .target(name: "TestSupport", dependencies: ["Media", "Reasoner"], path: "Tests/TestSupport"),
+        .target(name: "TestSupport", dependencies: ["Basics", "Media", "Reasoner"], path: "Tests/TestSupport"),
         .testTarget(name: "BasicsTests", dependencies: ["Basics"]),
         .testTarget(name: "MediaTests", dependencies: ["Media"]),
         .testTarget(name: "ModelFilesTests", dependencies: ["Basics", "ModelFiles"]),
@@ -53,8 +53,8 @@ let package = Package(
         .testTarget(name: "TrainingTests", dependencies: ["Basics", "Engine", "Media", "Reasoner", "Tasks", "TestSupport", "Training"]),
         .testTarget(name: "TaskFolderTests", dependencies: ["Basics", "TaskFolder", "Media"]),
         .testTarget(name: "AdaptationTests", dependencies: ["Basics", "Adaptation", "TaskFolder", "Tasks", "Teacher", "Reasoner", "Engine", "Media"]),
-        .testTarget(name: "SpoolTests", dependencies: ["Basics", "Spool", "Verdicts"]),
-        .testTarget(name: "EndToEndTests", dependencies: ["tutor", "Basics", "Reasoner", "Engine", "Media", "Spool", "Verdicts"]),
+        .testTarget(name: "SpoolTests", dependencies: ["Basics", "Spool", "TestSupport", "Verdicts"]),
+        .testTarget(name: "EndToEndTests", dependencies: ["tutor", "Basics", "Reasoner", "Engine", "Media", "Spool", "TestSupport", "Verdicts"]),
     ],
     swiftLanguageModes: [.v6]
 )

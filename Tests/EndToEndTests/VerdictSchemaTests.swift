@@ -1,6 +1,7 @@
 import Basics
 import Foundation
 @testable import Spool
+import TestSupport
 import Verdicts
 import XCTest
 
@@ -9,12 +10,8 @@ import XCTest
 /// and a failed run, and one verdict for every error code, each written by the code that
 /// writes it in use (SpoolTests check the daemon's own, from running daemons, too).
 extension RunTests {
-    var packageRoot: URL {
-        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-    }
-
     func testVerdictsMatchThePublishedSchema() throws {
-        try requireJSONSchema()
+        if let why = VerdictSchema.unavailable() { throw XCTSkip(why) }
         let out = root.appendingPathComponent("verdicts")
         try FileManager.default.createDirectory(at: out, withIntermediateDirectories: true)
         var codes: [String: ErrorCode] = [:]
@@ -32,7 +29,7 @@ extension RunTests {
         }
 
         // Passed: the shipped model passes order tasks without adaptation.
-        let shipped = packageRoot.appendingPathComponent("models/reasoner").path
+        let shipped = VerdictSchema.packageRoot.appendingPathComponent("models/reasoner").path
         var passed = false
         for seed in 1_000_003...1_000_006 where !passed {
             let d = try makeTask("order-\(seed)", family: "order", seed: seed, job: #"{"strategy": "base"}"#)
@@ -76,14 +73,13 @@ extension RunTests {
         XCTAssertEqual(Set(codes.values.map(\.rawValue)), Set(ErrorCode.allCases.map(\.rawValue)))
 
         // The schema lists exactly the codes of ErrorCode.
-        let schemaURL = packageRoot.appendingPathComponent("docs/verdict.schema.json")
-        let schema = try JSONParser.parse(Array(Data(contentsOf: schemaURL)))
+        let schema = try JSONParser.parse(Array(Data(contentsOf: VerdictSchema.schemaURL)))
         XCTAssertEqual(schema["$defs"]?["errorCode"]?["enum"]?.arrayValue?.compactMap(\.stringValue),
                        ErrorCode.allCases.map(\.rawValue))
 
         let files = try FileManager.default.contentsOfDirectory(atPath: out.path).sorted().map { out.appendingPathComponent($0).path }
         XCTAssertEqual(files.count, 2 + ErrorCode.allCases.count)
-        let report = try validate(schema: schemaURL.path, files)
+        let report = try VerdictSchema.refusals(files)
         XCTAssertEqual(report, [:], "verdicts the schema refuses")
 
         // The validator does refuse what breaks the contract.
@@ -103,45 +99,12 @@ extension RunTests {
             try Data(JSONValue.object(o).prettyBytes()).write(to: URL(fileURLWithPath: p))
             bentFiles.append(p)
         }
-        let refused = try validate(schema: schemaURL.path, bentFiles)
+        let refused = try VerdictSchema.refusals(bentFiles)
         XCTAssertEqual(Set(refused.keys), Set(bentFiles), "the schema accepts a broken verdict: \(refused)")
     }
 
     func codesMessage(_ dir: URL) -> String {
         let bytes = (try? Array(Data(contentsOf: dir.appendingPathComponent("verdict.json")))) ?? []
         return (try? JSONParser.parse(bytes))?["error"]?["message"]?.stringValue ?? ""
-    }
-
-    /// Skips when python3 lacks `jsonschema`; `scripts/setup` installs it, so CI always runs this.
-    func requireJSONSchema() throws {
-        let r = python(["-c", "import jsonschema"])
-        if r.status != 0 { throw XCTSkip("python3 with jsonschema is not available (run scripts/setup): \(r.output)") }
-    }
-
-    /// Validates each file against the schema with tools/validate_verdicts.py (Python's
-    /// jsonschema, Draft 2020-12); returns the refused ones with why.
-    func validate(schema: String, _ files: [String]) throws -> [String: [String]] {
-        let tool = packageRoot.appendingPathComponent("tools/validate_verdicts.py").path
-        let r = python([tool] + files)
-        guard r.status == 0 || r.status == 1 else { XCTFail("python3 failed: \(r.output)"); return [:] }
-        // The last line: anything before it is a warning of Python's.
-        let v = try JSONParser.parse(String(r.output.split(separator: "\n").last ?? ""))
-        var out: [String: [String]] = [:]
-        for (k, errors) in v.objectValue ?? [] { out[k] = errors.arrayValue?.compactMap(\.stringValue) ?? [] }
-        XCTAssertEqual(r.status, out.isEmpty ? 0 : 1)
-        return out
-    }
-
-    func python(_ arguments: [String]) -> (status: Int32, output: String) {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        p.arguments = ["python3"] + arguments
-        let out = Pipe()
-        p.standardOutput = out
-        p.standardError = out
-        do { try p.run() } catch { return (127, "cannot start python3: \(error)") }
-        let data = out.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        return (p.terminationStatus, String(decoding: data, as: UTF8.self))
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import XCTest
 #if canImport(Glibc)
 import Glibc
@@ -153,29 +154,11 @@ func readJSON(_ path: String) -> [String: Any]? {
     return (try? JSONSerialization.jsonObject(with: d)) as? [String: Any]
 }
 
-/// Checks a verdict written by a daemon against docs/verdict.schema.json with Python's
-/// jsonschema (tools/validate_verdicts.py); does nothing where python3 lacks jsonschema
-/// (scripts/setup installs it, and EndToEndTests skip visibly without it).
+/// Checks a verdict written by a daemon against docs/verdict.schema.json (VerdictSchema);
+/// does nothing where python3 lacks jsonschema (EndToEndTests skip visibly then).
 func assertMatchesVerdictSchema(_ path: String, file: StaticString = #filePath, line: UInt = #line) {
-    let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-    let p = Process()
-    p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-    p.arguments = ["python3", "-c", "import jsonschema"]
-    p.standardOutput = FileHandle.nullDevice
-    p.standardError = FileHandle.nullDevice
-    guard (try? p.run()) != nil else { return }
-    p.waitUntilExit()
-    guard p.terminationStatus == 0 else { return }
-    let check = Process()
-    check.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-    check.arguments = ["python3", root.appendingPathComponent("tools/validate_verdicts.py").path, path]
-    let out = Pipe()
-    check.standardOutput = out
-    check.standardError = out
-    guard (try? check.run()) != nil else { XCTFail("cannot start python3", file: file, line: line); return }
-    let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-    check.waitUntilExit()
-    XCTAssertEqual(check.terminationStatus, 0, "\(path) does not match docs/verdict.schema.json: \(text)", file: file, line: line)
+    guard VerdictSchema.unavailable() == nil else { return }
+    XCTAssertEqual(try VerdictSchema.refusals([path]), [:], "\(path) does not match docs/verdict.schema.json", file: file, line: line)
 }
 
 func names(in folder: String) -> [String] {
