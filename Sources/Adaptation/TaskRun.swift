@@ -3,6 +3,7 @@ import Engine
 import Foundation
 import Media
 import Reasoner
+import System
 import TaskFolder
 import Teacher
 import Verdicts
@@ -17,7 +18,7 @@ import Glibc
 /// Input problems never throw out of here: they end as an `error` verdict whose message says
 /// what to fix, written before the model is loaded, and the inputs are left untouched. Every
 /// output goes to a temporary dot-name and is renamed into place, so a run killed at any point
-/// leaves only complete files (and hidden temporaries, removed by the next run).
+/// leaves only complete files (and `.tutor-tmp.` temporaries, removed by the next run).
 public struct TaskRun {
     public var folder: URL
     /// `--model DIR`; nil looks it up (`ModelLocation`).
@@ -27,6 +28,8 @@ public struct TaskRun {
     /// No progress line and no summary line.
     public var quiet: Bool
     public var gradient: GradientPath = StrategySettings.defaultGradient
+    /// Why verdict.json could not be written, once `run` found out; nil when it was written.
+    public let verdictWrite = VerdictWriteRecord()
 
     public init(folder: URL, modelOption: String? = nil, threads: Int = 1, quiet: Bool = false) {
         self.folder = folder
@@ -45,9 +48,9 @@ public struct TaskRun {
     /// not a folder, or a link to one; then nothing is written).
     @discardableResult
     public func run() -> Verdict? {
-        let started = ResourceUsage.monotonicSeconds()
+        let started = Clock.monotonicSeconds()
         let name = taskName
-        guard SafeFile.kind(at: folder) == "folder" else {
+        guard SafeFile.kind(at: folder) == .folder else {
             report("\(folder.path) is not a folder (a link to one is not followed): give the task folder itself")
             return nil
         }
@@ -103,10 +106,13 @@ public struct TaskRun {
             try outputs.writeJPEG(ContactSheet.render(asWritten), name: "contact_sheet.jpg")
             var adapterPath: String?
             if let lora = result.adapter {
-                let staged = folder.appendingPathComponent(".adapter.\(getpid()).staging")
-                try? FileManager.default.removeItem(at: staged)
-                try lora.save(to: staged.path, baseModel: reasoner.config.name)
-                AtomicWrite.syncFolder(staged)
+                let staged = folder.appendingPathComponent(TemporaryName.make(for: "adapter"))
+                // A half-saved adapter would hold space a full disk needs for the verdict.
+                do { try lora.save(to: staged.path, baseModel: reasoner.config.name) } catch {
+                    try? Files.removeTree(staged.path)
+                    throw error
+                }
+                Files.syncFolder(staged.path)
                 try outputs.replaceFolder("adapter", with: staged)
                 adapterPath = "adapter/adapter_model.safetensors"
             } else {
@@ -137,10 +143,12 @@ public struct TaskRun {
     /// Adds the cost, writes the verdict, prints the summary.
     func finish(_ verdict: Verdict, _ outputs: Outputs, _ started: Double, evaluations: Int = 0) -> Verdict {
         var v = verdict
-        v.cost = Verdict.Cost(modelEvaluations: evaluations, seconds: rounded(ResourceUsage.monotonicSeconds() - started, 3),
-                              peakRSSBytes: ResourceUsage.peakRSSBytes())
+        v.cost = Verdict.Cost(modelEvaluations: evaluations, seconds: rounded(Clock.monotonicSeconds() - started, 3),
+                              peakRSSBytes: Memory.peakResidentBytes() ?? 0)
         do { try outputs.writeVerdict(v) } catch {
-            report("cannot write verdict.json: \(error)")
+            verdictWrite.failure = error as? SystemError ?? SystemError("write", folder.path + "/verdict.json", errno: EIO)
+            report("\(v.task): \(error); the task's result (\(v.status.rawValue)) is lost: \(verdictWrite.failure!.isDiskFull ? "free some space and run it again" : "make the folder writable and run it again")")
+            return v
         }
         if let e = v.error {
             report("\(v.task): error: \(e.message)")
@@ -154,7 +162,7 @@ public struct TaskRun {
     }
 
     func report(_ message: String) {
-        FileHandle.standardError.write(Data((message + "\n").utf8))
+        StandardError.line(message)
     }
 }
 
@@ -174,12 +182,12 @@ final class ProgressLine: @unchecked Sendable {
         case let .step(step, maxSteps, loss, pYes):
             text = "step \(step)/\(maxSteps)  loss \(String(format: "%.3f", loss))  goal p_yes \(String(format: "%.3f", pYes.first ?? 0))"
         }
-        FileHandle.standardError.write(Data(("\r\u{1B}[K" + text).utf8))
+        StandardError.write("\r\u{1B}[K" + text)
         shown = true
     }
 
     func end() {
-        if shown { FileHandle.standardError.write(Data("\n".utf8)) }
+        if shown { StandardError.write("\n") }
     }
 
     /// `progress.json`'s content.
@@ -196,4 +204,12 @@ final class ProgressLine: @unchecked Sendable {
                             }))])
         }
     }
+}
+
+/// Whether a run could write its verdict. A class, so that the record outlives the copy of
+/// `TaskRun` that ran.
+public final class VerdictWriteRecord: @unchecked Sendable {
+    // @unchecked: written once by the thread that runs the task, read after `run` returns.
+    public internal(set) var failure: SystemError?
+    public init() {}
 }

@@ -1,5 +1,6 @@
 import Basics
 import Foundation
+import System
 import Verdicts
 
 /// The four folders of a spool (SPEC section 5). Each state of a task is the folder it
@@ -20,6 +21,9 @@ public struct SpoolFolders: Sendable {
     /// with a user's files and `ls` hides them.
     public static let ownerFile = ".tutor-owner"
     public static let attemptsFile = ".tutor-attempts"
+    /// How many times a worker was started on the task, whatever became of it: the attempt
+    /// number `worker.log` labels each start with.
+    public static let runsFile = ".tutor-runs"
     /// Written by the worker, last: its presence means the task finished.
     public static let verdictFile = "verdict.json"
     /// What the worker printed, appended attempt after attempt.
@@ -36,28 +40,38 @@ public struct SpoolFolders: Sendable {
 
     /// Creates the spool's folders where missing.
     public func create() throws {
-        try Sys.makeFolder(root)
-        for f in [incoming, active, done, failed] { try Sys.makeFolder(f) }
+        try Files.makeFolder(root)
+        for f in [incoming, active, done, failed] { try Files.makeFolder(f) }
     }
 
     /// Whether the spool's four folders exist.
     public var exists: Bool {
-        [incoming, active, done, failed].allSatisfy { Sys.entry($0)?.kind == .folder }
+        [incoming, active, done, failed].allSatisfy { FileEntry($0)?.kind == .folder }
     }
 
     /// The names in a state folder that are tasks (dot-names are not).
     func taskNames(in folder: String) -> [String] {
-        (Sys.names(in: folder) ?? []).filter { !$0.hasPrefix(".") }.sorted()
+        (Files.names(in: folder) ?? []).filter { !$0.hasPrefix(".") }.sorted()
     }
 
     /// How many crashed attempts a task folder has behind it.
     static func crashedAttempts(_ taskPath: String) -> Int {
-        guard let b = Sys.readSmallFile(taskPath + "/" + attemptsFile, limit: 64) else { return 0 }
+        guard let b = Files.readSmall(taskPath + "/" + attemptsFile, limit: 64) else { return 0 }
         return Int(String(decoding: b, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0
     }
 
     static func setCrashedAttempts(_ taskPath: String, _ n: Int) throws {
-        try Sys.writeAtomically(Array("\(n)\n".utf8), to: taskPath + "/" + attemptsFile)
+        try AtomicFile.write(Array("\(n)\n".utf8), to: taskPath + "/" + attemptsFile)
+    }
+
+    /// How many times a worker was started on a task folder.
+    static func runs(_ taskPath: String) -> Int {
+        guard let b = Files.readSmall(taskPath + "/" + runsFile, limit: 64) else { return 0 }
+        return Int(String(decoding: b, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0
+    }
+
+    static func setRuns(_ taskPath: String, _ n: Int) throws {
+        try AtomicFile.write(Array("\(n)\n".utf8), to: taskPath + "/" + runsFile)
     }
 }
 
@@ -81,7 +95,7 @@ struct OwnerRecord: Equatable {
 
     static func mine(attempt: Int, identity: DaemonIdentity) -> OwnerRecord {
         OwnerRecord(host: identity.host, bootID: identity.bootID, pid: identity.pid,
-                    startTicks: identity.startTicks, attempt: attempt, claimedAt: (Sys.wallClock() * 1000).rounded() / 1000)
+                    startTicks: identity.startTicks, attempt: attempt, claimedAt: (Clock.wallSeconds() * 1000).rounded() / 1000)
     }
 
     var json: JSONValue {
@@ -112,7 +126,7 @@ struct OwnerRecord: Equatable {
     }
 
     func write(task path: String) throws {
-        try Sys.writeAtomically(json.prettyBytes(), to: path + "/" + SpoolFolders.ownerFile)
+        try AtomicFile.write(json.prettyBytes(), to: path + "/" + SpoolFolders.ownerFile)
     }
 }
 
@@ -139,7 +153,7 @@ enum VerdictStatus: Equatable {
 
     static func read(task path: String) -> VerdictStatus {
         let file = path + "/" + SpoolFolders.verdictFile
-        guard let e = Sys.entry(file) else { return .absent }
+        guard let e = FileEntry(file) else { return .absent }
         if e.kind != .file { return .unreadable("verdict.json is a \(e.kind.rawValue)") }
         guard let o = Sys.readJSON(file, limit: 16 << 20), case .object = o else {
             return .unreadable("verdict.json is not a JSON object")
@@ -152,10 +166,15 @@ enum VerdictStatus: Equatable {
         }
     }
 
+    /// The error code of an error verdict (for the metrics); nil when it has none.
+    static func errorCode(task path: String) -> String? {
+        Sys.readJSON(path + "/" + SpoolFolders.verdictFile, limit: 16 << 20)?["error"]?["code"]?.stringValue
+    }
+
     /// Writes the spool's own error verdict (docs/VERDICT.md) into a task folder.
     static func writeError(task path: String, name: String, code: ErrorCode, message: String, attempts: Int? = nil) throws {
-        try Sys.writeAtomically(errorVerdict(name: name, code: code, message: message, attempts: attempts).jsonBytes(),
-                                to: path + "/" + SpoolFolders.verdictFile)
+        try AtomicFile.write(errorVerdict(name: name, code: code, message: message, attempts: attempts).jsonBytes(),
+                             to: path + "/" + SpoolFolders.verdictFile)
     }
 
     /// The daemon's verdict for a task that has none of its own: no strategy ran, nothing was written.
