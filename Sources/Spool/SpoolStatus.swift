@@ -4,7 +4,6 @@ import System
 #if canImport(Glibc)
 import Glibc
 #endif
-import System
 
 /// `tutor status`: what is in each state of a spool, read from the folders alone (any host
 /// can ask; no daemon needs to answer).
