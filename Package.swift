@@ -25,12 +25,12 @@ let package = Package(
 
         .target(name: "Basics"),
         .target(name: "Media", dependencies: ["CJPEG"]),
-        .target(name: "ModelFiles"),
+        .target(name: "ModelFiles", dependencies: ["Basics"]),
         .target(name: "Engine", dependencies: ["Basics", "CBLAS", "CKernels"]),
         .target(name: "Teacher", dependencies: ["Media"]),
         .target(name: "Tasks", dependencies: ["Basics", "Media", "Teacher"]),
         .target(name: "Reasoner", dependencies: ["Basics", "Engine", "Media", "ModelFiles", "Tasks"]),
-        .target(name: "TaskFolder", dependencies: ["Media", "ModelFiles", "Teacher"]),
+        .target(name: "TaskFolder", dependencies: ["Basics", "Media", "ModelFiles", "Teacher"]),
         .target(name: "Adaptation", dependencies: ["Basics", "Engine", "Media", "ModelFiles", "Teacher", "Reasoner", "TaskFolder"]),
         .target(name: "Spool", dependencies: ["CInotify"]),
         .executableTarget(name: "tutor", dependencies: [

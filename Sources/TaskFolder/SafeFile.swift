@@ -1,3 +1,4 @@
+import Basics
 import Foundation
 #if canImport(Glibc)
 import Glibc
@@ -31,18 +32,7 @@ public enum SafeFile {
         return kindName(st.st_mode)
     }
 
-    static func kindName(_ mode: mode_t) -> String {
-        switch mode & S_IFMT {
-        case S_IFREG: return "regular file"
-        case S_IFDIR: return "folder"
-        case S_IFLNK: return "symbolic link"
-        case S_IFIFO: return "FIFO"
-        case S_IFCHR: return "character device"
-        case S_IFBLK: return "block device"
-        case S_IFSOCK: return "socket"
-        default: return "special file"
-        }
-    }
+    static func kindName(_ mode: mode_t) -> String { FileKind.name(mode: mode) }
 
     /// Reads `name` inside `folder`, refusing anything but a regular file.
     public static func read(_ name: String, in folder: URL, limit: Int) throws(InputFileError) -> [UInt8] {
