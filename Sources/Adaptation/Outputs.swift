@@ -1,3 +1,4 @@
+import Basics
 import Foundation
 import Media
 import TaskFolder
@@ -59,7 +60,9 @@ public struct Outputs {
     /// A reader sees the old folder, briefly none, or the new one; never a half-written one.
     public func replaceFolder(_ name: String, with staged: URL) throws {
         try removeFolder(name)
-        try FileManager.default.moveItem(at: staged, to: folder.appendingPathComponent(name))
+        try Self.plainly(folder.appendingPathComponent(name)) {
+            try FileManager.default.moveItem(at: staged, to: folder.appendingPathComponent(name))
+        }
         AtomicWrite.syncFolder(folder)
     }
 
@@ -69,7 +72,7 @@ public struct Outputs {
         let target = folder.appendingPathComponent(name)
         guard SafeFile.kind(at: target) != nil else { return }
         let old = folder.appendingPathComponent(".\(name).old.\(getpid())")
-        try FileManager.default.moveItem(at: target, to: old)
+        try Self.plainly(target) { try FileManager.default.moveItem(at: target, to: old) }
         AtomicWrite.syncFolder(folder)
         try? FileManager.default.removeItem(at: old)
     }
@@ -94,10 +97,15 @@ public struct Outputs {
         }
     }
 
+    /// Runs a FileManager operation on `path`, its failure told in plain words and naming the path.
+    static func plainly(_ path: URL, _ body: () throws -> Void) throws {
+        do { try body() } catch { throw AtomicWrite.Failure(path: path.path, reason: ErrorText.describe(error)) }
+    }
+
     func ensureFolder(_ dir: URL) throws {
         switch SafeFile.kind(at: dir) {
         case "folder": return
-        case nil: try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: false)
+        case nil: try Self.plainly(dir) { try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: false) }
         case let k?: throw AtomicWrite.Failure(path: dir.path, reason: "it exists as a \(k); remove it so tutor can write the frames")
         }
     }

@@ -15,7 +15,7 @@ public enum ErrorText {
     public static func reason(errno code: Int32) -> String {
         switch code {
         case EACCES, EPERM:
-            return "permission denied for this user (uid \(getuid())): change the permissions, or run tutor as a user who may"
+            return "permission denied for this user (uid \(getuid())): change its permissions, or run tutor as a user allowed to use it"
         case ENOENT: return "no such file or folder"
         case ENOTDIR: return "a part of the path is not a folder"
         case EISDIR: return "it is a folder, not a file"

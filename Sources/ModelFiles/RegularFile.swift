@@ -12,18 +12,21 @@ public enum RegularFile {
     public struct Problem: Error, Equatable, CustomStringConvertible {
         public let path: String
         public let reason: String
+        /// The errno of a failed call; 0 when the file is there but is the wrong kind or size.
+        public let code: Int32
         public var description: String { "\(path): \(reason)" }
+        public init(path: String, reason: String, code: Int32 = 0) { self.path = path; self.reason = reason; self.code = code }
     }
 
     /// Opens `path` read-only; returns the descriptor (the caller closes it) and the size.
     public static func open(_ path: String) throws(Problem) -> (fd: Int32, size: Int) {
         let fd = Glibc.open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
-        if fd < 0 { throw Problem(path: path, reason: "cannot be opened: " + ErrorText.reason(errno: errno)) }
+        if fd < 0 { let e = errno; throw Problem(path: path, reason: "cannot be opened: " + ErrorText.reason(errno: e), code: e) }
         var st = stat()
         if fstat(fd, &st) != 0 {
             let e = errno
             close(fd)
-            throw Problem(path: path, reason: "cannot be read: " + ErrorText.reason(errno: e))
+            throw Problem(path: path, reason: "cannot be read: " + ErrorText.reason(errno: e), code: e)
         }
         if st.st_mode & S_IFMT != S_IFREG {
             close(fd)
@@ -43,7 +46,8 @@ public enum RegularFile {
             let n = out.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress! + done, size - done) }
             if n < 0 {
                 if errno == EINTR || errno == EAGAIN { continue }
-                throw Problem(path: path, reason: "cannot be read: " + ErrorText.reason(errno: errno))
+                let e = errno
+                throw Problem(path: path, reason: "cannot be read: " + ErrorText.reason(errno: e), code: e)
             }
             if n == 0 { break }
             done += n

@@ -80,9 +80,12 @@ extension Reasoner {
         let config = try readConfig(configPath)
         let file: SafetensorsFile
         do { file = try SafetensorsFile(path: weightsPath) } catch {
-            // A file that cannot be opened is named by the error itself; a damaged one is not.
-            let what = if case .cannotOpen = error { "\(error)" } else { "\(weightsPath): \(error)" }
-            throw ReasonerError.file("\(what); \(restoreAdvice)")
+            // A file that cannot be opened is named by the error itself, and needs other
+            // permissions (a failed call: "cannot be opened: ...") rather than another copy.
+            if case let .cannotOpen(_, reason) = error {
+                throw ReasonerError.file(reason.hasPrefix("cannot be") ? "\(error)" : "\(error); \(restoreAdvice)")
+            }
+            throw ReasonerError.file("\(weightsPath): \(error); \(restoreAdvice)")
         }
         let stored = file.tensors.reduce(0) { $0 + $1.elementCount }
         if let expected = config.parameterCount, stored != expected {
@@ -106,7 +109,8 @@ extension Reasoner {
     static func readConfig(_ path: String) throws -> ReasonerConfig {
         let bytes: [UInt8]
         do { bytes = try RegularFile.read(path, limit: configSizeLimit) } catch {
-            throw ReasonerError.badConfig(path: path, reason: "\(error.reason); \(restoreAdvice)")
+            // A file this user may not read needs other permissions, not another copy.
+            throw ReasonerError.badConfig(path: path, reason: error.code != 0 ? error.reason : "\(error.reason); \(restoreAdvice)")
         }
         do { return try ReasonerConfig.parse(bytes) } catch {
             throw ReasonerError.badConfig(path: path, reason: "\(error.reason); \(restoreAdvice)")

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Basics
 import Foundation
 
 /// The `tutor` command line. Each command lives in its own file under Commands/.
@@ -34,6 +35,14 @@ enum Main {
                 FileHandle.standardError.write(Data((Tutor.fullMessage(for: error) + "\n").utf8))
                 FileHandle.standardError.write(Data("Run 'tutor --help' for usage.\n".utf8))
                 exit(2)
+            }
+            // A Foundation error that escaped a command prints as `Error Domain=NSCocoaErrorDomain
+            // Code=513 "(null)"`: say it in plain words, with the file it concerns.
+            let e = error as NSError
+            if ErrorText.errno(of: error) != nil || e.domain == NSCocoaErrorDomain {
+                let path = (e.userInfo[NSFilePathErrorKey] as? String).map { "\($0): " } ?? ""
+                StandardError.line("error: \(path)\(ErrorText.describe(error))")
+                exit(1)
             }
             Tutor.exit(withError: error)
         }

@@ -1,5 +1,6 @@
 import Adaptation
 import ArgumentParser
+import Basics
 import Engine
 import Foundation
 import Media
@@ -68,7 +69,7 @@ struct BenchReasoner: ParsableCommand {
         Threads.set(threads)
         let reasoner: Reasoner
         do { reasoner = try Reasoner.load(from: model) } catch {
-            FileHandle.standardError.write(Data("error: \(error)\n".utf8))
+            StandardError.line("error: \(ErrorText.describe(error))")
             throw ExitCode(1)
         }
         print("model: \(model) (\(reasoner.config.name), \(reasoner.parameterCount) parameters); \(steps)-step samples, final-video rendering, \(threads) threads")

@@ -17,7 +17,9 @@ struct Run: ParsableCommand {
         above it; share/tutor/models/reasoner beside the executable's bin/.
 
         Exit status: 0 the task passed; 1 it failed, or an input or model problem (verdict status \
-        "error", with a message that says what to fix); 2 usage error.
+        "error", with a message that says what to fix), or no verdict could be written (the message \
+        says why: a folder this user may not write, verdict.json being a folder, a full disk); \
+        2 usage error.
         """
     )
 
@@ -41,7 +43,9 @@ struct Run: ParsableCommand {
     }
 
     func run() throws {
-        var task = TaskRun(folder: URL(fileURLWithPath: folder), modelOption: model, threads: threads, quiet: quiet)
+        // The daemon names the task (its name in the spool) in the worker's environment.
+        let spoolName = ProcessInfo.processInfo.environment["TUTOR_SPOOL_TASK"].flatMap { $0.isEmpty ? nil : $0 }
+        var task = TaskRun(folder: URL(fileURLWithPath: folder), name: spoolName, modelOption: model, threads: threads, quiet: quiet)
         if let g = gradient { task.gradient = g }
         let verdict = task.run()
         if verdict?.status != .passed { throw ExitCode(1) }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Basics
 import Engine
 import Foundation
 import Reasoner
@@ -110,7 +111,7 @@ struct Train: ParsableCommand {
         do {
             run = try TrainingRun(folder: out, options: o, resume: resume)
         } catch {
-            FileHandle.standardError.write(Data("error: \(error)\n".utf8))
+            StandardError.line("error: \(ErrorText.describe(error))")
             throw ExitCode(1)
         }
         run.log = { line in FileHandle.standardOutput.write(Data((line + "\n").utf8)) }
