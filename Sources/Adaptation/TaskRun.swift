@@ -209,8 +209,8 @@ public struct TaskRun {
     func finish(_ ending: Ending, _ settings: StrategySettings?, _ outputs: Outputs, _ started: Double) -> Verdict? {
         let v = verdict(ending, settings, started)
         do { try outputs.writeVerdict(v) } catch {
-            let result = v.error.map { "in an error (\($0.message))" } ?? v.status.rawValue
-            StandardError.line("\(name): no verdict: \(ErrorText.describe(error)); the run ended \(result), but without its verdict.json that is lost: fix this and run the task again")
+            let result = v.error.map { "an error: \($0.message)" } ?? v.status.rawValue
+            StandardError.line("\(name): no verdict: \(ErrorText.describe(error)); the run's result (\(result)) is lost: fix this and run the task again")
             return nil
         }
         if let e = v.error {

@@ -11,11 +11,12 @@ extension ReasonerConfig {
     /// (`prediction` and `name` may be absent: "v" and "tutor-reasoner", the defaults of the
     /// first checkpoints); other keys are ignored; then every value checked against `Limits`.
     public static func parse(_ bytes: [UInt8]) throws(Problem) -> ReasonerConfig {
-        guard let object = try? JSONSerialization.jsonObject(with: Data(bytes)) else {
+        guard let object = try? JSONSerialization.jsonObject(with: Data(bytes), options: [.fragmentsAllowed]) else {
             throw Problem(reason: "not valid JSON")
         }
         guard let d = object as? [String: Any] else {
-            throw Problem(reason: "it must be a JSON object of the model's settings (width, depth, heads, ...), not \(object is [Any] ? "an array" : "a single value")")
+            let kind = object is [Any] ? "an array" : object is String ? "a string" : object is NSNumber ? "a number" : "null"
+            throw Problem(reason: "it must be a JSON object of the model's settings (width, depth, heads, ...), not \(kind)")
         }
         func number(_ key: String, _ what: String = "a number") throws(Problem) -> NSNumber {
             guard let v = d[key] else { throw Problem(reason: "missing \"\(key)\"") }

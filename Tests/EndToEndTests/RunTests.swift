@@ -6,8 +6,9 @@ import XCTest
 import Glibc
 #endif
 
-/// `tutor run` as a user runs it: the built executable on task folders on disk.
-final class RunTests: XCTestCase {
+/// `tutor run` as a user runs it: the built executable on task folders on disk. The helpers
+/// of every such test; the tests are in its subclasses.
+class TutorRunTestCase: XCTestCase {
     var root: URL!
 
     override func setUpWithError() throws {
@@ -30,9 +31,9 @@ final class RunTests: XCTestCase {
 
     /// Runs tutor with `args`; returns the exit status and what it printed.
     @discardableResult
-    func run(_ args: [String], environment: [String: String] = [:]) throws -> (status: Int32, output: String) {
+    func run(_ args: [String], environment: [String: String] = [:], executable: String? = nil) throws -> (status: Int32, output: String) {
         let p = Process()
-        p.executableURL = URL(fileURLWithPath: try tutor())
+        p.executableURL = URL(fileURLWithPath: try executable ?? tutor())
         p.arguments = args
         var env = ProcessInfo.processInfo.environment
         env.removeValue(forKey: "TUTOR_MODEL")
@@ -82,7 +83,9 @@ final class RunTests: XCTestCase {
         }
         return out
     }
+}
 
+final class RunTests: TutorRunTestCase {
     // MARK: Input errors
 
     /// Each input error ends as an error verdict that names the problem, exit 1, the inputs
