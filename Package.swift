@@ -40,12 +40,14 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
+        // helpers shared by the test targets
+        .target(name: "TestSupport", dependencies: ["Media", "Reasoner"], path: "Tests/TestSupport"),
         .testTarget(name: "MediaTests", dependencies: ["Media"]),
         .testTarget(name: "ModelFilesTests", dependencies: ["ModelFiles"]),
         .testTarget(name: "EngineTests", dependencies: ["Basics", "Engine"]),
         .testTarget(name: "TeacherTests", dependencies: ["Basics", "Teacher", "Tasks", "Media"]),
-        .testTarget(name: "ReasonerTests", dependencies: ["Basics", "Reasoner", "Engine", "Tasks", "ModelFiles"]),
-        .testTarget(name: "TrainingTests", dependencies: ["Basics", "Engine", "Media", "Reasoner", "Tasks", "Training"]),
+        .testTarget(name: "ReasonerTests", dependencies: ["Basics", "Reasoner", "TestSupport", "Engine", "Tasks", "ModelFiles"]),
+        .testTarget(name: "TrainingTests", dependencies: ["Basics", "Engine", "Media", "Reasoner", "Tasks", "TestSupport", "Training"]),
         .testTarget(name: "TaskFolderTests", dependencies: ["TaskFolder", "Media"]),
         .testTarget(name: "AdaptationTests", dependencies: ["Basics", "Adaptation", "TaskFolder", "Tasks", "Teacher", "Reasoner", "Engine", "Media"]),
         .testTarget(name: "SpoolTests", dependencies: ["Spool"]),

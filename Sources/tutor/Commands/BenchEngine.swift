@@ -97,7 +97,8 @@ struct BenchEngine: ParsableCommand {
 
         print("summary (median ms; the keys are tools/torch_engine_bench.py's):")
         for r in BenchEngine.summary.rows {
-            print(String(format: "  %-28@ forward %9.2f ms   forward+backward %9.2f ms", r.key as NSString, r.forward, r.step))
+            let key = r.key.padding(toLength: max(28, r.key.count), withPad: " ", startingAt: 0)
+            print("  " + key + String(format: " forward %9.2f ms   forward+backward %9.2f ms", r.forward, r.step))
         }
         if let peak = ProcessMemory.peakResidentBytes() {
             print(String(format: "peak resident memory: %.1f MiB", Double(peak) / 1048576))
