@@ -1,12 +1,14 @@
 // swift-tools-version: 6.0
 import PackageDescription
 
-// Layout: C at the bottom (CBLAS, CJPEG, CInotify, and CKernels: the engine's attention and
-// GELU); Basics (the seeded random generator); Media and ModelFiles for files on disk; Engine
-// is the numeric core and knows nothing of tasks; Teacher, Tasks and Reasoner build on it (the
-// Reasoner knows nothing of the generated families: Training joins the two);
-// Adaptation runs one task end to end; Spool serves a spool of task folders and knows nothing
-// of tensors; `tutor` is the command line.
+// Layout: C at the bottom (CBLAS, CJPEG, CInotify, CSystem, and CKernels: the engine's
+// attention and GELU); Basics (the seeded random generator) and System (every system call
+// more than one module needs: atomic writes, renames, file kinds, clocks, memory, messages on
+// standard error); Media and ModelFiles for files on disk; Engine is the numeric core and
+// knows nothing of tasks; Teacher, Tasks and Reasoner build on it (the Reasoner knows nothing
+// of the generated families: Training joins the two); Adaptation runs one task end to end;
+// Spool serves a spool of task folders and knows nothing of tensors; `tutor` is the command
+// line.
 let package = Package(
     name: "tutor",
     platforms: [.macOS(.v13)],
@@ -21,36 +23,40 @@ let package = Package(
                        providers: [.apt(["libopenblas-dev"])]),
         .target(name: "CJPEG", linkerSettings: [.linkedLibrary("jpeg")]),
         .systemLibrary(name: "CInotify", providers: [.apt(["libinotifytools0-dev"])]),
+        // libc declarations Swift does not import (renameat2, close_range, pipe2, prctl)
+        .target(name: "CSystem"),
         // the engine's hand-written attention and GELU: optimised in every build, tests included
         .target(name: "CKernels", cSettings: [.unsafeFlags(["-O2", "-Wno-psabi"])]),
 
         .target(name: "Basics"),
+        .target(name: "System", dependencies: ["CSystem"]),
         .target(name: "Media", dependencies: ["CJPEG"]),
-        .target(name: "ModelFiles", dependencies: ["Basics"]),
-        .target(name: "Engine", dependencies: ["Basics", "CBLAS", "CKernels"]),
+        .target(name: "ModelFiles", dependencies: ["System"]),
+        .target(name: "Engine", dependencies: ["Basics", "System", "CBLAS", "CKernels"]),
         .target(name: "Teacher", dependencies: ["Media"]),
         .target(name: "Tasks", dependencies: ["Basics", "Media", "Teacher"]),
-        .target(name: "Reasoner", dependencies: ["Basics", "Engine", "Media", "ModelFiles"]),
+        .target(name: "Reasoner", dependencies: ["Basics", "Engine", "Media", "ModelFiles", "System"]),
         .target(name: "Training", dependencies: ["Basics", "Engine", "ModelFiles", "Reasoner", "Tasks"]),
-        .target(name: "TaskFolder", dependencies: ["Basics", "Media", "ModelFiles", "Teacher"]),
-        .target(name: "Adaptation", dependencies: ["Basics", "Engine", "Media", "ModelFiles", "Teacher", "Reasoner", "TaskFolder"]),
-        .target(name: "Spool", dependencies: ["CInotify"]),
+        .target(name: "TaskFolder", dependencies: ["Media", "ModelFiles", "System", "Teacher"]),
+        .target(name: "Adaptation", dependencies: ["Basics", "Engine", "Media", "ModelFiles", "Teacher", "Reasoner", "System", "TaskFolder"]),
+        .target(name: "Spool", dependencies: ["CInotify", "System"]),
         .executableTarget(name: "tutor", dependencies: [
-            "Basics", "Media", "ModelFiles", "Engine", "Teacher", "Tasks", "Reasoner", "Training", "TaskFolder", "Adaptation", "Spool",
+            "Basics", "Media", "ModelFiles", "Engine", "Teacher", "Tasks", "Reasoner", "Training", "TaskFolder", "Adaptation", "Spool", "System",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
         // helpers shared by the test targets
         .target(name: "TestSupport", dependencies: ["Media", "Reasoner"], path: "Tests/TestSupport"),
+        .testTarget(name: "SystemTests", dependencies: ["System"]),
         .testTarget(name: "MediaTests", dependencies: ["Media"]),
         .testTarget(name: "ModelFilesTests", dependencies: ["ModelFiles"]),
-        .testTarget(name: "EngineTests", dependencies: ["Basics", "Engine"]),
+        .testTarget(name: "EngineTests", dependencies: ["Basics", "Engine", "System"]),
         .testTarget(name: "TeacherTests", dependencies: ["Basics", "Teacher", "Tasks", "Media"]),
         .testTarget(name: "ReasonerTests", dependencies: ["Basics", "Reasoner", "TestSupport", "Engine", "Tasks", "ModelFiles"]),
         .testTarget(name: "TrainingTests", dependencies: ["Basics", "Engine", "Media", "Reasoner", "Tasks", "TestSupport", "Training"]),
         .testTarget(name: "TaskFolderTests", dependencies: ["TaskFolder", "Media"]),
-        .testTarget(name: "AdaptationTests", dependencies: ["Basics", "Adaptation", "TaskFolder", "Tasks", "Teacher", "Reasoner", "Engine", "Media"]),
-        .testTarget(name: "SpoolTests", dependencies: ["Spool"]),
+        .testTarget(name: "AdaptationTests", dependencies: ["Basics", "Adaptation", "TaskFolder", "Tasks", "Teacher", "Reasoner", "Engine", "Media", "System"]),
+        .testTarget(name: "SpoolTests", dependencies: ["Spool", "System"]),
         .testTarget(name: "EndToEndTests", dependencies: ["tutor", "Reasoner", "Engine", "Media"]),
     ],
     swiftLanguageModes: [.v6]

@@ -1,4 +1,4 @@
-import Basics
+import System
 import Foundation
 import ModelFiles
 

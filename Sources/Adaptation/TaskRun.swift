@@ -4,6 +4,7 @@ import Foundation
 import Media
 import ModelFiles
 import Reasoner
+import System
 import TaskFolder
 import Teacher
 #if canImport(Glibc)
@@ -17,8 +18,9 @@ import Glibc
 /// input and model problems end as an `error` verdict whose message says what to fix, and a
 /// folder that cannot take a verdict is refused before anything runs. Inputs are left
 /// untouched. An earlier run's verdict stays until this run's inputs and model have passed
-/// their checks; every output goes to a temporary dot-name and is renamed into place, so a run
-/// killed at any point leaves only complete files (and hidden temporaries, removed by the next).
+/// their checks; every output goes to a temporary name and is renamed into place, so a run
+/// killed at any point leaves only complete files (and `.tutor-tmp.` temporaries, removed by
+/// the next run).
 public struct TaskRun {
     public var folder: URL
     /// The task's name in the verdict: the folder's name, or the spool's name for the task when
@@ -31,6 +33,8 @@ public struct TaskRun {
     /// No progress line and no summary line.
     public var quiet: Bool
     public var gradient: GradientPath = StrategySettings.defaultGradient
+    /// Why verdict.json could not be written, once `run` found out; nil when it was written.
+    public let verdictWrite = VerdictWriteRecord()
 
     public init(folder: URL, name: String? = nil, modelOption: String? = nil, threads: Int = 1, quiet: Bool = false) {
         self.folder = folder
@@ -44,7 +48,7 @@ public struct TaskRun {
     /// folder is unusable, or writing verdict.json failed), after saying why on standard error.
     @discardableResult
     public func run() -> Verdict? {
-        let started = ResourceUsage.monotonicSeconds()
+        let started = Clock.monotonicSeconds()
         // 1. The folder: one this user may write into, with room for verdict.json.
         if let problem = Self.folderProblem(folder) {
             StandardError.line("\(name): no verdict: \(problem)")
@@ -125,14 +129,14 @@ public struct TaskRun {
             return "cannot look at \(folder.path): \(ErrorText.reason(errno: errno))"
         }
         if st.st_mode & S_IFMT != S_IFDIR {
-            return "\(folder.path) is a \(FileKind.name(mode: st.st_mode)), not a folder (a link to one is not followed): give the task folder itself"
+            return "\(folder.path) is a \(FileKind(mode: st.st_mode)), not a folder (a link to one is not followed): give the task folder itself"
         }
         if access(folder.path, W_OK | X_OK) != 0 {
             return "cannot write into the task folder \(folder.path): \(ErrorText.reason(errno: errno)); tutor writes the frames and verdict.json there"
         }
         let verdict = folder.appendingPathComponent("verdict.json")
-        if let k = SafeFile.kind(at: verdict), k != "regular file" {
-            return "\(verdict.path) is a \(k); tutor writes the task's verdict under that name: move it away, then run the task again"
+        if let k = SafeFile.kind(at: verdict), k != .file {
+            return "cannot write \(verdict.path): it is a \(k); tutor writes the task's verdict under that name: move it away, then run the task again"
         }
         return nil
     }
@@ -162,10 +166,13 @@ public struct TaskRun {
         try outputs.writeJPEG(ContactSheet.render(asWritten), name: "contact_sheet.jpg")
         var adapter: String? = nil
         if let lora = result.adapter {
-            let staged = folder.appendingPathComponent(".adapter.\(getpid()).staging")
-            try? FileManager.default.removeItem(at: staged)
-            try lora.save(to: staged.path, baseModel: model.reasoner.config.name)
-            AtomicWrite.syncFolder(staged)
+            let staged = folder.appendingPathComponent(TemporaryName.make(for: "adapter"))
+            // A half-saved adapter would hold space a full disk needs for the verdict.
+            do { try lora.save(to: staged.path, baseModel: model.reasoner.config.name) } catch {
+                try? Files.removeTree(staged.path)
+                throw error
+            }
+            Files.syncFolder(staged.path)
             try outputs.replaceFolder("adapter", with: staged)
             adapter = "adapter/adapter_model.safetensors"
         } else {
@@ -200,17 +207,21 @@ public struct TaskRun {
             }
             v.extra["settings"] = Self.settingsObject(j.settings)
         }
-        v.cost["seconds"] = rounded(ResourceUsage.monotonicSeconds() - started, 3)
-        v.cost["peak_rss_bytes"] = ResourceUsage.peakRSSBytes()
+        v.cost["seconds"] = rounded(Clock.monotonicSeconds() - started, 3)
+        v.cost["peak_rss_bytes"] = Memory.peakResidentBytes() ?? 0
         return v
     }
 
-    /// Writes the verdict and says how the run ended; nil when the verdict could not be written.
+    /// Writes the verdict and says how the run ended; nil when the verdict could not be written
+    /// (then `verdictWrite` says why).
     func finish(_ ending: Ending, _ settings: StrategySettings?, _ outputs: Outputs, _ started: Double) -> Verdict? {
         let v = verdict(ending, settings, started)
         do { try outputs.writeVerdict(v) } catch {
+            let failure = error as? SystemError ?? SystemError("write", folder.path + "/verdict.json", errno: EIO)
+            verdictWrite.failure = failure
             let result = v.error.map { "an error: \($0.message)" } ?? v.status.rawValue
-            StandardError.line("\(name): no verdict: \(ErrorText.describe(error)); the run's result (\(result)) is lost: fix this and run the task again")
+            let todo = failure.isDiskFull ? "run the task again when there is space" : "fix this and run the task again"
+            StandardError.line("\(name): no verdict: \(ErrorText.describe(failure)); the run's result (\(result)) is lost: \(todo)")
             return nil
         }
         if let e = v.error {
@@ -272,4 +283,12 @@ final class ProgressLine: @unchecked Sendable {
                     "p_yes": zip(questions, pYes).map { ["question": $0, "p_yes": rounded(Double($1))] as [String: Any] }]
         }
     }
+}
+
+/// Whether a run could write its verdict. A class, so that the record outlives the copy of
+/// `TaskRun` that ran.
+public final class VerdictWriteRecord: @unchecked Sendable {
+    // @unchecked: written once by the thread that runs the task, read after `run` returns.
+    public internal(set) var failure: SystemError?
+    public init() {}
 }

@@ -1,4 +1,4 @@
-import Basics
+import System
 import Foundation
 
 /// A LoRA adapter in Hugging Face PEFT's folder layout, so that PEFT (and anything

@@ -1,4 +1,4 @@
-import Basics
+import System
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -30,7 +30,7 @@ public enum RegularFile {
         }
         if st.st_mode & S_IFMT != S_IFREG {
             close(fd)
-            throw Problem(path: path, reason: "is a \(FileKind.name(mode: st.st_mode)), not a regular file")
+            throw Problem(path: path, reason: "is a \(FileKind(mode: st.st_mode)), not a regular file")
         }
         return (fd, Int(st.st_size))
     }

@@ -2,6 +2,7 @@ import Basics
 import Engine
 import Foundation
 import ModelFiles
+import System
 
 /// What can go wrong loading or saving a Reasoner checkpoint. Messages say what to fix.
 public enum ReasonerError: Error, CustomStringConvertible {

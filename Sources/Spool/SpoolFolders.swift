@@ -1,4 +1,5 @@
 import Foundation
+import System
 
 /// The four folders of a spool (SPEC section 5). Each state of a task is the folder it
 /// sits in, so a person can see and repair the spool with `ls` and `mv`.
@@ -18,6 +19,9 @@ public struct SpoolFolders: Sendable {
     /// with a user's files and `ls` hides them.
     public static let ownerFile = ".tutor-owner"
     public static let attemptsFile = ".tutor-attempts"
+    /// How many times a worker was started on the task, whatever became of it: the attempt
+    /// number `worker.log` labels each start with.
+    public static let runsFile = ".tutor-runs"
     /// Written by the worker, last: its presence means the task finished.
     public static let verdictFile = "verdict.json"
     /// What the worker printed, appended attempt after attempt.
@@ -34,28 +38,38 @@ public struct SpoolFolders: Sendable {
 
     /// Creates the spool's folders where missing.
     public func create() throws {
-        try Sys.makeFolder(root)
-        for f in [incoming, active, done, failed] { try Sys.makeFolder(f) }
+        try Files.makeFolder(root)
+        for f in [incoming, active, done, failed] { try Files.makeFolder(f) }
     }
 
     /// Whether the spool's four folders exist.
     public var exists: Bool {
-        [incoming, active, done, failed].allSatisfy { Sys.entry($0)?.kind == .folder }
+        [incoming, active, done, failed].allSatisfy { FileEntry($0)?.kind == .folder }
     }
 
     /// The names in a state folder that are tasks (dot-names are not).
     func taskNames(in folder: String) -> [String] {
-        (Sys.names(in: folder) ?? []).filter { !$0.hasPrefix(".") }.sorted()
+        (Files.names(in: folder) ?? []).filter { !$0.hasPrefix(".") }.sorted()
     }
 
     /// How many crashed attempts a task folder has behind it.
     static func crashedAttempts(_ taskPath: String) -> Int {
-        guard let b = Sys.readSmallFile(taskPath + "/" + attemptsFile, limit: 64) else { return 0 }
+        guard let b = Files.readSmall(taskPath + "/" + attemptsFile, limit: 64) else { return 0 }
         return Int(String(decoding: b, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0
     }
 
     static func setCrashedAttempts(_ taskPath: String, _ n: Int) throws {
-        try Sys.writeAtomically(Array("\(n)\n".utf8), to: taskPath + "/" + attemptsFile)
+        try AtomicFile.write(Array("\(n)\n".utf8), to: taskPath + "/" + attemptsFile)
+    }
+
+    /// How many times a worker was started on a task folder.
+    static func runs(_ taskPath: String) -> Int {
+        guard let b = Files.readSmall(taskPath + "/" + runsFile, limit: 64) else { return 0 }
+        return Int(String(decoding: b, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0
+    }
+
+    static func setRuns(_ taskPath: String, _ n: Int) throws {
+        try AtomicFile.write(Array("\(n)\n".utf8), to: taskPath + "/" + runsFile)
     }
 }
 
@@ -79,7 +93,7 @@ struct OwnerRecord: Equatable {
 
     static func mine(attempt: Int, identity: DaemonIdentity) -> OwnerRecord {
         OwnerRecord(host: identity.host, bootID: identity.bootID, pid: identity.pid,
-                    startTicks: identity.startTicks, attempt: attempt, claimedAt: (Sys.wallClock() * 1000).rounded() / 1000)
+                    startTicks: identity.startTicks, attempt: attempt, claimedAt: (Clock.wallSeconds() * 1000).rounded() / 1000)
     }
 
     var json: [String: Any] {
@@ -109,7 +123,7 @@ struct OwnerRecord: Equatable {
     }
 
     func write(task path: String) throws {
-        try Sys.writeAtomically(Sys.jsonBytes(json), to: path + "/" + SpoolFolders.ownerFile)
+        try AtomicFile.write(Sys.jsonBytes(json), to: path + "/" + SpoolFolders.ownerFile)
     }
 }
 
@@ -136,7 +150,7 @@ enum VerdictStatus: Equatable {
 
     static func read(task path: String) -> VerdictStatus {
         let file = path + "/" + SpoolFolders.verdictFile
-        guard let e = Sys.entry(file) else { return .absent }
+        guard let e = FileEntry(file) else { return .absent }
         if e.kind != .file { return .unreadable("verdict.json is a \(e.kind.rawValue)") }
         guard let o = Sys.readJSONObject(file, limit: 16 << 20) else { return .unreadable("verdict.json is not a JSON object") }
         switch o["status"] as? String {
@@ -145,6 +159,12 @@ enum VerdictStatus: Equatable {
         case "error": return .error
         default: return .unreadable("verdict.json has no status passed, failed or error")
         }
+    }
+
+    /// The error code of an error verdict (for the metrics); nil when it has none.
+    static func errorCode(task path: String) -> String? {
+        let o = Sys.readJSONObject(path + "/" + SpoolFolders.verdictFile, limit: 16 << 20)
+        return (o?["error"] as? [String: Any])?["code"] as? String
     }
 
     /// Writes the spool's own error verdict (SPEC section 4) into a task folder.
@@ -156,6 +176,6 @@ enum VerdictStatus: Equatable {
             "written_by": "tutor daemon",
         ]
         if let attempts { o["attempts"] = attempts }
-        try Sys.writeAtomically(Sys.jsonBytes(o), to: path + "/" + SpoolFolders.verdictFile)
+        try AtomicFile.write(Sys.jsonBytes(o), to: path + "/" + SpoolFolders.verdictFile)
     }
 }

@@ -1,4 +1,9 @@
 import Foundation
+import System
+#if canImport(Glibc)
+import Glibc
+#endif
+import System
 
 /// `tutor status`: what is in each state of a spool, read from the folders alone (any host
 /// can ask; no daemon needs to answer).
@@ -30,7 +35,18 @@ public struct SpoolStatus {
         public var seconds: Double?
     }
 
+    /// A daemon holding tasks because the spool's disk is full.
+    public struct DiskFullDaemon {
+        public var host: String
+        public var pid: Int32
+        public var seconds: Double
+    }
+
     public var counts: [String: Int] = [:]
+    /// Daemons that hold tasks for lack of space (from their markers in the spool's root).
+    public var diskFull: [DiskFullDaemon] = []
+    /// Bytes an unprivileged user can still write on the spool's file system.
+    public var freeBytes: Int?
     /// The most recent tasks in done/ (newest first), with their verdicts.
     public var done: [DoneTask] = []
     public var active: [ActiveTask] = []
@@ -44,7 +60,7 @@ public struct SpoolStatus {
 
     /// The `k` most recently changed of `names` in `dir`, newest first.
     static func newest(_ names: [String], in dir: String, _ k: Int) -> [String] {
-        names.map { ($0, Sys.entry(dir + "/" + $0)?.ctime ?? 0) }.sorted { $0.1 > $1.1 }.prefix(k).map(\.0)
+        names.map { ($0, FileEntry(dir + "/" + $0)?.ctime ?? 0) }.sorted { $0.1 > $1.1 }.prefix(k).map(\.0)
     }
 
     public static func read(spool: String) throws -> SpoolStatus {
@@ -53,12 +69,20 @@ public struct SpoolStatus {
             throw SpoolError.notASpool("\(spool) is not a spool (it needs incoming/, active/, done/ and failed/)")
         }
         var s = SpoolStatus()
-        let wall = Sys.wallClock()
+        let wall = Clock.wallSeconds()
         let incoming = f.taskNames(in: f.incoming)
         let active = f.taskNames(in: f.active)
         let done = f.taskNames(in: f.done)
         let failed = f.taskNames(in: f.failed)
         s.counts = ["incoming": incoming.count, "active": active.count, "done": done.count, "failed": failed.count]
+        let host = Sys.hostName()
+        for m in DiskFullMarker.all(in: f.root) {
+            // A marker of a daemon of this host that is gone says nothing any more.
+            if m.host == host && kill(m.pid, 0) != 0 && errno == ESRCH { continue }
+            s.diskFull.append(DiskFullDaemon(host: m.host, pid: m.pid, seconds: max(0, wall - m.since)))
+        }
+        var fs = statvfs()
+        if statvfs(f.root, &fs) == 0 { s.freeBytes = Int(fs.f_bavail) * Int(fs.f_frsize) }
         for n in incoming {
             let a = SpoolFolders.crashedAttempts(f.incoming + "/" + n)
             if a > 0 { s.retried.append((n, a)) }
@@ -94,6 +118,8 @@ public struct SpoolStatus {
     public var jsonObject: [String: Any] {
         [
             "counts": counts,
+            "disk_full": diskFull.map { ["host": $0.host, "pid": Int($0.pid), "seconds": ($0.seconds * 10).rounded() / 10] as [String: Any] },
+            "free_bytes": freeBytes ?? NSNull(),
             "active": active.map { t -> [String: Any] in
                 var o: [String: Any] = ["name": t.name, "attempt": t.attempt]
                 o["host"] = t.host ?? NSNull()
@@ -119,6 +145,10 @@ public struct SpoolStatus {
     /// A short report for a terminal.
     public var text: String {
         var lines = ["incoming \(counts["incoming"] ?? 0)   active \(counts["active"] ?? 0)   done \(counts["done"] ?? 0)   failed \(counts["failed"] ?? 0)"]
+        for d in diskFull {
+            let free = freeBytes.map { String(format: "; %.1f MiB free now", Double($0) / 1048576) } ?? ""
+            lines.append("  disk full: the daemon on \(d.host) (pid \(d.pid)) has held tasks for \(Int(d.seconds)) s, waiting for space\(free)")
+        }
         for t in active {
             var l = "  running  \(t.name)  attempt \(t.attempt)"
             if let h = t.host, let p = t.daemonPID { l += "  on \(h) (daemon pid \(p))" }

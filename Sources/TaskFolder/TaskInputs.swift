@@ -1,6 +1,6 @@
-import Basics
 import Foundation
 import Media
+import System
 import Teacher
 
 /// The inputs of a task folder (SPEC section 1), read safely and checked.
@@ -42,7 +42,7 @@ public struct TaskInputs: Sendable {
         let name = folder.lastPathComponent
         switch SafeFile.kind(at: folder) {
         case nil: r.problems.append("\(folder.path): no such folder"); return r
-        case "folder": break
+        case .folder?: break
         case let k?: r.problems.append("\(folder.path) is a \(k), not a folder"); return r
         }
         // A folder with thousands of entries is almost always a mistake (a dataset dropped in

@@ -1,5 +1,5 @@
 @testable import Adaptation
-import Basics
+import System
 import Foundation
 import XCTest
 
@@ -31,8 +31,9 @@ final class TaskRunTests: XCTestCase {
         XCTAssertNil(TaskRun.folderProblem(dir))
         try FileManager.default.createDirectory(at: dir.appendingPathComponent("verdict.json"), withIntermediateDirectories: false)
         XCTAssertNil(run.finish(.failure("invalid-input", "x"), nil, Outputs(folder: dir), 0))
+        XCTAssertEqual(run.verdictWrite.failure?.isDiskFull, false)
         XCTAssertEqual(TaskRun.folderProblem(dir),
-                       "\(dir.path)/verdict.json is a folder; tutor writes the task's verdict under that name: move it away, then run the task again")
+                       "cannot write \(dir.path)/verdict.json: it is a folder; tutor writes the task's verdict under that name: move it away, then run the task again")
         XCTAssertEqual(TaskRun.folderProblem(dir.appendingPathComponent("nothing")), "\(dir.path)/nothing does not exist: give the task folder")
     }
 

@@ -117,19 +117,6 @@ final class DamagedModelTests: TutorRunTestCase {
         }
     }
 
-    /// verdict.json that is a folder: no run, no "passed", a non-zero exit saying why.
-    func testVerdictThatCannotBeWrittenIsAnErrorExitThatSaysWhy() throws {
-        let dir = try makeTask("verdict-folder", job: "{\"strategy\": \"base\", \"sample_steps\": 1}")
-        let verdict = dir.appendingPathComponent("verdict.json")
-        try FileManager.default.createDirectory(at: verdict, withIntermediateDirectories: false)
-        let r = try run(["run", dir.path, "--model", try tinyModel()])
-        XCTAssertEqual(r.status, 1, r.output)
-        XCTAssertTrue(r.output.contains("no verdict: \(verdict.path) is a folder"), r.output)
-        XCTAssertTrue(r.output.contains("move it away"), r.output)
-        XCTAssertFalse(r.output.contains("passed"), r.output)
-        XCTAssertFalse(FileManager.default.fileExists(atPath: dir.appendingPathComponent("frames").path), "nothing ran")
-    }
-
     /// As an unprivileged user: a read-only task folder, and a model file this user may not
     /// read, each told in plain words (never `NSCocoaErrorDomain Code=513`).
     func testPermissionProblemsAreToldInPlainWords() throws {

@@ -1,6 +1,7 @@
 import Foundation
 import XCTest
 @testable import Spool
+import System
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -93,7 +94,7 @@ final class ServiceTests: XCTestCase {
         let t = try TempFolder("rename")
         XCTAssertEqual(mkdir(t.path + "/a", 0o755), 0)
         XCTAssertEqual(mkdir(t.path + "/b", 0o755), 0)
-        XCTAssertEqual(Sys.renameNoReplace(t.path + "/a", t.path + "/b"), EEXIST)
+        XCTAssertEqual(Files.renameNoReplace(t.path + "/a", t.path + "/b"), EEXIST)
         XCTAssertEqual(try Sys.moveUnique(t.path + "/a", into: t.path, name: "b"), "b~2")
         XCTAssertTrue(exists(t.path + "/b") && exists(t.path + "/b~2") && !exists(t.path + "/a"))
     }

@@ -111,15 +111,6 @@ final class TaskInputsTests: XCTestCase {
         }
         XCTAssertTrue(TaskInputs.validate(folder: dir).problems.contains { $0.contains("more than the limit") })
     }
-
-    func testAtomicWriteLeavesNoTemporaryFile() throws {
-        let target = dir.appendingPathComponent("out.json")
-        try AtomicWrite.write("{\"a\": 1}", to: target)
-        try AtomicWrite.write("{\"a\": 2}", to: target)
-        XCTAssertEqual(try String(contentsOf: target, encoding: .utf8), "{\"a\": 2}")
-        let leftovers = try FileManager.default.contentsOfDirectory(atPath: dir.path).filter { $0.hasSuffix(".tmp") }
-        XCTAssertEqual(leftovers, [])
-    }
 }
 
 final class RuleCheckTests: XCTestCase {

@@ -1,10 +1,10 @@
 import Adaptation
 import ArgumentParser
-import Basics
 import Engine
 import Foundation
 import Media
 import Reasoner
+import System
 import Tasks
 import Teacher
 

@@ -3,6 +3,7 @@ import ArgumentParser
 import Foundation
 import Media
 import Reasoner
+import System
 import TaskFolder
 import Tasks
 import Teacher
@@ -99,10 +100,10 @@ struct BenchStrategies: ParsableCommand {
             var out: [BenchTask] = []
             for name in try FileManager.default.contentsOfDirectory(atPath: dir).sorted() where !name.hasPrefix(".") {
                 let folder = root.appendingPathComponent(name)
-                guard SafeFile.kind(at: folder) == "folder" else { continue }
+                guard SafeFile.kind(at: folder) == .folder else { continue }
                 let report = TaskInputs.validate(folder: folder)
                 guard let inp = report.inputs else {
-                    FileHandle.standardError.write(Data("skipping \(name): \(report.problems.joined(separator: "; "))\n".utf8))
+                    StandardError.write("skipping \(name): \(report.problems.joined(separator: "; "))\n")
                     continue
                 }
                 let family = name.split(separator: "-").first.map(String.init) ?? name
@@ -152,12 +153,12 @@ struct BenchStrategies: ParsableCommand {
         var example = StrategySettings(job: JobSettings(), gradient: gradient, loss: loss)
         overrides(&example, nil)
 
-        let log = { (s: String) in FileHandle.standardError.write(Data((s + "\n").utf8)) }
+        let log = { (s: String) in StandardError.write(s + "\n") }
         log("tutor bench strategies: \(taskList.count) tasks (\(families.joined(separator: ", "))), model \(probe.config.name) \(digest.prefix(12)), \(jobs) jobs")
         var results: [(String, [BenchOutcome])] = []
         // best-of-n goes after teacher-lora so that its n can match teacher-lora's cost.
         let order = strategyList.sorted { a, b in (a == "best-of-n" ? 1 : 0) < (b == "best-of-n" ? 1 : 0) }
-        let started = ResourceUsage.monotonicSeconds()
+        let started = Clock.monotonicSeconds()
         for name in order {
             let strategy = Strategy(rawValue: name)!
             var n = bestN ?? example.samples
@@ -171,16 +172,16 @@ struct BenchStrategies: ParsableCommand {
             let fixedN = n
             let bench = StrategyBench(modelDirectory: modelDir, jobs: jobs) { s in overrides(&s, fixedN) }
             var finished = 0
-            let t0 = ResourceUsage.monotonicSeconds()
+            let t0 = Clock.monotonicSeconds()
             let outcomes = try bench.run(strategy, on: taskList) { _, _ in
                 finished += 1
                 if finished % 10 == 0 || finished == taskList.count {
-                    log("  \(name): \(finished)/\(taskList.count) tasks, \(String(format: "%.0f", ResourceUsage.monotonicSeconds() - t0)) s")
+                    log("  \(name): \(finished)/\(taskList.count) tasks, \(String(format: "%.0f", Clock.monotonicSeconds() - t0)) s")
                 }
             }
             results.append((name, outcomes))
         }
-        let wall = ResourceUsage.monotonicSeconds() - started
+        let wall = Clock.monotonicSeconds() - started
         let shown = strategyList.compactMap { s in results.first { $0.0 == s } }
         if json {
             printJSON(shown, taskList, families, example, bestN, digest: digest, wall: wall)
@@ -228,7 +229,7 @@ struct BenchStrategies: ParsableCommand {
             print("  " + pad(name, col) + counts.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", "))
         }
         print(String(format: "peak resident memory of this process (%d jobs, one model each): %.0f MiB; wall %.0f s",
-                     jobs, Double(ResourceUsage.peakRSSBytes()) / 1048576, wall))
+                     jobs, Double((Memory.peakResidentBytes() ?? 0)) / 1048576, wall))
     }
 
     func printJSON(_ results: [(String, [BenchOutcome])], _ tasks: [BenchTask], _ families: [String],
@@ -251,7 +252,7 @@ struct BenchStrategies: ParsableCommand {
             ]
         }
         let obj: [String: Any] = [
-            "model_sha256": digest, "jobs": jobs, "wall_seconds": wall, "peak_rss_bytes": ResourceUsage.peakRSSBytes(),
+            "model_sha256": digest, "jobs": jobs, "wall_seconds": wall, "peak_rss_bytes": (Memory.peakResidentBytes() ?? 0),
             "best_of_n": bestN ?? NSNull(),
             "settings": ["learning_rate": Double(s.learningRate), "rank": s.rank, "max_steps": s.maxSteps,
                          "stop_loss": Double(s.stopLoss), "gradient": s.gradient.rawValue, "loss": s.loss.rawValue,

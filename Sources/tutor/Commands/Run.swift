@@ -1,6 +1,7 @@
 import Adaptation
 import ArgumentParser
 import Foundation
+import System
 
 /// `tutor run FOLDER`: one task folder, in place, without a spool.
 struct Run: ParsableCommand {
@@ -18,8 +19,9 @@ struct Run: ParsableCommand {
 
         Exit status: 0 the task passed; 1 it failed, or an input or model problem (verdict status \
         "error", with a message that says what to fix), or no verdict could be written (the message \
-        says why: a folder this user may not write, verdict.json being a folder, a full disk); \
-        2 usage error.
+        says why: a folder this user may not write, verdict.json being a folder); 2 usage error; 75 \
+        verdict.json could not be written because the disk is full or the quota reached (nothing is \
+        wrong with the task: run it again when there is space).
         """
     )
 
@@ -48,6 +50,7 @@ struct Run: ParsableCommand {
         var task = TaskRun(folder: URL(fileURLWithPath: folder), name: spoolName, modelOption: model, threads: threads, quiet: quiet)
         if let g = gradient { task.gradient = g }
         let verdict = task.run()
+        if let failure = task.verdictWrite.failure { throw ExitCode(failure.isDiskFull ? ExitStatus.diskFull : 1) }
         if verdict?.status != .passed { throw ExitCode(1) }
     }
 }

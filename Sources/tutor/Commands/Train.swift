@@ -1,8 +1,8 @@
 import ArgumentParser
-import Basics
 import Engine
 import Foundation
 import Reasoner
+import System
 import Tasks
 import Training
 
@@ -115,7 +115,7 @@ struct Train: ParsableCommand {
             StandardError.line("error: \(ErrorText.describe(error))")
             throw ExitCode(1)
         }
-        run.log = { line in FileHandle.standardOutput.write(Data((line + "\n").utf8)) }
+        run.log = { line in StandardOutput.line(line) }
         run.stopAfterSeconds = minutes.map { $0 * 60 }
         if profile { run.reasoner.stack.profile = OpProfile() }
         if try !run.run() { throw ExitCode(0) }

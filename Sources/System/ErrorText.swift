@@ -3,7 +3,8 @@ import Foundation
 import Glibc
 #endif
 
-/// Failures of the operating system in plain words, for messages a user reads.
+/// Failures of the operating system in plain words, for messages a user reads (the one part
+/// of System that needs Foundation: its errors are what it translates).
 ///
 /// Foundation's file errors print as `Error Domain=NSCocoaErrorDomain Code=513 "(null)"`, and
 /// its codes can give the wrong reason (a FIFO read as "You don't have permission"). Every
@@ -55,6 +56,7 @@ public enum ErrorText {
     /// Any error in plain words: an errno-carrying Foundation error as `reason(errno:)`, one of
     /// tutor's own errors as its description, anything else as Foundation's own description.
     public static func describe(_ error: Error) -> String {
+        if let e = error as? SystemError { return "cannot \(e.action) \(e.path): \(reason(errno: e.errno))" }
         if let code = errno(of: error) { return reason(errno: code) }
         let s = String(describing: error)
         if !s.hasPrefix("Error Domain=") { return s }
