@@ -79,7 +79,7 @@ extension RunTests {
         let filler = fill(disk.path)
         let r = try run(["run", dir.path, "--model", root.appendingPathComponent("none").path])
         XCTAssertEqual(r.status, 75, r.output)
-        XCTAssertTrue(r.output.contains("No space left on device") && r.output.contains("free some space"), r.output)
+        XCTAssertTrue(r.output.contains("the disk is full: free some space"), r.output)
         XCTAssertFalse(r.output.contains("passed"), r.output)
         XCTAssertEqual(try snapshot(dir), before, "nothing is left behind and the inputs are untouched")
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: dir.path).filter { $0.hasPrefix(".") }, [])
