@@ -7,6 +7,7 @@ import Reasoner
 import System
 import TaskFolder
 import Teacher
+import Verdicts
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -59,7 +60,7 @@ public struct TaskRun {
         // 2. The inputs, read, checked and parsed once.
         let report = TaskInputs.validate(folder: folder)
         guard let inputs = report.inputs else {
-            return finish(.failure("invalid-input", report.problems.joined(separator: "; ")), nil, outputs, started)
+            return finish(.failure(.invalidInput, report.problems.joined(separator: "; ")), nil, outputs, started)
         }
         let settings = StrategySettings(job: inputs.job, gradient: gradient)
 
@@ -67,7 +68,7 @@ public struct TaskRun {
         Threads.set(max(1, threads))
         let model: Model
         do { model = try Model.load(option: modelOption) } catch {
-            return finish(.failure("model-unavailable", ErrorText.describe(error)), settings, outputs, started)
+            return finish(.failure(.modelUnavailable, ErrorText.describe(error)), settings, outputs, started)
         }
 
         // 4. The strategy. The earlier run's verdict goes first, so that a verdict again means
@@ -79,7 +80,8 @@ public struct TaskRun {
         // 5. The outputs, and the judgment of the frames as written.
         let ending: Ending
         do { ending = try writeOutputs(result, runner, model, settings, outputs) } catch {
-            ending = .failure("output-not-written", "\(ErrorText.describe(error)); check that the task folder is writable and has free space")
+            ending = .failure(.outputNotWritten, "\(ErrorText.describe(error)); check that the task folder is writable and has free space",
+                              evaluations: result.evaluations)
         }
         model.reasoner.detachLoRA()
 
@@ -89,7 +91,7 @@ public struct TaskRun {
 
     /// How a run ended: everything its verdict reports.
     enum Ending {
-        case failure(_ code: String, _ message: String)
+        case failure(_ code: ErrorCode, _ message: String, evaluations: Int = 0)
         case judged(Judged)
     }
 
@@ -103,20 +105,20 @@ public struct TaskRun {
         var frames: [String]
         /// The adapter's weights, relative to the folder; nil when none was adapted.
         var adapter: String?
-        var model: [String: Any]
+        var model: Verdict.Model
     }
 
     /// The Reasoner, and what a verdict says of it.
     struct Model {
         let reasoner: Reasoner
-        let info: [String: Any]
+        let info: Verdict.Model
 
         static func load(option: String?) throws -> Model {
             let dir = try ModelLocation.resolve(option: option)
             let reasoner = try Reasoner.load(from: dir.path)
             let digest = try SHA256.hex(ofFile: dir.appendingPathComponent(Reasoner.weightsFileName).path)
             return Model(reasoner: reasoner,
-                         info: ["name": reasoner.config.name, "sha256": digest, "parameters": reasoner.parameterCount])
+                         info: Verdict.Model(name: reasoner.config.name, sha256: digest, parameters: reasoner.parameterCount))
         }
     }
 
@@ -187,28 +189,26 @@ public struct TaskRun {
     func verdict(_ ending: Ending, _ settings: StrategySettings?, _ started: Double) -> Verdict {
         let strategy = (settings?.strategy ?? JobSettings.defaultStrategy).rawValue, seed = settings?.seed ?? 0
         var v: Verdict
+        let evaluations: Int
         switch ending {
-        case let .failure(code, message):
+        case let .failure(code, message, n):
             v = Verdict.failure(task: name, strategy: strategy, seed: seed, code: code, message: message)
+            evaluations = n
         case let .judged(j):
             v = Verdict(task: name, status: j.judgment.passed ? .passed : .failed, strategy: strategy, seed: seed)
-            v.goal = j.judgment.goal.verdictObject
-            v.process = j.judgment.process.map(\.verdictObject)
-            v.optimization = j.result.optimization.map(Self.optimizationObject)
-            v.outputs = ["frames": j.frames, "contact_sheet": "contact_sheet.jpg", "adapter": j.adapter ?? NSNull()]
+            v.goal = Verdict.Answer(j.judgment.goal)
+            v.process = j.judgment.process.map(Verdict.Answer.init)
+            v.optimization = j.result.optimization.map(Verdict.Optimization.init)
+            v.outputs = Verdict.Outputs(frames: j.frames, contactSheet: "contact_sheet.jpg", adapter: j.adapter)
             v.model = j.model
-            v.evaluations = j.result.evaluations
-            v.extra["base"] = j.result.base.judgment.verdictObject
-            v.extra["loss"] = rounded(Double(j.loss))
-            if !j.result.samples.isEmpty {
-                v.extra["samples"] = j.result.samples.map {
-                    ["noise": $0.noiseIndex, "loss": rounded(Double($0.loss)), "passed": $0.passed] as [String: Any]
-                }
-            }
-            v.extra["settings"] = Self.settingsObject(j.settings)
+            v.base = Verdict.Answers(j.result.base.judgment)
+            v.loss = rounded(Double(j.loss))
+            if !j.result.samples.isEmpty { v.samples = j.result.samples.map(Verdict.Sample.init) }
+            v.settings = Verdict.Settings(j.settings)
+            evaluations = j.result.evaluations
         }
-        v.cost["seconds"] = rounded(Clock.monotonicSeconds() - started, 3)
-        v.cost["peak_rss_bytes"] = Memory.peakResidentBytes() ?? 0
+        v.cost = Verdict.Cost(modelEvaluations: evaluations, seconds: rounded(Clock.monotonicSeconds() - started, 3),
+                              peakRSSBytes: Memory.peakResidentBytes() ?? 0)
         return v
     }
 
@@ -227,24 +227,12 @@ public struct TaskRun {
         if let e = v.error {
             StandardError.line("\(name): error: \(e.message)")
         } else if !quiet {
-            var s = "\(name): \(v.status.rawValue) (\(v.strategy)"
-            if let o = v.optimization?["steps"] { s += ", \(o) steps" }
-            s += ", \(v.evaluations) model evaluations, \(v.cost["seconds"]!) s)"
+            var s = "\(name): \(v.status.rawValue) (\(v.strategy ?? "")"
+            if let o = v.optimization?.steps { s += ", \(o) steps" }
+            s += ", \(v.cost?.modelEvaluations ?? 0) model evaluations, \(v.cost?.seconds ?? 0) s)"
             print(s)
         }
         return v
-    }
-
-    static func optimizationObject(_ r: OptimizationRecord) -> [String: Any] {
-        ["steps": r.steps, "stopped": r.stopped, "loss": r.losses.map { rounded(Double($0)) },
-         "final_checks": r.finalChecks, "noise": r.noiseIndex, "gradient": r.gradient.rawValue,
-         "loss_terms": r.loss.rawValue, "learning_rate": Double(r.learningRate)]
-    }
-
-    static func settingsObject(_ s: StrategySettings) -> [String: Any] {
-        ["max_steps": s.maxSteps, "stop_loss": rounded(Double(s.stopLoss), 6), "learning_rate": Double(s.learningRate),
-         "rank": s.rank, "alpha": Double(s.alpha), "samples": s.samples, "sample_steps": s.sampleSteps,
-         "gradient": s.gradient.rawValue]
     }
 }
 
@@ -272,15 +260,18 @@ final class ProgressLine: @unchecked Sendable {
         if shown { StandardError.write("\n") }
     }
 
-    static func object(_ e: ProgressEvent, questions: [String], strategy: Strategy) -> [String: Any] {
+    /// `progress.json`'s content.
+    static func object(_ e: ProgressEvent, questions: [String], strategy: Strategy) -> JSONValue {
         switch e {
         case let .sampled(i, n, loss, passed):
-            return ["strategy": strategy.rawValue, "phase": "sampling", "sample": i + 1, "samples": n,
-                    "loss": rounded(Double(loss)), "passed": passed]
+            return .object([("strategy", .string(strategy.rawValue)), ("phase", "sampling"), ("sample", .int(i + 1)),
+                            ("samples", .int(n)), ("loss", .double(rounded(Double(loss)))), ("passed", .bool(passed))])
         case let .step(step, maxSteps, loss, pYes):
-            return ["strategy": strategy.rawValue, "phase": "adapting", "step": step, "max_steps": maxSteps,
-                    "loss": rounded(Double(loss)),
-                    "p_yes": zip(questions, pYes).map { ["question": $0, "p_yes": rounded(Double($1))] as [String: Any] }]
+            return .object([("strategy", .string(strategy.rawValue)), ("phase", "adapting"), ("step", .int(step)),
+                            ("max_steps", .int(maxSteps)), ("loss", .double(rounded(Double(loss)))),
+                            ("p_yes", .array(zip(questions, pYes).map {
+                                .object([("question", .string($0)), ("p_yes", .double(rounded(Double($1))))])
+                            }))])
         }
     }
 }

@@ -1,3 +1,4 @@
+import Basics
 import Foundation
 import Media
 import System
@@ -27,9 +28,11 @@ public struct TaskInputs: Sendable {
         public var ok: Bool { problems.isEmpty }
 
         public var jsonString: String {
-            let obj: [String: Any] = ["valid": ok, "problems": problems, "warnings": warnings]
-            let data = try! JSONSerialization.data(withJSONObject: obj, options: [.prettyPrinted, .sortedKeys])
-            return String(decoding: data, as: UTF8.self)
+            let obj: JSONValue = .object([("valid", .bool(ok)), ("problems", .array(problems.map(JSONValue.string))),
+                                          ("warnings", .array(warnings.map(JSONValue.string)))])
+            var text = String(decoding: obj.prettyBytes(), as: UTF8.self)
+            text.removeLast() // the caller prints it with its own newline
+            return text
         }
     }
 

@@ -17,7 +17,7 @@ final class TaskRunTests: XCTestCase {
     func testTheTasksNameComesFromTheCaller() throws {
         XCTAssertEqual(TaskRun(folder: dir).name, dir.lastPathComponent)
         let run = TaskRun(folder: dir, name: "from-the-spool", quiet: true)
-        let v = try XCTUnwrap(run.finish(.failure("invalid-input", "prompt.txt is missing"), nil, Outputs(folder: dir), 0))
+        let v = try XCTUnwrap(run.finish(.failure(.invalidInput, "prompt.txt is missing"), nil, Outputs(folder: dir), 0))
         XCTAssertEqual(v.task, "from-the-spool")
         let written = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(contentsOf: dir.appendingPathComponent("verdict.json"))) as? [String: Any])
         XCTAssertEqual(written["task"] as? String, "from-the-spool")
@@ -30,7 +30,7 @@ final class TaskRunTests: XCTestCase {
         let run = TaskRun(folder: dir, quiet: true)
         XCTAssertNil(TaskRun.folderProblem(dir))
         try FileManager.default.createDirectory(at: dir.appendingPathComponent("verdict.json"), withIntermediateDirectories: false)
-        XCTAssertNil(run.finish(.failure("invalid-input", "x"), nil, Outputs(folder: dir), 0))
+        XCTAssertNil(run.finish(.failure(.invalidInput, "x"), nil, Outputs(folder: dir), 0))
         XCTAssertEqual(run.verdictWrite.failure?.isDiskFull, false)
         XCTAssertEqual(TaskRun.folderProblem(dir),
                        "cannot write \(dir.path)/verdict.json: it is a folder; tutor writes the task's verdict under that name: move it away, then run the task again")
