@@ -90,6 +90,15 @@ struct OwnerRecord: Equatable {
     var claimedAt: Double
     /// The worker process running the task, once started.
     var workerPID: Int32 = 0
+    /// The Slurm job running the task (`--executor slurm`): its id once sbatch answered,
+    /// `submitting` just before; empty for a local worker.
+    var slurmJob = ""
+    /// What Slurm last said of the job (`PENDING (reason: Priority)`, `RUNNING`).
+    var slurmState = ""
+
+    /// Written as the owner record's `slurm_job` while sbatch runs: a daemon that died then
+    /// left a job it may not know the id of, found again by its name and comment.
+    static let submitting = "submitting"
 
     static func mine(attempt: Int, identity: DaemonIdentity) -> OwnerRecord {
         OwnerRecord(host: identity.host, bootID: identity.bootID, pid: identity.pid,
@@ -97,9 +106,15 @@ struct OwnerRecord: Equatable {
     }
 
     var json: [String: Any] {
-        ["host": host, "boot_id": bootID, "pid": Int(pid), "start_ticks": startTicks,
-         "attempt": attempt, "claimed_at": (claimedAt * 1000).rounded() / 1000, "worker_pid": Int(workerPID)]
+        var o: [String: Any] = ["host": host, "boot_id": bootID, "pid": Int(pid), "start_ticks": startTicks,
+                                "attempt": attempt, "claimed_at": (claimedAt * 1000).rounded() / 1000, "worker_pid": Int(workerPID)]
+        if !slurmJob.isEmpty { o["slurm_job"] = slurmJob; o["slurm_state"] = slurmState }
+        return o
     }
+
+    /// The comment of the Slurm job submitted for this claim: it finds the job when the
+    /// daemon died before it could write down the job's id.
+    var slurmComment: String { "tutor claim \(host) \(pid) \(startTicks) \(String(format: "%.3f", claimedAt))" }
 
     init(host: String, bootID: String, pid: Int32, startTicks: UInt64, attempt: Int, claimedAt: Double, workerPID: Int32 = 0) {
         self.host = host; self.bootID = bootID; self.pid = pid; self.startTicks = startTicks
@@ -116,6 +131,8 @@ struct OwnerRecord: Equatable {
         self.attempt = (o["attempt"] as? NSNumber)?.intValue ?? 1
         self.claimedAt = (o["claimed_at"] as? NSNumber)?.doubleValue ?? 0
         self.workerPID = (o["worker_pid"] as? NSNumber)?.int32Value ?? 0
+        self.slurmJob = o["slurm_job"] as? String ?? ""
+        self.slurmState = o["slurm_state"] as? String ?? ""
     }
 
     static func read(task path: String) -> OwnerRecord? {
