@@ -13,6 +13,9 @@ public struct SpoolStatus {
         public var host: String?
         public var daemonPID: Int32?
         public var workerPID: Int32?
+        /// The Slurm job running it (`--executor slurm`), and what Slurm last said of it.
+        public var slurmJob: String?
+        public var slurmState: String?
         public var attempt: Int
         public var runningSeconds: Double?
         /// progress.json as the worker last wrote it (step, loss, p_yes per question).
@@ -92,6 +95,8 @@ public struct SpoolStatus {
             let o = OwnerRecord.read(task: path)
             s.active.append(ActiveTask(
                 name: n, host: o?.host, daemonPID: o?.pid, workerPID: o.map(\.workerPID).flatMap { $0 > 0 ? $0 : nil },
+                slurmJob: o.flatMap { $0.slurmJob.isEmpty ? nil : $0.slurmJob },
+                slurmState: o.flatMap { $0.slurmJob.isEmpty ? nil : $0.slurmState },
                 attempt: o?.attempt ?? SpoolFolders.crashedAttempts(path) + 1,
                 runningSeconds: o.map { max(0, wall - $0.claimedAt) },
                 progress: Sys.readJSONObject(path + "/progress.json", limit: 1 << 20)))
@@ -125,6 +130,7 @@ public struct SpoolStatus {
                 o["host"] = t.host ?? NSNull()
                 o["daemon_pid"] = t.daemonPID.map { Int($0) } ?? NSNull()
                 o["worker_pid"] = t.workerPID.map { Int($0) } ?? NSNull()
+                if let j = t.slurmJob { o["slurm_job"] = j; o["slurm_state"] = t.slurmState ?? "" }
                 o["running_seconds"] = t.runningSeconds.map { ($0 * 10).rounded() / 10 } ?? NSNull()
                 o["progress"] = t.progress ?? NSNull()
                 return o
@@ -152,6 +158,7 @@ public struct SpoolStatus {
         for t in active {
             var l = "  running  \(t.name)  attempt \(t.attempt)"
             if let h = t.host, let p = t.daemonPID { l += "  on \(h) (daemon pid \(p))" }
+            if let j = t.slurmJob { l += "  Slurm job \(j)" + ((t.slurmState ?? "").isEmpty ? "" : " \(t.slurmState!)") }
             if let r = t.runningSeconds { l += String(format: "  %.0f s", r) }
             if let p = t.progress {
                 if let step = p["step"] { l += "  step \(step)" }
