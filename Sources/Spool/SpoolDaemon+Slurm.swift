@@ -144,6 +144,8 @@ extension SpoolDaemon {
         let seconds = Clock.monotonicSeconds() - r.started
         let path = folders.active + "/" + name
         let byStop = stopping && settings.slurm?.cancelOnStop == true
+        // The job is over: the markers of its takeovers have nothing left to guard.
+        for n in Files.names(in: path) ?? [] where n.hasPrefix(".tutor-adopted.") { unlink(path + "/" + n) }
         if VerdictStatus.read(task: path) == .absent {
             appendLine("--- tutor daemon: Slurm job \(id) ended \(st.text) without writing verdict.json ---", to: path + "/" + SpoolFolders.workerLog)
         }
