@@ -49,15 +49,13 @@ struct SlurmRequest: Equatable {
     var account: String?
 
     static func read(task path: String) -> SlurmRequest {
-        guard let job = Sys.readJSONObject(path + "/job.json", limit: 1 << 20),
-              let s = job["slurm"] as? [String: Any] else { return SlurmRequest() }
+        guard let s = Sys.readJSON(path + "/job.json", limit: 1 << 20)?["slurm"] else { return SlurmRequest() }
         func int(_ k: String, _ hi: Int) -> Int? {
-            guard let n = s[k] as? NSNumber, type(of: n) != type(of: NSNumber(value: true)) else { return nil }
-            let d = n.doubleValue
-            return d == d.rounded() && d >= 1 && d <= Double(hi) ? Int(d) : nil
+            guard let n = s[k]?.integerValue, n >= 1, n <= hi else { return nil }
+            return Int(n)
         }
         func name(_ k: String) -> String? {
-            guard let v = s[k] as? String, SlurmRequest.isName(v) else { return nil }
+            guard let v = s[k]?.stringValue, SlurmRequest.isName(v) else { return nil }
             return v
         }
         return SlurmRequest(cpus: int("cpus", 4096), memoryMB: int("memory_mb", 1 << 30),

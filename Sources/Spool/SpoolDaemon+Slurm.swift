@@ -57,7 +57,7 @@ extension SpoolDaemon {
                 putBack(path: path, name: name, logLine: "sbatch could not reach Slurm (\(r.problem)); back to incoming/%@, claims paused")
                 return
             }
-            finishWithError(path: path, name: name, code: "job-rejected",
+            finishWithError(path: path, name: name, code: .jobRejected,
                             message: "Slurm refused the task's batch job (sbatch \(options.filter { !$0.hasPrefix("--comment") }.joined(separator: " "))): \(r.problem). Fix the resources asked for (the `slurm` object of job.json, or the daemon's TUTOR_SLURM_* settings) and submit it again.")
             return
         }
@@ -152,7 +152,7 @@ extension SpoolDaemon {
         settle(path: path, name: name,
                crash: byStop ? "Slurm job \(id) was cancelled with the daemon's stop"
                    : "Slurm job \(id) ended \(st.text) after \(Self.seconds(seconds)) without writing verdict.json",
-               seconds: seconds, countCrash: !byStop, crashCode: "job-failed")
+               seconds: seconds, countCrash: !byStop, crashCode: .jobFailed)
     }
 
     /// Cancels a job whose task the daemon takes out of its hands.

@@ -103,14 +103,10 @@ public enum SpoolSubmit {
         if fsync(outFD) != 0 || close(outFD) != 0 { throw SpoolError.submit("cannot write \(dst): \(SystemError.text(errno))") }
     }
 
-    /// Removes a staging copy that this process made (regular files and folders only).
+    /// Removes a staging copy that this process made; what cannot be removed is said.
     static func removeTree(_ path: String) {
-        guard let e = FileEntry(path) else { return }
-        if e.kind == .folder {
-            for n in Files.names(in: path) ?? [] { removeTree(path + "/" + n) }
-            rmdir(path)
-        } else {
-            unlink(path)
+        do { try Files.removeTree(path) } catch {
+            StandardError.line("warning: \(error); remove \(path) by hand")
         }
     }
 }

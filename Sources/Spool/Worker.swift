@@ -140,8 +140,7 @@ public enum WorkerExec {
         guard !argv.isEmpty else { _exit(125) }
         let cArgs = argv.map { strdup($0) } + [nil]
         execv(argv[0], cArgs)
-        let msg = "tutor spool-exec: cannot run \(argv[0]): \(SystemError.text(errno))\n"
-        msg.withCString { _ = write(2, $0, strlen($0)) }
+        StandardError.line("tutor spool-exec: cannot run \(argv[0]): \(SystemError.text(errno))")
         _exit(127)
     }
 }

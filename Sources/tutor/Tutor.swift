@@ -1,4 +1,5 @@
 import ArgumentParser
+import Engine
 import Foundation
 import System
 
@@ -16,7 +17,8 @@ struct Tutor: ParsableCommand {
         Start with `tutor make-task maze --seed 1000001 --out /tmp/maze` and `tutor run /tmp/maze`, \
         or serve a spool with `tutor daemon --spool DIR`.
 
-        Exit status: 0 success, 1 a task or check failed, 2 usage error.
+        Exit status: 0 success, 1 a task or check failed, 2 usage error, 75 (tutor run) the disk \
+        is full and not even an error verdict could be written.
         """,
         subcommands: Tutor.commands
     )
@@ -27,6 +29,9 @@ struct Tutor: ParsableCommand {
 @main
 enum Main {
     static func main() {
+        // First of all: OpenBLAS's kernel set is fixed when the library loads, so a better one
+        // means executing again, before anything else has run (Engine/BLASKernels.swift).
+        BLASKernels.ensureBest()
         do {
             var command = try Tutor.parseAsRoot()
             try command.run()

@@ -135,4 +135,18 @@ extension RunTests {
         }
         XCTAssertTrue(fm.fileExists(atPath: frames.appendingPathComponent("00.jpg").path))
     }
+
+    /// A verdict that cannot be written is no success: a folder where verdict.json goes
+    /// makes `tutor run` say so and exit 1, whatever the judge said.
+    func testUnwritableVerdictIsNotASuccess() throws {
+        let model = try tinyModel()
+        let dir = try makeTask("verdict-folder", job: "{\"strategy\": \"base\"}")
+        try FileManager.default.createDirectory(at: dir.appendingPathComponent("verdict.json"), withIntermediateDirectories: false)
+        let r = try run(["run", dir.path, "--model", model])
+        XCTAssertEqual(r.status, 1, r.output)
+        XCTAssertTrue(r.output.contains("cannot write \(dir.path)/verdict.json") && r.output.contains("is lost"), r.output)
+        XCTAssertFalse(r.output.contains("passed ("), r.output)
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: dir.appendingPathComponent("verdict.json").path), [])
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: dir.path).filter { $0.hasPrefix(".tutor-tmp.") }, [])
+    }
 }

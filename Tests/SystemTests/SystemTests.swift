@@ -164,6 +164,14 @@ final class StandardErrorTests: XCTestCase {
         StandardError.write(String(repeating: "x", count: 100_000))
         dup2(saved, 2)
         close(saved)
+        // Standard output on /dev/full: the same.
+        let full1 = open("/dev/full", O_WRONLY | O_CLOEXEC)
+        let saved1 = dup(1)
+        dup2(full1, 1)
+        close(full1)
+        StandardOutput.line("lost too")
+        dup2(saved1, 1)
+        close(saved1)
         // Closed standard error: EBADF, also ignored.
         let saved2 = dup(2)
         close(2)

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Engine
 import Foundation
 import Spool
 
@@ -230,6 +231,7 @@ struct Daemon: ParsableCommand {
         }
 
         let daemon = SpoolDaemon(spool: resolvedSpool!, settings: s)
+        if resolvedRunner == nil { SpoolLog.line(BLASKernels.description) }  // the workers inherit this choice
         do {
             let code = try daemon.run()
             if code != 0 { throw ExitCode(code) }

@@ -4,6 +4,7 @@ import Foundation
 import Reasoner
 import System
 import Tasks
+import Training
 
 struct Train: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -114,7 +115,7 @@ struct Train: ParsableCommand {
             StandardError.write("error: \(error)\n")
             throw ExitCode(1)
         }
-        run.log = { line in FileHandle.standardOutput.write(Data((line + "\n").utf8)) }
+        run.log = { line in StandardOutput.line(line) }
         run.stopAfterSeconds = minutes.map { $0 * 60 }
         if profile { run.reasoner.stack.profile = OpProfile() }
         if try !run.run() { throw ExitCode(0) }
