@@ -46,7 +46,9 @@ extension SpoolDaemon {
             + ["--comment=\(owner.slurmComment)"]
         let r = SlurmCommand.run([s.program("sbatch")] + options,
                                  input: SlurmJobScript.script(worker: argv, log: path + "/" + SpoolFolders.workerLog),
-                                 environment: env, timeout: 60)
+                                 environment: env, timeout: 20)
+        // Claims submit one after another within one turn of the loop: the loop is busy, not hung.
+        if notify.watchdogInterval != nil { _ = notify.send("WATCHDOG=1") }
         // --parsable prints `ID` or `ID;CLUSTER`.
         let id = r.output.split(whereSeparator: \.isNewline).first.map { String($0.split(separator: ";")[0]) } ?? ""
         guard r.ok, !id.isEmpty, id.allSatisfy(\.isNumber) else {

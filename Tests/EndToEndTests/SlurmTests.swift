@@ -299,4 +299,24 @@ final class SlurmTests: XCTestCase {
         XCTAssertEqual(Dictionary(uniqueKeysWithValues: ran.map { ($0[0], $0[1]) }), ids, "the jobs submitted first are the ones that ran")
         XCTAssertFalse(log.contains("claimed"), "a task was submitted again:\n" + log)
     }
+
+    /// With --slurm-cancel-on-stop, SIGTERM cancels the jobs and puts their tasks back in
+    /// incoming/ without counting a crash.
+    func testStopWithCancelPutsTasksBack() throws {
+        let runnerPath = try runner("exec sleep 300")
+        for n in ["s1", "s2"] { try submitPlain(n) }
+        let d = try daemon(["--runner", runnerPath, "--slurm-cancel-on-stop"], log: root + "/daemon.log")
+        defer { if d.isRunning { kill(d.processIdentifier, SIGKILL) } }
+        var ids: [String] = []
+        XCTAssertTrue(waitUntil(20) { ids = ["s1", "s2"].compactMap(jobID); return ids.count == 2 }, text(root + "/daemon.log"))
+        d.terminate()
+        XCTAssertTrue(waitUntil(30) { !d.isRunning }, text(root + "/daemon.log"))
+        let log = text(root + "/daemon.log")
+        XCTAssertEqual(d.terminationStatus, 0, log)
+        XCTAssertEqual(names("incoming"), ["s1", "s2"], log)
+        XCTAssertEqual(names("active"), [], log)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: spool + "/incoming/s1/.tutor-attempts"), "a stop is not a crash")
+        let q = run("/usr/bin/squeue", ["-h", "-t", "all", "-j", ids.joined(separator: ","), "-o", "%T"])
+        XCTAssertEqual(q.output.split(separator: "\n").map(String.init), ["CANCELLED", "CANCELLED"], q.output)
+    }
 }
