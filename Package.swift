@@ -3,7 +3,8 @@ import PackageDescription
 
 // Layout: C at the bottom (CBLAS, CJPEG, CPNG, CInotify, and CKernels: the engine's attention and
 // GELU); Basics (the seeded random generator); Media and ModelFiles for files on disk; Engine
-// is the numeric core and knows nothing of tasks; Teacher, Tasks and Reasoner build on it;
+// is the numeric core and knows nothing of tasks; Teacher, Tasks and Reasoner build on it (the
+// Reasoner knows nothing of the generated families: Training joins the two);
 // Adaptation runs one task end to end; Spool serves a spool of task folders and knows nothing
 // of tensors; `tutor` is the command line.
 let package = Package(
@@ -30,12 +31,13 @@ let package = Package(
         .target(name: "Engine", dependencies: ["Basics", "CBLAS", "CKernels"]),
         .target(name: "Teacher", dependencies: ["Media"]),
         .target(name: "Tasks", dependencies: ["Basics", "Media", "Teacher"]),
-        .target(name: "Reasoner", dependencies: ["Basics", "Engine", "Media", "ModelFiles", "Tasks"]),
+        .target(name: "Reasoner", dependencies: ["Basics", "Engine", "Media", "ModelFiles"]),
+        .target(name: "Training", dependencies: ["Basics", "Engine", "ModelFiles", "Reasoner", "Tasks"]),
         .target(name: "TaskFolder", dependencies: ["Media", "ModelFiles", "Teacher"]),
         .target(name: "Adaptation", dependencies: ["Basics", "Engine", "Media", "ModelFiles", "Teacher", "Reasoner", "TaskFolder"]),
         .target(name: "Spool", dependencies: ["CInotify"]),
         .executableTarget(name: "tutor", dependencies: [
-            "Basics", "Media", "ModelFiles", "Engine", "Teacher", "Tasks", "Reasoner", "TaskFolder", "Adaptation", "Spool",
+            "Basics", "Media", "ModelFiles", "Engine", "Teacher", "Tasks", "Reasoner", "Training", "TaskFolder", "Adaptation", "Spool",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
@@ -44,6 +46,7 @@ let package = Package(
         .testTarget(name: "EngineTests", dependencies: ["Basics", "Engine"]),
         .testTarget(name: "TeacherTests", dependencies: ["Basics", "Teacher", "Tasks", "Media"]),
         .testTarget(name: "ReasonerTests", dependencies: ["Basics", "Reasoner", "Engine", "Tasks", "ModelFiles"]),
+        .testTarget(name: "TrainingTests", dependencies: ["Basics", "Engine", "Media", "Reasoner", "Tasks", "Training"]),
         .testTarget(name: "TaskFolderTests", dependencies: ["TaskFolder", "Media"]),
         .testTarget(name: "AdaptationTests", dependencies: ["Basics", "Adaptation", "TaskFolder", "Tasks", "Teacher", "Reasoner", "Engine", "Media"]),
         .testTarget(name: "SpoolTests", dependencies: ["Spool"]),

@@ -17,7 +17,7 @@ extension Reasoner {
     /// Calls `body` with the index of every free value of a trajectory of `layerCount` layers:
     /// the x and y offsets of frames 1 and later of the real layers. Frame 0 is at offset 0 by
     /// definition and padding slots are zero, so they are constants.
-    func forEachFreeIndex(layerCount: Int, _ body: (Int) -> Void) {
+    public func forEachFreeIndex(layerCount: Int, _ body: (Int) -> Void) {
         let F = config.frames
         for l in 0..<min(layerCount, config.maxLayers) {
             for f in 1..<F {
@@ -66,7 +66,7 @@ extension Reasoner {
 
     /// Samples in normalised units without any post-processing, `[B, K * frames * 2]` (reflow
     /// pairs are made of these).
-    func sampleRaw(_ acts: Activations, noise: [Float], steps: Int) -> [Float] {
+    public func sampleRaw(_ acts: Activations, noise: [Float], steps: Int) -> [Float] {
         let B = acts.batch, n = config.trajectoryCount
         var x = noise
         let ts = Reasoner.times(steps: steps)

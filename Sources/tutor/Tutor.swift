@@ -1,4 +1,5 @@
 import ArgumentParser
+import Engine
 import Foundation
 
 /// The `tutor` command line. Each command lives in its own file under Commands/.
@@ -25,6 +26,9 @@ struct Tutor: ParsableCommand {
 @main
 enum Main {
     static func main() {
+        // First of all: OpenBLAS's kernel set is fixed when the library loads, so a better one
+        // means executing again, before anything else has run (Engine/BLASKernels.swift).
+        BLASKernels.ensureBest()
         do {
             var command = try Tutor.parseAsRoot()
             try command.run()

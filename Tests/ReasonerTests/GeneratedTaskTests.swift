@@ -37,16 +37,4 @@ final class GeneratedTaskTests: XCTestCase {
             }
         }
     }
-
-    func testTrainingExamplesFromGeneratedTasks() {
-        let cfg = ReasonerConfig.tiny
-        for family in Family.allCases {
-            let task = Families.generate(family: family, seed: 11)
-            guard let e = TrainingExample(task: task, config: cfg) else { return XCTFail("\(family): no example") }
-            // Movers weigh more than static layers; padding weighs nothing.
-            XCTAssertTrue(e.weight.contains(TrainingExample.moverWeight), "\(family)")
-            XCTAssertEqual(e.weight.last, 0)
-            XCTAssertTrue(e.scene.tokens.count > 5)
-        }
-    }
 }

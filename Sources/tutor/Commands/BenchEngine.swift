@@ -1,6 +1,7 @@
 import Basics
 import ArgumentParser
 import CBLAS
+import Dispatch
 import Engine
 import Foundation
 import Reasoner
@@ -32,6 +33,9 @@ struct BenchEngine: ParsableCommand {
     @Option(name: .long, help: "Tokens of the large stack.")
     var tokens = 1024
 
+    @Flag(name: .long, help: "Print only the BLAS kernel set, the processor's features and its peak, then stop.")
+    var kernels = false
+
     func validate() throws {
         guard threads >= 1, threads <= 256 else { throw ValidationError("--threads must be between 1 and 256") }
         guard repeats >= 1, repeats <= 1000 else { throw ValidationError("--repeats must be between 1 and 1000") }
@@ -41,7 +45,9 @@ struct BenchEngine: ParsableCommand {
     func run() throws {
         print("tutor bench engine: \(ProcessInfo.processInfo.activeProcessorCount) cores online, engine threads \(threads)")
         if let cfg = openblas_get_config() { print("OpenBLAS: \(String(cString: cfg))") }
+        printProcessor()
         print("")
+        if kernels { return }
 
         // (a) the ceiling
         print("sgemm (C = A B, row-major, single precision), median of \(repeats):")
@@ -53,7 +59,8 @@ struct BenchEngine: ParsableCommand {
         print(String(format: "  1024 x 1024 x 1024   OpenBLAS, 2 threads                    %7.1f GFLOP/s", g2))
         print(String(format: "  1024 x 1024 x 1024   engine split, %d threads x 1-thread BLAS %7.1f GFLOP/s", threads, gEngine))
         let ceiling = max(threads == 1 ? g1 : g2, gEngine)
-        print(String(format: "  ceiling: %.1f GFLOP/s. The machine is shared: each stack below is timed interleaved with", ceiling))
+        print(String(format: "  ceiling: %.1f GFLOP/s (%.0f%% of the measured FMA peak on %d thread%@). The machine is shared: each stack below is timed interleaved with",
+                     ceiling, 100 * ceiling / fmaPeak(threads: threads), threads, threads == 1 ? "" : "s"))
         print("  the 1024^3 product on the engine's threads, and its ratio is to that interleaved ceiling.")
         let N = tokens, C = 256, H = 1024
         for (m, n, k, what) in [(N, 3 * C, C, "q,k,v"), (N, C, C, "o"), (N, H, C, "fc1"), (N, C, H, "fc2"),
@@ -66,28 +73,32 @@ struct BenchEngine: ParsableCommand {
 
         // (b) the large stack
         let big = DiTConfig(blocks: 8, width: 256, heads: 4, condWidth: 256)
-        measureStack(big, batch: 1, tokens: tokens, title: "DiT stack, \(tokens) tokens, width 256, 8 blocks, 4 heads, batch 1",
+        measureStack(key: "large", big, batch: 1, tokens: tokens, title: "DiT stack, \(tokens) tokens, width 256, 8 blocks, 4 heads, batch 1",
                      mode: .full, lora: false)
         // (c) the Reasoner-size stack
         let reasoner = DiTConfig(blocks: 8, width: 256, heads: 4, condWidth: 256)
-        measureStack(reasoner, batch: 1, tokens: 96, title: "Reasoner-size stack, 96 tokens, batch 1, LoRA rank 16 (q,k,v,o,fc1,fc2), LoRA-only backward",
+        measureStack(key: "reasoner-size-b1-lora", reasoner, batch: 1, tokens: 96, title: "Reasoner-size stack, 96 tokens, batch 1, LoRA rank 16 (q,k,v,o,fc1,fc2), LoRA-only backward",
                      mode: .loraOnly, lora: true, memorySteps: 100)
-        measureStack(reasoner, batch: 32, tokens: 96, title: "Reasoner-size stack, 96 tokens, batch 32, full backward",
+        measureStack(key: "reasoner-size-b32", reasoner, batch: 32, tokens: 96, title: "Reasoner-size stack, 96 tokens, batch 32, full backward",
                      mode: .full, lora: false)
         // (d) the Reasoner's shipped default, as its own code builds it
         let rc = ReasonerConfig.standard
         let standard = DiTConfig(blocks: rc.depth, width: rc.width, heads: rc.heads, hidden: rc.mlpRatio * rc.width,
                                  condWidth: rc.width)
         let shape = "\(rc.tokens) tokens, width \(rc.width), \(rc.depth) blocks, MLP \(rc.mlpRatio * rc.width)"
-        measureStack(standard, batch: 1, tokens: rc.tokens, title: "ReasonerConfig.standard stack (\(shape)), batch 1, LoRA rank 16, LoRA-only backward",
+        measureStack(key: "standard-b1-lora", standard, batch: 1, tokens: rc.tokens, title: "ReasonerConfig.standard stack (\(shape)), batch 1, LoRA rank 16, LoRA-only backward",
                      mode: .loraOnly, lora: true)
         if threads != 1 {
-            measureStack(standard, batch: 1, tokens: rc.tokens, title: "ReasonerConfig.standard stack (\(shape)), batch 1 on 1 thread (as tutor run), LoRA rank 16, LoRA-only backward",
+            measureStack(key: "standard-b1-lora-1-thread", standard, batch: 1, tokens: rc.tokens, title: "ReasonerConfig.standard stack (\(shape)), batch 1 on 1 thread (as tutor run), LoRA rank 16, LoRA-only backward",
                          mode: .loraOnly, lora: true, threads: 1)
         }
-        measureStack(standard, batch: 32, tokens: rc.tokens, title: "ReasonerConfig.standard stack (\(shape)), batch 32, full backward",
+        measureStack(key: "standard-b32", standard, batch: 32, tokens: rc.tokens, title: "ReasonerConfig.standard stack (\(shape)), batch 32, full backward",
                      mode: .full, lora: false)
 
+        print("summary (median ms; the keys are tools/torch_engine_bench.py's):")
+        for r in BenchEngine.summary.rows {
+            print(String(format: "  %-28@ forward %9.2f ms   forward+backward %9.2f ms", r.key as NSString, r.forward, r.step))
+        }
         if let peak = ProcessMemory.peakResidentBytes() {
             print(String(format: "peak resident memory: %.1f MiB", Double(peak) / 1048576))
         }
@@ -159,7 +170,7 @@ struct BenchEngine: ParsableCommand {
         return flops / seconds / 1e9
     }
 
-    func measureStack(_ config: DiTConfig, batch B: Int, tokens T: Int, title: String, mode: DiTStack.GradientMode,
+    func measureStack(key: String, _ config: DiTConfig, batch B: Int, tokens T: Int, title: String, mode: DiTStack.GradientMode,
                       lora: Bool, memorySteps: Int = 0, threads stackThreads: Int? = nil) {
         print(title + ":")
         Threads.set(stackThreads ?? threads)
@@ -227,6 +238,7 @@ struct BenchEngine: ParsableCommand {
         // medians, and the best of the repetitions (the runs least disturbed by other processes on
         // a shared machine), each against the ceiling measured the same way
         let f = median(tf), s = median(ts), fBest = tf.min()!, sBest = ts.min()!, ceilingBest = ceilings.max()!
+        BenchEngine.summary.rows.append((key, f * 1e3, s * 1e3))
         let gf = fwdFlops / f / 1e9, gs = (fwdFlops + bwdFlops) / s / 1e9
         let gfBest = fwdFlops / fBest / 1e9, gsBest = (fwdFlops + bwdFlops) / sBest / 1e9
         print(String(format: "  interleaved 1024^3 ceiling: median %.1f GFLOP/s, best %.1f GFLOP/s", ceiling, ceilingBest))
@@ -236,6 +248,9 @@ struct BenchEngine: ParsableCommand {
         print(String(format: "  forward+backward   %8.2f  %7.2f  %7.1f   %4.0f%%     | %7.2f  %7.1f   %4.0f%%",
                      s * 1e3, (fwdFlops + bwdFlops) / 1e9, gs, 100 * gs / ceiling, sBest * 1e3, gsBest, 100 * gsBest / ceilingBest))
         let shapes = shapeCeiling(config, rows: B * T)
+        let peak = fmaPeak(threads: Threads.count)
+        print(String(format: "  against the processor's measured FMA peak on %d thread%@ (%.1f GFLOP/s): forward %.0f%%, forward+backward %.0f%% (medians)",
+                     Threads.count, Threads.count == 1 ? "" : "s", peak, 100 * gf / peak, 100 * gs / peak))
         print(String(format: "  sgemm at this stack's own shapes (q,k,v, o, fc1, fc2 at %d rows, %d thread%@): %.1f GFLOP/s;",
                      B * T, Threads.count, Threads.count == 1 ? "" : "s", shapes))
         print(String(format: "    forward %.0f%%, forward+backward %.0f%% of it (medians)", 100 * gf / shapes, 100 * gs / shapes))
@@ -260,6 +275,56 @@ struct BenchEngine: ParsableCommand {
         }
         print("")
     }
+
+    /// The kernel set, how it was chosen, and the processor's peak: nominal from what the
+    /// machine reports, and measured by a loop of independent FMAs on every engine thread.
+    func printProcessor() {
+        let p = BLASKernels.processor
+        print(BLASKernels.description)
+        let mhz = cpuMHz()
+        print("processor: \(p.vendor) family \(p.family) model \(p.model), \(p.summary)")
+        let cores = ProcessInfo.processInfo.activeProcessorCount
+        let perCycle = 2 * p.fmaLanesPerCycle
+        if let mhz {
+            let nominal = Double(cores * perCycle) * mhz / 1e3
+            print(String(format: "  nominal peak: %d cores x %d FMA lanes per cycle x 2 FLOP x %.0f MHz (reported clock) = %.1f GFLOP/s",
+                         cores, p.fmaLanesPerCycle, mhz, nominal))
+        }
+        let one = fmaPeak(threads: 1), all = fmaPeak(threads: cores)
+        print(String(format: "  measured FMA peak (independent multiply-adds on the widest vectors): 1 thread %.1f GFLOP/s, %d threads %.1f GFLOP/s",
+                     one, cores, all))
+        if let mhz, one > 0 {
+            print(String(format: "    that is %.1f FLOP per cycle at the reported clock, or %d FLOP per cycle at %.0f MHz (clocks boost above the reported one)",
+                         one * 1e3 / mhz, perCycle, one * 1e3 / Double(perCycle)))
+        }
+    }
+
+    /// The first "cpu MHz" of /proc/cpuinfo.
+    func cpuMHz() -> Double? {
+        guard let text = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8) else { return nil }
+        for line in text.split(separator: "\n") where line.hasPrefix("cpu MHz") {
+            if let v = line.split(separator: ":").last.flatMap({ Double($0.trimmingCharacters(in: .whitespaces)) }) { return v }
+        }
+        return nil
+    }
+
+    /// GFLOP/s of independent FMAs on `threads` threads at once (0.2 s), cached per count.
+    func fmaPeak(threads n: Int) -> Double {
+        if let v = BenchEngine.peaks.value[n] { return v }
+        let rates = UnsafeMutablePointer<Double>.allocate(capacity: n)
+        defer { rates.deallocate() }
+        nonisolated(unsafe) let out = rates  // each thread writes its own slot
+        DispatchQueue.concurrentPerform(iterations: n) { i in out[i] = BLASKernels.fmaPeakFlops(seconds: 0.2) }
+        let v = (0..<n).reduce(0) { $0 + rates[$1] } / 1e9
+        BenchEngine.peaks.value[n] = v
+        return v
+    }
+
+    private final class Summary: @unchecked Sendable { var rows: [(key: String, forward: Double, step: Double)] = [] }
+    private static let summary = Summary()
+
+    private final class Peaks: @unchecked Sendable { var value: [Int: Double] = [:] }
+    private static let peaks = Peaks()
 
     func median(_ v: [Double]) -> Double {
         let s = v.sorted()

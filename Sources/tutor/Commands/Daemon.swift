@@ -1,4 +1,5 @@
 import ArgumentParser
+import Engine
 import Foundation
 import Spool
 
@@ -129,6 +130,7 @@ struct Daemon: ParsableCommand {
         if let v = try number(taskSeconds, "TUTOR_TASK_SECONDS", Double.init) { s.taskSeconds = v }
 
         let daemon = SpoolDaemon(spool: resolvedSpool!, settings: s)
+        if resolvedRunner == nil { SpoolLog.line(BLASKernels.description) }  // the workers inherit this choice
         do {
             let code = try daemon.run()
             if code != 0 { throw ExitCode(code) }

@@ -3,6 +3,7 @@ import Engine
 import Foundation
 import Reasoner
 import Tasks
+import Training
 
 struct Train: ParsableCommand {
     static let configuration = CommandConfiguration(

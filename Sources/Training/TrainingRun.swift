@@ -2,6 +2,7 @@ import Basics
 import Engine
 import Foundation
 import ModelFiles
+import Reasoner
 import Tasks
 
 /// A whole training run in a folder: flow-matching training on generated tasks, then reflow

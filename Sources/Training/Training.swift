@@ -1,6 +1,7 @@
 import Basics
 import Engine
 import Foundation
+import Reasoner
 import Tasks
 
 /// One training sequence: a scene and the trajectory the model should produce for it.

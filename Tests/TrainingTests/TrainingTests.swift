@@ -1,0 +1,149 @@
+import Basics
+import Engine
+import Foundation
+import Media
+import Reasoner
+import Tasks
+@testable import Training
+import XCTest
+
+/// A small scene drawn directly at 64 x 64: white background, a black wall, a red target and a
+/// yellow ball at (bx, by).
+private func smallScene(bx: Int = 10, by: Int = 30, prompt: String = "Move the yellow ball to the red square.") -> Scene {
+    var img = RGBImage(width: 64, height: 64, fill: (255, 255, 255))
+    func rect(_ x0: Int, _ y0: Int, _ x1: Int, _ y1: Int, _ c: (UInt8, UInt8, UInt8)) {
+        for y in y0..<y1 { for x in x0..<x1 { let i = (y * 64 + x) * 3; img.pixels[i] = c.0; img.pixels[i + 1] = c.1; img.pixels[i + 2] = c.2 } }
+    }
+    rect(20, 8, 23, 50, (32, 32, 32))
+    rect(48, 10, 56, 18, (208, 32, 32))
+    rect(bx - 2, by - 2, bx + 3, by + 3, (242, 194, 0))
+    return Scene(prompt: prompt, firstFrame: img)
+}
+
+/// Training examples from the generated families, and the trainer's loss on a tiny model.
+final class TrainerTests: XCTestCase {
+    func testTrainingExamplesFromGeneratedTasks() {
+        let cfg = ReasonerConfig.tiny
+        for family in Family.allCases {
+            let task = Families.generate(family: family, seed: 11)
+            guard let e = TrainingExample(task: task, config: cfg) else { return XCTFail("\(family): no example") }
+            // Movers weigh more than static layers; padding weighs nothing.
+            XCTAssertTrue(e.weight.contains(TrainingExample.moverWeight), "\(family)")
+            XCTAssertEqual(e.weight.last, 0)
+            XCTAssertTrue(e.scene.tokens.count > 5)
+        }
+    }
+
+    func testTinyModelTrainingLossFalls() {
+        let r = Reasoner.makeTiny(seed: 17)
+        let scenes = [smallScene(), smallScene(bx: 40, by: 50, prompt: "Move the yellow ball up.")]
+        // Targets: the ball moves right in the first, up in the second.
+        var examples: [TrainingExample] = []
+        for (k, s) in scenes.enumerated() {
+            var t = [Float](repeating: 0, count: Trajectory.count)
+            let ball = s.layered.layers.firstIndex { $0.color.x > 0.9 && $0.color.y > 0.6 }!
+            for f in 0..<Trajectory.frames {
+                t[(ball * Trajectory.frames + f) * 2 + k] = (k == 0 ? 1 : -1) * Float(f) * 2 / r.config.trajectoryScale
+            }
+            examples.append(TrainingExample(scene: s, target: t))
+        }
+        let trainer = Trainer(r, batch: 2, learningRate: 3e-3, warmupSteps: 5, totalSteps: 50)
+        // The same draws of t and noise before and after.
+        func evalLoss() -> Float {
+            var rng = SplitMix64(seed: 1)
+            return (0..<4).map { _ in trainer.loss(examples, rng: &rng) }.reduce(0, +) / 4
+        }
+        let before = evalLoss()
+        for s in 0..<50 {
+            var rng = Trainer.rng(seed: 3, step: s)
+            trainer.step(examples, stepIndex: s, rng: &rng)
+        }
+        let after = evalLoss()
+        XCTAssertLessThan(after, before * 0.85, "loss \(before) -> \(after)")
+    }
+}
+
+final class TrainingRunTests: XCTestCase {
+    /// A run small enough for a test: a tiny model on 2 tasks per family.
+    func tinyRun(steps: Int, reflowSteps: Int) -> TrainingRun.Options {
+        Threads.set(1)
+        var o = TrainingRun.Options()
+        o.width = 32; o.depth = 1; o.heads = 2; o.mlpRatio = 2
+        o.tasksPerFamily = 2; o.steps = steps; o.batch = 2; o.warmupSteps = 2
+        o.reflowSteps = reflowSteps; o.reflowPairs = 4; o.reflowSampleSteps = 2
+        return o
+    }
+
+    /// A run stopped twice (once in the base phase, once in reflow) and resumed each time ends
+    /// with the same bytes as the same run done in one go: weights, base weights, moments, and
+    /// the loss log, even when the stopped process logged steps after its last checkpoint.
+    func testResumedRunEqualsUninterruptedRun() throws {
+        let o = tinyRun(steps: 6, reflowSteps: 4)
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("tutor-resume-\(getpid())").path
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let quiet: (String) -> Void = { _ in }
+
+        let whole = try TrainingRun(folder: root + "/whole", options: o, resume: false)
+        whole.log = quiet
+        XCTAssertTrue(try whole.run())
+
+        var finished = false, parts = 0
+        while !finished {
+            let part = try TrainingRun(folder: root + "/parts", options: o, resume: parts > 0)
+            part.log = quiet
+            part.stopAfterSteps = 4
+            finished = try part.run()
+            parts += 1
+            XCTAssertLessThan(parts, 5)
+            if parts == 1 {
+                // A process that dies between checkpoints has logged steps the resumption redoes.
+                let log = try FileHandle(forWritingTo: URL(fileURLWithPath: root + "/parts/loss.csv"))
+                log.seekToEndOfFile()
+                log.write(Data("base,5,9,9,9,9\nbase,6,9,9,9,9\n".utf8))
+                try log.close()
+            }
+        }
+        XCTAssertEqual(parts, 3)   // base 4 | base 2 + reflow 2 | reflow 2
+        // The log holds each step once, with the uninterrupted run's values (all but the clock).
+        func steps(_ run: String) throws -> [String] {
+            try String(contentsOfFile: root + "/\(run)/loss.csv", encoding: .utf8).split(separator: "\n")
+                .map { $0.split(separator: ",").prefix(5).joined(separator: ",") }
+        }
+        XCTAssertEqual(try steps("parts"), try steps("whole"))
+        XCTAssertEqual(try steps("whole").count, 1 + 6 + 4)
+        for file in ["model.safetensors", "base/model.safetensors", "optimizer.safetensors"] {
+            let a = try Data(contentsOf: URL(fileURLWithPath: root + "/whole/" + file))
+            let b = try Data(contentsOf: URL(fileURLWithPath: root + "/parts/" + file))
+            XCTAssertEqual(a, b, file)
+        }
+        let state = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: root + "/parts/state.json"))) as? [String: Any]
+        XCTAssertEqual(state?["phase"] as? String, "done")
+    }
+
+    /// `tutor train --init BASE --steps 0`: reflow alone, from a finished base phase, gives the
+    /// same model as the reflow phase of the whole run, so reflow settings can be measured
+    /// without retraining the base.
+    func testReflowAloneFromABaseEqualsTheWholeRun() throws {
+        let o = tinyRun(steps: 4, reflowSteps: 3)
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("tutor-reflow-\(getpid())").path
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let whole = try TrainingRun(folder: root + "/whole", options: o, resume: false)
+        whole.log = { _ in }
+        XCTAssertTrue(try whole.run())
+
+        var r = o
+        r.steps = 0; r.initFrom = root + "/whole/base"
+        let alone = try TrainingRun(folder: root + "/alone", options: r, resume: false)
+        alone.log = { _ in }
+        XCTAssertTrue(try alone.run())
+        for file in ["base/model.safetensors", "model.safetensors"] {
+            let a = try Data(contentsOf: URL(fileURLWithPath: root + "/whole/" + file))
+            let b = try Data(contentsOf: URL(fileURLWithPath: root + "/alone/" + file))
+            XCTAssertEqual(a, b, file)
+        }
+        // And the reflow did change the weights.
+        XCTAssertNotEqual(try Data(contentsOf: URL(fileURLWithPath: root + "/alone/model.safetensors")),
+                          try Data(contentsOf: URL(fileURLWithPath: root + "/alone/base/model.safetensors")))
+    }
+}
+
