@@ -3,6 +3,7 @@ import Engine
 import Foundation
 import Media
 import Reasoner
+import System
 import TaskFolder
 import Teacher
 
@@ -68,12 +69,12 @@ public struct StrategyBench {
                 var s = StrategySettings(job: t.job)
                 s.strategy = strategy
                 configure(&s)
-                let start = ResourceUsage.monotonicSeconds()
+                let start = Clock.monotonicSeconds()
                 let scene = Scene(prompt: t.prompt, firstFrame: t.firstFrame, tokenizer: reasoner.tokenizer)
                 let runner = StrategyRunner(reasoner: reasoner, scene: scene, rules: t.rules, firstFrame: t.firstFrame, settings: s)
                 let r = runner.run()
                 reasoner.detachLoRA()
-                let seconds = ResourceUsage.monotonicSeconds() - start
+                let seconds = Clock.monotonicSeconds() - start
                 let failed = r.final.judgment.questions.filter { !$0.satisfied }.map(\.type)
                 let o = BenchOutcome(passed: r.final.passed, evaluations: r.evaluations, seconds: seconds, failedTypes: failed,
                                      steps: r.optimization?.steps ?? 0, basePassed: r.base.passed)

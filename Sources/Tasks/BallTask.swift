@@ -1,5 +1,4 @@
 import Basics
-import Teacher
 
 /// The varied look of the ball tasks (maze, obstacles): a ball along a route to a target,
 /// past still obstacles, drawn and worded from a `Look`.

@@ -1,5 +1,4 @@
 import Basics
-import Teacher
 
 /// Distractors: objects that belong to no part of the task and must stay where they are.
 enum Distractor {

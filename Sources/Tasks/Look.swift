@@ -1,6 +1,5 @@
 import Basics
 import Foundation
-import Teacher
 
 /// Which ranges a task's drawing and wording are sampled from.
 ///

@@ -1,5 +1,4 @@
 import Basics
-import Teacher
 
 /// The varied look of the piece tasks (align, shapes, slots): pieces moved onto where they
 /// belong, drawn and worded from a `Look`.

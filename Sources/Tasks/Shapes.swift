@@ -1,5 +1,4 @@
 import Basics
-import Teacher
 
 /// Two or three cards of different shapes onto the outlines (or grey slots) of their own
 /// shape. Every outline has the same colour, so only the shape tells which is whose; the

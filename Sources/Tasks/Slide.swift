@@ -1,5 +1,4 @@
 import Basics
-import Teacher
 
 /// A sliding puzzle: a tray of 3 x 3 or 4 x 4 tiles with one gap; the tile of its own colour
 /// beside the gap slides into it, and every other tile stays.

@@ -1,5 +1,4 @@
 import Basics
-import Teacher
 
 /// Two or three identical pieces (one shape, one colour) into as many identical slots, one
 /// piece in each: the pieces in the upper band, the slots in the lower band, each piece to the

@@ -1,17 +1,14 @@
 import Foundation
+import TestSupport
 import XCTest
 #if canImport(Glibc)
 import Glibc
 #endif
 
-/// The built `tutor` executable: next to the test bundle, or in the package's .build/debug.
+/// The built `tutor` executable, or a skip that says to build it.
 func tutorExecutable() throws -> String {
-    let beside = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("tutor").path
-    if access(beside, X_OK) == 0 { return beside }
-    let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-    let debug = root.appendingPathComponent(".build/debug/tutor").path
-    if access(debug, X_OK) == 0 { return debug }
-    throw XCTSkip("the tutor executable is not built: run `swift build` first (looked at \(beside) and \(debug))")
+    guard let t = builtTutor() else { throw XCTSkip("the tutor executable is not built: run `swift build` first") }
+    return t
 }
 
 /// Whether the `tutor run` command exists in the built executable (the adaptation issue
@@ -151,6 +148,13 @@ func exists(_ path: String) -> Bool {
 func readJSON(_ path: String) -> [String: Any]? {
     guard let d = FileManager.default.contents(atPath: path) else { return nil }
     return (try? JSONSerialization.jsonObject(with: d)) as? [String: Any]
+}
+
+/// Checks a verdict written by a daemon against docs/verdict.schema.json (VerdictSchema);
+/// does nothing where python3 lacks jsonschema (EndToEndTests skip visibly then).
+func assertMatchesVerdictSchema(_ path: String, file: StaticString = #filePath, line: UInt = #line) {
+    guard VerdictSchema.unavailable() == nil else { return }
+    XCTAssertEqual(try VerdictSchema.refusals([path]), [:], "\(path) does not match docs/verdict.schema.json", file: file, line: line)
 }
 
 func names(in folder: String) -> [String] {

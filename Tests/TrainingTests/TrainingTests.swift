@@ -5,20 +5,8 @@ import Media
 import Reasoner
 import Tasks
 @testable import Training
+import TestSupport
 import XCTest
-
-/// A small scene drawn directly at 64 x 64: white background, a black wall, a red target and a
-/// yellow ball at (bx, by).
-private func smallScene(bx: Int = 10, by: Int = 30, prompt: String = "Move the yellow ball to the red square.") -> Scene {
-    var img = RGBImage(width: 64, height: 64, fill: (255, 255, 255))
-    func rect(_ x0: Int, _ y0: Int, _ x1: Int, _ y1: Int, _ c: (UInt8, UInt8, UInt8)) {
-        for y in y0..<y1 { for x in x0..<x1 { let i = (y * 64 + x) * 3; img.pixels[i] = c.0; img.pixels[i + 1] = c.1; img.pixels[i + 2] = c.2 } }
-    }
-    rect(20, 8, 23, 50, (32, 32, 32))
-    rect(48, 10, 56, 18, (208, 32, 32))
-    rect(bx - 2, by - 2, bx + 3, by + 3, (242, 194, 0))
-    return Scene(prompt: prompt, firstFrame: img)
-}
 
 /// Training examples from the generated families, and the trainer's loss on a tiny model.
 final class TrainerTests: XCTestCase {
@@ -73,6 +61,22 @@ final class TrainingRunTests: XCTestCase {
         o.tasksPerFamily = 2; o.steps = steps; o.batch = 2; o.warmupSteps = 2
         o.reflowSteps = reflowSteps; o.reflowPairs = 4; o.reflowSampleSteps = 2
         return o
+    }
+
+    /// A loss log that cannot be written (here the run folder's loss.csv leads to /dev/full,
+    /// which answers every write with ENOSPC, as a full disk does) ends the run with an error
+    /// naming the file, not a trap.
+    func testALossLogThatCannotBeWrittenEndsTheRunWithAnError() throws {
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("tutor-fulllog-\(getpid())").path
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
+        try FileManager.default.createSymbolicLink(atPath: root + "/loss.csv", withDestinationPath: "/dev/full")
+        let run = try TrainingRun(folder: root, options: tinyRun(steps: 2, reflowSteps: 0), resume: false)
+        run.log = { _ in }
+        XCTAssertThrowsError(try run.run()) { error in
+            XCTAssertTrue("\(error)".contains("loss.csv"), "\(error)")
+            XCTAssertTrue("\(error)".contains("No space left"), "\(error)")
+        }
     }
 
     /// A run stopped twice (once in the base phase, once in reflow) and resumed each time ends

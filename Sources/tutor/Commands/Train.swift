@@ -2,6 +2,7 @@ import ArgumentParser
 import Engine
 import Foundation
 import Reasoner
+import System
 import Tasks
 import Training
 
@@ -116,10 +117,10 @@ struct Train: ParsableCommand {
         do {
             run = try TrainingRun(folder: out, options: o, resume: resume)
         } catch {
-            FileHandle.standardError.write(Data("error: \(error)\n".utf8))
+            StandardError.write("error: \(error)\n")
             throw ExitCode(1)
         }
-        run.log = { line in FileHandle.standardOutput.write(Data((line + "\n").utf8)) }
+        run.log = { line in StandardOutput.line(line) }
         run.stopAfterSeconds = minutes.map { $0 * 60 }
         if profile { run.reasoner.stack.profile = OpProfile() }
         if try !run.run() { throw ExitCode(0) }
