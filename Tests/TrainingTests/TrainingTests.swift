@@ -23,6 +23,24 @@ final class TrainerTests: XCTestCase {
         }
     }
 
+    /// The shipped recipe trains on the canonical look of the four first families and writes no
+    /// `look` key (so its state.json is what it was); `--look varied` is saved and read back,
+    /// and its training tasks are the varied drawings.
+    func testTheRecipeKeepsTheCanonicalLookAndVariedIsSaved() throws {
+        let recipe = TrainingRun.Options()
+        XCTAssertEqual(recipe.families, Family.original)
+        XCTAssertNil(recipe.look)
+        let json = String(decoding: try JSONEncoder().encode(recipe), as: UTF8.self)
+        XCTAssertFalse(json.contains("\"look\""), json)
+        var varied = recipe
+        varied.look = .varied
+        let back = try JSONDecoder().decode(TrainingRun.Options.self, from: JSONEncoder().encode(varied))
+        XCTAssertEqual(back.look, .varied)
+        let a = Families.generate(family: .maze, seed: 4, look: .varied), b = Families.generate(family: .maze, seed: 4)
+        XCTAssertNotEqual(a.prompt + a.rulesJSON, b.prompt + b.rulesJSON)
+        XCTAssertNotNil(TrainingExample(task: a, config: .tiny), "a varied maze makes a training example")
+    }
+
     func testTinyModelTrainingLossFalls() {
         let r = Reasoner.makeTiny(seed: 17)
         let scenes = [smallScene(), smallScene(bx: 40, by: 50, prompt: "Move the yellow ball up.")]
