@@ -158,3 +158,98 @@ enum AlignFamily {
                      moving: Array(count..<(2 * count)), primary: count)
     }
 }
+
+extension AlignFamily {
+    /// How the varied looks draw where a piece goes.
+    enum SlotStyle: CaseIterable { case pale, slot, outlined }
+
+    /// A 2-pixel outline along the edges of shapes (a disc as a 16-gon): one thin quad per edge,
+    /// centred on it.
+    static func outline(of shapes: [Shape], width: Float = 2) -> [Shape] {
+        var out: [Shape] = []
+        for s in shapes {
+            var pts: [SIMD2<Float>]
+            switch s {
+            case let .rect(x0, y0, x1, y1): pts = [SIMD2(x0, y0), SIMD2(x1, y0), SIMD2(x1, y1), SIMD2(x0, y1)]
+            case let .disc(cx, cy, r): pts = (0..<16).map { k in let a = Float(k) * .pi / 8; return SIMD2(cx + r * cosf(a), cy + r * sinf(a)) }
+            case let .polygon(p, _): pts = p
+            }
+            for k in pts.indices {
+                let a = pts[k], b = pts[(k + 1) % pts.count], d = b - a
+                let len = max((d * d).sum().squareRoot(), 1e-4)
+                let nrm = SIMD2(-d.y, d.x) / len * (width / 2), t = d / len * (width / 2)
+                out.append(.polygon([a - t + nrm, b + t + nrm, b + t - nrm, a - t - nrm]))
+            }
+        }
+        return out
+    }
+
+    /// Pieces of the look's shapes (circle, square, triangle, diamond, bar, pentagon; star,
+    /// hexagon and plus held out), 7 to 10 pixels across, onto pale copies of themselves, grey
+    /// slots or outlines in one neutral colour; the same layouts as the canonical drawing
+    /// (local: one piece-width off; or from the upper band to the lower, in the same order).
+    static func buildVaried(_ rng: inout SplitMix64, look: inout Look, identical forced: Bool = false,
+                            style forcedStyle: SlotStyle? = nil) -> Built {
+        let frames = NativeVideo.frames, W = Float(NativeVideo.size)
+        let count = rng.int(2...3)
+        let identical = forced || look.chance(0.15)
+        var kinds: [PieceShape] = []
+        while kinds.count < count {
+            let k = look.pieceShape()
+            if !kinds.contains(k) || identical { kinds.append(k) }
+        }
+        if identical { kinds = Array(repeating: kinds[0], count: count) }
+        // 8 pixels across (10 in the held-out large scale): smaller diamonds and triangles are
+        // mostly rim, and their area swings by half as they move.
+        let S: Float = look.scale >= 1.2 ? 10 : 8
+        let sz = SIMD2<Float>(S, S)
+        var starts: [SIMD2<Float>] = [], slots: [SIMD2<Float>] = [] // top-left corners of S x S boxes
+        if rng.chance(0.4) && !identical {
+            let strip = W / Float(count)
+            for k in 0..<count {
+                let gap = Float(rng.int(1...2))
+                let horizontal = sz.x * 2 + gap + 4 <= strip && rng.chance(0.5)
+                let step = horizontal ? SIMD2(sz.x + gap, 0) : SIMD2(0, sz.y + gap)
+                let span = sz + step
+                let x0 = Float(k) * strip + 2, x1 = Float(k + 1) * strip - 2 - span.x
+                let sx = Float(rng.int(Int(x0.rounded(.up))...max(Int(x0.rounded(.up)), Int(x1.rounded(.down)))))
+                let sy = Float(rng.int(4...Int(W - 4 - span.y)))
+                let first = SIMD2(sx, sy), second = first + step
+                let pieceFirst = rng.chance(0.5)
+                starts.append(pieceFirst ? first : second); slots.append(pieceFirst ? second : first)
+            }
+        } else {
+            func layout(_ rng: inout SplitMix64) -> [Float] {
+                let total = S * Float(count) + Float(count - 1) * 3
+                let free = max(0, Int(W - 4 - total))
+                let cuts = (0..<count).map { _ in Float(rng.int(0...free)) }.sorted()
+                var xs: [Float] = [], x = 2 + cuts[0]
+                for k in 0..<count {
+                    xs.append(x)
+                    if k + 1 < count { x += S + 3 + cuts[k + 1] - cuts[k] }
+                }
+                return xs
+            }
+            let px = layout(&rng), sx = layout(&rng)
+            for k in 0..<count {
+                starts.append(SIMD2(px[k], Float(rng.int(4...(24 - Int(S))))))
+                slots.append(SIMD2(sx[k], Float(rng.int(36...(60 - Int(S))))))
+            }
+        }
+        var style = forcedStyle ?? look.rng.pick(SlotStyle.allCases)
+        if identical && style == .outlined { style = .slot }
+        let colours = identical ? look.colours(1, avoiding: []) : look.colours(count, avoiding: [])
+        func colour(_ k: Int) -> Colour { colours[identical ? 0 : k] }
+        let centre = SIMD2<Float>(S / 2, S / 2)
+        func shapes(_ k: Int, at o: SIMD2<Float>, grow: Float = 0) -> [Shape] { kinds[k].shapes(at: o + centre, size: S + grow) }
+        return PiecesTask.build(look: &look, frames: frames, kinds: kinds.map(\.rawValue), colours: (0..<count).map(colour),
+                                identical: identical, style: style,
+                                pieces: (0..<count).map { shapes($0, at: starts[$0]) },
+                                targets: (0..<count).map { shapes($0, at: slots[$0], grow: 2) },
+                                offsets: (0..<count).map { constantSpeed([starts[$0], slots[$0]], frames: frames) },
+                                wrong: [constantSpeed([starts[0], slots[1]], frames: frames), constantSpeed([starts[1], slots[0]], frames: frames)],
+                                maxStep: 0.1)
+    }
+}
+
+import Foundation

@@ -11,6 +11,17 @@ public enum Family: String, CaseIterable, Codable, Sendable {
     case align
     /// Three or four objects rearranged into a given order from left to right.
     case order
+    /// Two or three cards onto the outlines of their own shape; every outline the same colour,
+    /// so only the shape tells which outline is whose.
+    case shapes
+    /// Two or three identical pieces into as many identical slots, one piece in each.
+    case slots
+    /// A grid of tiles with one gap: the marked tile beside the gap slides into it.
+    case slide
+
+    /// The families the shipped Reasoner (v6) was trained and measured on: `tutor train`'s and
+    /// the benchmarks' default, so that their figures stay comparable.
+    public static let original: [Family] = [.maze, .obstacles, .align, .order]
 }
 
 /// Task generation: every family, every seed, deterministic.
@@ -44,9 +55,15 @@ public enum Families {
     ///     fewer past a side of 1024, to bound the memory).
     ///     The rules are the same (they name colours only); the solution stays native.
     ///   - identicalPieces: `align` only: every piece the same shape and colour.
+    ///   - look: the ranges the drawing and the wording are sampled from (`LookSplit`); the
+    ///     canonical look is today's drawing, the same bytes for every seed. A varied or
+    ///     held-out look draws the first frame at its own square size when `size` is nil.
     public static func generate(family: Family, seed: UInt64, size: (width: Int, height: Int)? = nil,
-                                identicalPieces: Bool = false) -> GeneratedTask {
-        let b = build(family: family, seed: seed, identicalPieces: identicalPieces)
+                                identicalPieces: Bool = false, look: LookSplit = .canonical) -> GeneratedTask {
+        let b = build(family: family, seed: seed, identicalPieces: identicalPieces, look: look)
+        let frameSize = size ?? b.frameSide.map { ($0, $0) }
+        // A look's own square side: the first frame averages the native render's samples exactly.
+        let samples = size == nil && b.frameSide != nil ? max(1, b.scene.scale * NativeVideo.size / b.frameSide!) : nil
         let solution = b.scene.render()
         let tracks = b.moving.map { k in
             let layer = b.scene.layers[k]
@@ -54,20 +71,26 @@ public enum Families {
                               offsets: layer.offsets)
         }
         return GeneratedTask(family: family.rawValue, seed: seed, prompt: b.prompt, rulesJSON: RulesText.pretty(b.rules),
-                             firstFrame: size.map { b.scene.image(width: $0.width, height: $0.height, samples: max(1, min(4, 4096 / max($0.width, $0.height)))) }
+                             firstFrame: frameSize.map { b.scene.image(width: $0.width, height: $0.height, samples: samples ?? Families.samples(for: $0)) }
                                 ?? b.scene.sampleImage(frame: 0),
                              solution: solution, tracks: tracks)
     }
 
+    /// Samples per pixel along each axis for a first frame of this size: 4, fewer past a side
+    /// of 1024 (bounds the memory).
+    static func samples(for size: (width: Int, height: Int)) -> Int {
+        max(1, min(4, 4096 / max(size.width, size.height)))
+    }
+
     /// The solution video with `fault` injected, at native size; nil when the fault does not
     /// apply to this task (a maze has no outlines; a ball one cell from its target cannot teleport).
-    public static func faultyVideo(family: Family, seed: UInt64, fault: Fault) -> Video? {
-        let b = build(family: family, seed: seed)
+    public static func faultyVideo(family: Family, seed: UInt64, fault: Fault, look: LookSplit = .canonical) -> Video? {
+        let b = build(family: family, seed: seed, look: look)
         guard let scene = fault.apply(to: b) else { return nil }
         return Video(images: scene.render())
     }
 
-    static func build(family: Family, seed: UInt64, identicalPieces: Bool = false) -> Built {
+    static func build(family: Family, seed: UInt64, identicalPieces: Bool = false, look split: LookSplit = .canonical) -> Built {
         // Mix the family into the stream so that equal seeds of two families are unrelated.
         let salt: UInt64
         switch family {
@@ -75,13 +98,33 @@ public enum Families {
         case .obstacles: salt = 0x6f627374
         case .align: salt = 0x616c6967
         case .order: salt = 0x6f726472
+        case .shapes: salt = 0x73686170
+        case .slots: salt = 0x736c6f74
+        case .slide: salt = 0x736c6964
         }
         var rng = SplitMix64(seed: seed ^ (salt &* 0x9E37_79B9_7F4A_7C15))
+        if split != .canonical || !Family.original.contains(family) {
+            var look = Look(split: split, seed: seed, salt: salt)
+            var b: Built
+            switch family {
+            case .maze: b = MazeFamily.buildVaried(&rng, look: &look)
+            case .obstacles: b = ObstaclesFamily.buildVaried(&rng, look: &look)
+            case .align: b = AlignFamily.buildVaried(&rng, look: &look, identical: identicalPieces)
+            case .order: b = OrderFamily.buildVaried(&rng, look: &look)
+            case .shapes: b = ShapesFamily.build(&rng, look: &look)
+            case .slots: b = SlotsFamily.build(&rng, look: &look)
+            case .slide: b = SlideFamily.build(&rng, look: &look)
+            }
+            b.frameSide = look.frameSide
+            b.scene.scale = Look.samples
+            return b
+        }
         switch family {
         case .maze: return MazeFamily.build(&rng)
         case .obstacles: return ObstaclesFamily.build(&rng)
         case .align: return AlignFamily.build(&rng, identical: identicalPieces)
         case .order: return OrderFamily.build(&rng)
+        default: fatalError("unreachable: the new families are built above")
         }
     }
 }
@@ -101,6 +144,8 @@ struct Built {
     var goalNeedsArrival = true
     /// Offsets for the family's own fault (`wrongOutline`, `wrongOrder`): layer -> `[frames]`.
     var wrongEnding: [Int: [SIMD2<Float>]] = [:]
+    /// The first frame's side in pixels, when the look chose one (nil: the 256 x 256 sample grid).
+    var frameSide: Int? = nil
 }
 
 /// Palettes from which each task picks colours far enough apart that colour masks never

@@ -13,8 +13,16 @@ enum ObstaclesFamily {
     static let cells = 7
     static let radius: Float = 3
 
-    static func build(_ rng: inout SplitMix64) -> Built {
-        let frames = NativeVideo.frames, g = cells
+    /// Where the crosses, the ball and the target are, and the ball's route of cells.
+    struct Layout {
+        var ox: Float, oy: Float
+        var crosses: Set<Int>
+        var start: Int, target: Int
+        var path: [Int]
+    }
+
+    static func layout(_ rng: inout SplitMix64) -> Layout {
+        let g = cells
         let ox = Float(rng.int(0...1)), oy = Float(rng.int(0...1))
         var crosses = Set<Int>()
         var start = 0, target = 0, path: [Int] = []
@@ -52,6 +60,13 @@ enum ObstaclesFamily {
         // The layout search above draws from rng exactly as before; the ball follows the
         // layout's canonical route, which has the same length.
         path = canonicalPath(from: start, to: target, blocked: crosses)
+        return Layout(ox: ox, oy: oy, crosses: crosses, start: start, target: target, path: path)
+    }
+
+    static func build(_ rng: inout SplitMix64) -> Built {
+        let frames = NativeVideo.frames, g = cells
+        let lay = layout(&rng)
+        let ox = lay.ox, oy = lay.oy, crosses = lay.crosses, start = lay.start, target = lay.target, path = lay.path
 
         let bg = rng.pick(Palette.backgrounds), dark = rng.pick(Palette.darks)
         let red = Palette.brights.last!
@@ -87,6 +102,26 @@ enum ObstaclesFamily {
             ])
         let prompt = "Move the \(ballWords) to the red square without touching any of the \(dark.name) crosses."
         return Built(scene: scene, prompt: prompt, rules: rules, moving: [2], primary: 2, obstacles: 0)
+    }
+
+    /// The same layouts in a sampled look: one glyph for every obstacle (plus, dot, block,
+    /// bar; x and diamond held out), the ball's radius scaled (2.2 to 3.5: it stays a pixel
+    /// clear of a glyph in the next cell), the target in one of the look's styles.
+    static func buildVaried(_ rng: inout SplitMix64, look: inout Look) -> Built {
+        let frames = NativeVideo.frames, g = cells
+        let lay = layout(&rng)
+        let glyph = look.glyph()
+        func origin(_ c: Int) -> SIMD2<Float> { SIMD2(lay.ox + Float(c % g) * pitch, lay.oy + Float(c / g) * pitch) }
+        func centre(_ c: Int) -> SIMD2<Float> { origin(c) + SIMD2(4.5, 4.5) }
+        var shapes: [Shape] = []
+        for c in lay.crosses.sorted() { shapes += glyph.shapes(at: centre(c), vertical: look.chance(0.5)) }
+        let r = max(2.2, min(3.5, radius * look.scale))
+        let to = origin(lay.target)
+        let nouns = glyph.plural
+        let ballWord = look.words(Wording.ball), avoid = look.words(Wording.avoidObstacles) + " " + nouns
+        return BallTask.build(look: &look, frames: frames, obstacleShapes: shapes, route: lay.path.map(centre),
+                              target: centre(lay.target), targetCell: SIMD4(to.x + 1, to.y + 1, to.x + 8, to.y + 8), radius: r,
+                              obstacleName: "obstacles", obstacleWords: nouns, ballWord: ballWord, avoidPhrase: avoid, via: "")
     }
 
     /// The route the solution takes: among the shortest 4-connected paths, the one with the

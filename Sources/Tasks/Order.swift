@@ -103,3 +103,70 @@ enum OrderFamily {
         return out
     }
 }
+
+extension OrderFamily {
+    /// The same task in a sampled look: one shape of the look for every object (6 to 8 pixels
+    /// across, so the lanes 9 pixels apart stay clear), colours from the gamut, the order
+    /// worded in several ways.
+    static func buildVaried(_ rng: inout SplitMix64, look: inout Look) -> Built {
+        let frames = NativeVideo.frames, W = Float(NativeVideo.size)
+        let count = rng.int(3...4)
+        let colours = look.colours(count, avoiding: [])
+        let kind = look.pieceShape()
+        let size = max(6, min(8, 2 * (3.6 * look.scale).rounded()))
+        let x0 = ((W - spacing * Float(count - 1)) / 2).rounded(.down) + Float(rng.int(-2...2))
+        let rowY = Float(32 + rng.int(-4...4))
+        var goal = Array(0..<count); rng.shuffle(&goal)
+        var startOrder = goal
+        if rng.chance(0.4) {
+            let k = rng.int(0..<(count - 1)); startOrder.swapAt(k, k + 1)
+        } else {
+            while startOrder == goal || zip(startOrder, goal).filter({ $0 != $1 }).count < 2 { rng.shuffle(&startOrder) }
+        }
+        var startSlot = [Int](repeating: 0, count: count)
+        for (slot, obj) in startOrder.enumerated() { startSlot[obj] = slot }
+        var scene = Scene(background: look.background, layers: look.gridLayer(frames: frames))
+        let skip = scene.layers.count
+        let solution = plan(from: startSlot, to: goal, frames: frames)
+        for i in 0..<count {
+            var l = Layer(color: colours[i], shapes: kind.shapes(at: SIMD2(x0 + spacing * Float(startSlot[i]), rowY), size: size), frames: frames)
+            l.offsets = solution[i]
+            scene.layers.append(l)
+        }
+        let distractor = look.chance(0.3) ? Distractor.add(to: &scene, look: &look, avoiding: colours, skipLayers: skip) : nil
+
+        let noun = kind.rawValue
+        let names = colours.map(\.name)
+        var objects = colours.map { ($0.name, RulesText.object($0)) }
+        let ordered = goal.map { names[$0] }
+        var process: [JSONValue] = []
+        for n in names { process.append(RulesText.intact(n, "\(n) \(noun)", areaTolerance: 0.5)) }
+        for n in names { process.append(RulesText.smooth(n, "\(n) \(noun)", maxStep: 0.12)) }
+        if let d = distractor {
+            objects.append((d.name, RulesText.object(d.colour)))
+            process.append(d.question)
+        }
+        let rules = RulesText.file(
+            objects: objects,
+            goal: RulesText.question("By the end of the video, are the \(noun)s in the order \(ordered.joined(separator: ", ")) from left to right?",
+                                     "order", [("objects", .array(ordered.map { .string($0) })), ("axis", .string("x"))]),
+            process: process)
+        let list = ordered.dropLast().joined(separator: ", ") + " and " + ordered.last!
+        var prompt: String
+        switch look.rng.int(0...1) {
+        case 0: prompt = "\(look.words(Wording.arrange)) the \(noun)s so that \(look.words(Wording.orderPhrase)) \(list)."
+        default: prompt = "From left to right the \(noun)s should be \(list). \(look.words(Wording.arrange)) them."
+        }
+        prompt += look.words(Wording.extra)
+        if let d = distractor, look.chance(0.5) { prompt += " Leave the \(d.words) where it is." }
+
+        var wrongGoal = goal
+        let k = rng.int(0..<(count - 1)); wrongGoal.swapAt(k, k + 1)
+        let wrongPlan = plan(from: startSlot, to: wrongGoal, frames: frames)
+        var wrong: [Int: [SIMD2<Float>]] = [:]
+        for i in 0..<count { wrong[skip + i] = wrongPlan[i] }
+        let primary = skip + ((0..<count).first { startSlot[$0] != goal.firstIndex(of: $0)! } ?? 0)
+        return Built(scene: scene, prompt: prompt, rules: rules, moving: Array(skip..<(skip + count)), primary: primary,
+                     goalNeedsArrival: false, wrongEnding: wrong)
+    }
+}

@@ -25,11 +25,40 @@ struct Colour: Sendable, Equatable {
 enum Shape: Sendable, Equatable {
     case rect(x0: Float, y0: Float, x1: Float, y1: Float)
     case disc(cx: Float, cy: Float, r: Float)
+    /// A simple polygon (vertices in order, either winding), with its bounds cached; a point is
+    /// inside by the even-odd rule, so coverage is exact at every sample.
+    case polygon([SIMD2<Float>], bounds: SIMD4<Float>)
+
+    /// A polygon from its vertices.
+    static func polygon(_ points: [SIMD2<Float>]) -> Shape {
+        var b = SIMD4<Float>(.infinity, .infinity, -.infinity, -.infinity)
+        for p in points { b = SIMD4(min(b.x, p.x), min(b.y, p.y), max(b.z, p.x), max(b.w, p.y)) }
+        return .polygon(points, bounds: b)
+    }
 
     @inline(__always) func contains(_ x: Float, _ y: Float) -> Bool {
         switch self {
         case let .rect(x0, y0, x1, y1): return x >= x0 && x < x1 && y >= y0 && y < y1
         case let .disc(cx, cy, r): return (x - cx) * (x - cx) + (y - cy) * (y - cy) < r * r
+        case let .polygon(p, b):
+            if x < b.x || x >= b.z || y < b.y || y >= b.w { return false }
+            var inside = false
+            var j = p.count - 1
+            for i in 0..<p.count {
+                let a = p[i], c = p[j]
+                if (a.y > y) != (c.y > y) && x < (c.x - a.x) * (y - a.y) / (c.y - a.y) + a.x { inside.toggle() }
+                j = i
+            }
+            return inside
+        }
+    }
+
+    /// The shape moved by `d`.
+    func shifted(_ d: SIMD2<Float>) -> Shape {
+        switch self {
+        case let .rect(x0, y0, x1, y1): return .rect(x0: x0 + d.x, y0: y0 + d.y, x1: x1 + d.x, y1: y1 + d.y)
+        case let .disc(cx, cy, r): return .disc(cx: cx + d.x, cy: cy + d.y, r: r)
+        case let .polygon(p, b): return .polygon(p.map { $0 + d }, bounds: b + SIMD4(d.x, d.y, d.x, d.y))
         }
     }
 
@@ -38,6 +67,7 @@ enum Shape: Sendable, Equatable {
         switch self {
         case let .rect(x0, y0, x1, y1): return SIMD4(x0, y0, x1, y1)
         case let .disc(cx, cy, r): return SIMD4(cx - r, cy - r, cx + r, cy + r)
+        case let .polygon(_, b): return b
         }
     }
 }

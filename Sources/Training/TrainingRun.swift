@@ -32,7 +32,11 @@ public final class TrainingRun {
         public var warmupSteps: Int = 200
         /// Tasks generated per family from the training seeds (0 ..< tasksPerFamily).
         public var tasksPerFamily: Int = 3000
-        public var families: [Family] = Family.allCases
+        /// The families the shipped model was trained on unless set (`Family.original`).
+        public var families: [Family] = Family.original
+        /// The look the training tasks are drawn in: nil for the canonical look (the shipped
+        /// recipe), `varied` for the training ranges (`LookSplit`).
+        public var look: LookSplit?
         public var reflowSteps: Int = 300
         public var reflowPairs: Int = 2000
         public var reflowSampleSteps: Int = 8
@@ -50,7 +54,7 @@ public final class TrainingRun {
         public init() {}
 
         enum CodingKeys: String, CodingKey {
-            case seed, steps, batch, families, width, depth, heads
+            case seed, steps, batch, families, look, width, depth, heads
             case mlpRatio = "mlp_ratio", initFrom = "init_from"
             case learningRate = "learning_rate", warmupSteps = "warmup_steps", tasksPerFamily = "tasks_per_family"
             case reflowSteps = "reflow_steps", reflowPairs = "reflow_pairs", reflowSampleSteps = "reflow_sample_steps"
@@ -146,12 +150,13 @@ public final class TrainingRun {
         var skipped = 0
         for fam in options.families {
             for seed in 0..<UInt64(options.tasksPerFamily) {
-                let task = Families.generate(family: fam, seed: seed)
+                let task = Families.generate(family: fam, seed: seed, look: options.look ?? .canonical)
                 if let e = TrainingExample(task: task, config: reasoner.config) { examples.append(e) } else { skipped += 1 }
             }
         }
-        log(String(format: "data: %d training tasks from %@ (%d skipped: a moving object without a layer) in %.1f s",
-                   examples.count, options.families.map(\.rawValue).joined(separator: ", "), skipped, Date().timeIntervalSince(t0)))
+        log(String(format: "data: %d training tasks from %@ in the %@ look (%d skipped: a moving object without a layer) in %.1f s",
+                   examples.count, options.families.map(\.rawValue).joined(separator: ", "), (options.look ?? .canonical).rawValue,
+                   skipped, Date().timeIntervalSince(t0)))
     }
 
     /// Runs the remaining phases. Returns false when stopped early by `stopAfterSeconds` or

@@ -7,6 +7,8 @@ extension GradientPath: ExpressibleByArgument {}
 extension LossTerms: ExpressibleByArgument {}
 // The generated task families, as `tutor train` and `tutor bench strategies` take them.
 extension Family: ExpressibleByArgument {}
+// The look splits, as make-task, train and the benchmarks take them.
+extension LookSplit: ExpressibleByArgument {}
 
 extension Tutor {
     /// Every subcommand, in the order `--help` lists them.

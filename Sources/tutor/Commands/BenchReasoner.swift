@@ -46,6 +46,12 @@ struct BenchReasoner: ParsableCommand {
     @Option(help: "Threads.")
     var threads = 2
 
+    @Option(name: .customLong("family"), help: "A family to include (repeatable; default the shipped model's: maze, obstacles, align, order).")
+    var families: [Family] = []
+
+    @Option(help: "canonical, varied or heldout: the look the tasks are drawn in (one split per run).")
+    var look: LookSplit = .canonical
+
     @Option(help: "Final video: layers that never move more than this many pixels are drawn static.")
     var staticThreshold: Float = Compositor.staticThreshold
 
@@ -72,8 +78,8 @@ struct BenchReasoner: ParsableCommand {
             StandardError.line("error: \(ErrorText.describe(error))")
             throw ExitCode(1)
         }
-        print("model: \(model) (\(reasoner.config.name), \(reasoner.parameterCount) parameters); \(steps)-step samples, final-video rendering, \(threads) threads")
-        let families = Family.allCases
+        print("model: \(model) (\(reasoner.config.name), \(reasoner.parameterCount) parameters); \(steps)-step samples, final-video rendering, \(threads) threads; \(look.rawValue) look")
+        let families = self.families.isEmpty ? Family.original : self.families
         let perFamily = max(1, tasks / families.count)
         let spreadPerFamily = max(0, spreadTasks / families.count)
         var tallies: [Family: Tally] = [:]
@@ -84,7 +90,7 @@ struct BenchReasoner: ParsableCommand {
             var tally = Tally()
             for k in 0..<perFamily {
                 let seed = firstSeed + UInt64(k)
-                let task = Families.generate(family: family, seed: seed)
+                let task = Families.generate(family: family, seed: seed, look: look)
                 let first = try JPEG.decode(JPEG.encode(task.firstFrame, quality: 95))
                 let rules = try RuleFile.parse(Array(task.rulesJSON.utf8))
                 let teacher = Teacher(rules: rules, firstFrame: first)

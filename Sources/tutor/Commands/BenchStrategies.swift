@@ -21,12 +21,17 @@ struct BenchStrategies: ParsableCommand {
         and overall, the mean cost in model evaluations (a backward pass counts two), mean and median \
         seconds per task, the failed questions by check type, and the process's peak resident memory. \
         best-of-n's n is chosen after teacher-lora has run, so that its mean cost is at least teacher-lora's \
-        (unless --best-of-n fixes it). --steps, --loss and --gradient are the ablation switches.
+        (unless --best-of-n fixes it). --steps, --loss and --gradient are the ablation switches. --look draws \
+        the generated tasks in one look split per run (canonical, varied or heldout): run it once per split \
+        for the three columns.
         """
     )
 
-    @Option(name: .customLong("family"), help: "A family to include (repeatable; default all: maze, obstacles, align, order).")
+    @Option(name: .customLong("family"), help: "A family to include (repeatable; default the shipped model's: maze, obstacles, align, order; also shapes, slots, slide).")
     var families: [Family] = []
+
+    @Option(help: "canonical, varied or heldout: the look the generated tasks are drawn in (one split per run).")
+    var look: LookSplit = .canonical
 
     @Option(help: "Held-out seeds A..<B (default 1000000..<1000000+count).")
     var seeds: String?
@@ -120,13 +125,13 @@ struct BenchStrategies: ParsableCommand {
             }
             return out
         }
-        let fams = families.isEmpty ? Family.allCases : families
+        let fams = families.isEmpty ? Family.original : families
         let range = seeds.flatMap(parseSeeds) ?? (Families.heldOutSeedStart..<(Families.heldOutSeedStart + UInt64(count)))
         var out: [BenchTask] = []
         for f in fams {
             for seed in range {
                 let t = Families.generate(family: f, seed: seed, size: size.flatMap(Families.parseSize),
-                                          identicalPieces: identicalPieces && f == .align)
+                                          identicalPieces: identicalPieces && f == .align, look: look)
                 let first = try JPEG.decode(JPEG.encode(t.firstFrame, quality: 95, subsample444: true))
                 var job = JobSettings()
                 job.seed = seed

@@ -9,7 +9,8 @@ struct BenchTeacher: ParsableCommand {
         commandName: "teacher",
         abstract: "Measure the Teacher and the judge on held-out generated tasks.",
         discussion: """
-        For each task (split evenly across the four families, held-out seeds from --first-seed): the judge's \
+        For each task (split evenly across the families, held-out seeds from --first-seed, drawn in the --look \
+        split: canonical, varied or heldout): the judge's \
         verdict on the solution video; for each fault that applies, whether the judge catches it; whether \
         p_yes (above or below 0.5) agrees with the judge on every question of every video; and timings. \
         The first frame goes through JPEG (quality 95, 4:4:4) as it would in a task folder.
@@ -22,11 +23,19 @@ struct BenchTeacher: ParsableCommand {
     @Option(help: "First seed (1000000 and up are held out).")
     var firstSeed: UInt64 = Families.heldOutSeedStart
 
+    @Option(help: "canonical, varied or heldout: the look the tasks are drawn in.")
+    var look: LookSplit = .canonical
+
+    @Option(name: .customLong("family"), help: "A family to include (repeatable; default all).")
+    var families: [Family] = []
+
     struct Tally {
         var solutionsPassed = 0, solutions = 0, jpegPassed = 0
         var caught: [Fault: (Int, Int)] = [:]
         var agree = 0, pairs = 0
         var disagreements: [String] = []
+        /// Solutions the judge fails, with the failed questions.
+        var failures: [String] = []
         /// Solutions whose teacher loss is at most the default stop loss, and the sum of their losses.
         var underStopLoss = 0, solutionLoss = 0.0
         var minPYes: Float = 1
@@ -34,18 +43,19 @@ struct BenchTeacher: ParsableCommand {
     }
 
     func run() throws {
-        let perFamily = max(1, tasks / Family.allCases.count)
+        let fams = families.isEmpty ? Family.allCases : families
+        let perFamily = max(1, tasks / fams.count)
         var tallies: [Family: Tally] = [:]
         var genTime = 0.0, compileTime = 0.0, scoreTime = 0.0, judgeTime = 0.0, gens = 0, scores = 0, judges = 0
         let clock = ContinuousClock()
         func ms(_ d: Duration) -> Double { Double(d.components.seconds) * 1000 + Double(d.components.attoseconds) / 1e15 }
 
-        for family in Family.allCases {
+        for family in fams {
             var tally = Tally()
             for k in 0..<perFamily {
                 let seed = firstSeed + UInt64(k)
                 var task: GeneratedTask!
-                genTime += ms(clock.measure { task = Families.generate(family: family, seed: seed) }); gens += 1
+                genTime += ms(clock.measure { task = Families.generate(family: family, seed: seed, look: look) }); gens += 1
                 let rules = try RuleFile.parse(Array(task.rulesJSON.utf8))
                 let first = try JPEG.decode(JPEG.encode(task.firstFrame))
                 var teacher: Teacher!
@@ -77,15 +87,15 @@ struct BenchTeacher: ParsableCommand {
                 }
                 tally.solutions += 1
                 if check(solution, "solution") { tally.solutionsPassed += 1 }
-                else if tally.disagreements.count < 3 {
+                else if tally.failures.count < 4 {
                     let j = teacher.judge(solution)
-                    for q in j.questions where !q.satisfied { tally.disagreements.append("seed \(seed) solution fails \(q.type): \(q.evidence.serialized())") }
+                    for q in j.questions where !q.satisfied { tally.failures.append("\(family.rawValue) seed \(seed) solution fails \(q.type) \"\(q.question)\": \(q.evidence.serialized())") }
                 }
                 // As `tutor run` writes frames: JPEG quality 95, 4:4:4, read back.
                 let written = Video(images: try task.solution.map { try JPEG.decode(JPEG.encode($0)) })
                 if check(written, "solution as JPEG") { tally.jpegPassed += 1 }
                 for fault in Fault.allCases {
-                    guard let v = Families.faultyVideo(family: family, seed: seed, fault: fault) else { continue }
+                    guard let v = Families.faultyVideo(family: family, seed: seed, fault: fault, look: look) else { continue }
                     let passed = check(v, fault.rawValue)
                     var c = tally.caught[fault] ?? (0, 0)
                     c.1 += 1
@@ -97,9 +107,8 @@ struct BenchTeacher: ParsableCommand {
         }
 
         func pct(_ a: Int, _ b: Int) -> String { b == 0 ? "-" : String(format: "%d/%d (%.1f%%)", a, b, 100 * Double(a) / Double(b)) }
-        let fams = Family.allCases
         print("$ tutor bench teacher \(CommandLine.arguments.dropFirst(3).joined(separator: " "))".trimmingCharacters(in: .whitespaces))
-        print("held-out seeds \(firstSeed) ..< \(firstSeed + UInt64(perFamily)), \(perFamily) tasks per family, \(perFamily * fams.count) in all\n")
+        print("held-out seeds \(firstSeed) ..< \(firstSeed + UInt64(perFamily)), \(perFamily) tasks per family, \(perFamily * fams.count) in all, \(look.rawValue) look\n")
         var header = "| measure |"
         var rule = "| --- |"
         for f in fams { header += " \(f.rawValue) |"; rule += " --- |" }
@@ -126,6 +135,11 @@ struct BenchTeacher: ParsableCommand {
                      genTime / Double(gens), compileTime / Double(gens), scoreTime / Double(scores), judgeTime / Double(judges)))
         print("")
         for f in fams { print(tallies[f]!.minPYesNote) }
+        let failures = fams.flatMap { tallies[$0]!.failures }
+        if !failures.isEmpty {
+            print("\nsolutions that fail:")
+            for n in failures { print("  " + n) }
+        }
         let notes = fams.flatMap { tallies[$0]!.disagreements }
         if !notes.isEmpty {
             print("\nfirst disagreements and failures:")

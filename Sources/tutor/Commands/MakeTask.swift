@@ -12,15 +12,20 @@ struct MakeTask: ParsableCommand {
         discussion: """
         Families: maze (a ball through a maze to a target), obstacles (a ball to a target across a grid of \
         crosses), align (pieces onto the outlines of their shape), order (objects rearranged into a given \
-        order). Writes prompt.txt, rules.json and first_frame.jpg (256 x 256, quality 95, 4:4:4) into DIR, \
+        order), shapes (cards onto outlines of one colour, matched by shape), slots (identical pieces into \
+        identical slots), slide (a tile into the gap of a sliding puzzle). Writes prompt.txt, rules.json and first_frame.jpg (256 x 256, quality 95, 4:4:4) into DIR, \
         and with --solution the solution video as solution/00.jpg ... 15.jpg at the native 64 x 64. \
         --size WxH draws the same task at another size and aspect (as large as fits, centred, anti-aliased); \
         --png writes first_frame.png instead; --identical-pieces makes align's pieces one shape and colour. \
+        --look canonical (default: the drawing the shipped model knows), varied (sampled from the training \
+        ranges of background, grid lines, colours, shapes, glyphs, target styles, sizes, maze styles and \
+        wording) or heldout (from ranges varied never uses); a varied or held-out first frame is a square of \
+        its own size unless --size is given. \
         Seeds below 1000000 are the training set; 1000000 and up are held out for evaluation.
         """
     )
 
-    @Argument(help: "maze, obstacles, align or order.")
+    @Argument(help: "maze, obstacles, align, order, shapes, slots or slide.")
     var family: String
 
     @Option(help: "The task's seed (the same seed gives the same task).")
@@ -41,6 +46,9 @@ struct MakeTask: ParsableCommand {
     @Flag(help: "align: every piece the same shape and colour, every outline alike.")
     var identicalPieces = false
 
+    @Option(help: "canonical, varied or heldout: the ranges the look and wording are drawn from.")
+    var look: LookSplit = .canonical
+
     func validate() throws {
         if Family(rawValue: family) == nil {
             throw ValidationError("unknown family '\(family)'; use one of \(Family.allCases.map(\.rawValue).joined(separator: ", "))")
@@ -51,7 +59,7 @@ struct MakeTask: ParsableCommand {
 
     func run() throws {
         let task = Families.generate(family: Family(rawValue: family)!, seed: seed, size: size.flatMap(Families.parseSize),
-                                     identicalPieces: identicalPieces)
+                                     identicalPieces: identicalPieces, look: look)
         let dir = URL(fileURLWithPath: out)
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         try AtomicFile.write(task.prompt + "\n", to: dir.appendingPathComponent("prompt.txt").path)
@@ -72,6 +80,6 @@ struct MakeTask: ParsableCommand {
                 try AtomicFile.write(JPEG.encode(frame, quality: 95, subsample444: true), to: sdir.appendingPathComponent(name).path)
             }
         }
-        print("\(out): \(family) seed \(seed)\(Families.isHeldOut(seed: seed) ? " (held out)" : " (training)")")
+        print("\(out): \(family) seed \(seed)\(Families.isHeldOut(seed: seed) ? " (held out)" : " (training)")\(look == .canonical ? "" : ", \(look.rawValue) look")")
     }
 }

@@ -58,8 +58,11 @@ struct Train: ParsableCommand {
     @Option(help: "Training tasks generated per family.")
     var tasksPerFamily = recipe.tasksPerFamily
 
-    @Option(name: .customLong("family"), help: "A family to train on (repeatable; default all: maze, obstacles, align, order).")
+    @Option(name: .customLong("family"), help: "A family to train on (repeatable; default the shipped model's: maze, obstacles, align, order; also shapes, slots, slide).")
     var families: [Family] = []
+
+    @Option(help: "The look of the training tasks: canonical (the shipped recipe) or varied (the training ranges of every look; heldout is for benchmarks only).")
+    var look: LookSplit = .canonical
 
     @Option(help: "Peak learning rate of the base phase.")
     var learningRate = recipe.learningRate
@@ -98,6 +101,7 @@ struct Train: ParsableCommand {
         if let m = minutes, !(m > 0) { throw ValidationError("--minutes must be positive") }
         if tasksPerFamily < 1 { throw ValidationError("--tasks-per-family must be at least 1") }
         if Set(families).count != families.count { throw ValidationError("--family names a family twice") }
+        if look == .heldout { throw ValidationError("--look heldout is held out for benchmarks; train on canonical or varied") }
     }
 
     func run() throws {
@@ -107,6 +111,7 @@ struct Train: ParsableCommand {
         o.warmupSteps = min(200, max(1, steps / 10))
         o.tasksPerFamily = tasksPerFamily; o.reflowSteps = reflowSteps; o.reflowPairs = reflowPairs
         if !families.isEmpty { o.families = families }
+        if look != .canonical { o.look = look }
         o.checkpointMinutes = checkpointMinutes; o.width = width; o.depth = depth; o.heads = heads; o.mlpRatio = mlpRatio; o.initFrom = initFrom
         let run: TrainingRun
         do {
