@@ -56,6 +56,7 @@ let package = Package(
         .testTarget(name: "ModelFilesTests", dependencies: ["Basics", "ModelFiles"]),
         .testTarget(name: "EngineTests", dependencies: ["Basics", "Engine", "System"]),
         .testTarget(name: "TeacherTests", dependencies: ["Basics", "Teacher", "Tasks", "Media"]),
+        .testTarget(name: "TasksTests", dependencies: ["Basics", "Media", "Tasks", "Teacher"]),
         .testTarget(name: "ReasonerTests", dependencies: ["Basics", "Reasoner", "TestSupport", "Engine", "Tasks", "ModelFiles"]),
         .testTarget(name: "TrainingTests", dependencies: ["Basics", "Engine", "Media", "Reasoner", "Tasks", "TestSupport", "Training"]),
         .testTarget(name: "TaskFolderTests", dependencies: ["Basics", "TaskFolder", "Media"]),
