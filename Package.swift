@@ -32,7 +32,7 @@ let package = Package(
         .target(name: "Teacher", dependencies: ["Media"]),
         .target(name: "Tasks", dependencies: ["Basics", "Media", "Teacher"]),
         .target(name: "Reasoner", dependencies: ["Basics", "Engine", "Media", "ModelFiles"]),
-        .target(name: "Training", dependencies: ["Basics", "Engine", "ModelFiles", "Reasoner", "Tasks"]),
+        .target(name: "Training", dependencies: ["Basics", "Engine", "Media", "ModelFiles", "Reasoner", "Tasks", "TaskFolder", "Teacher"]),
         .target(name: "TaskFolder", dependencies: ["Media", "ModelFiles", "Teacher"]),
         .target(name: "Adaptation", dependencies: ["Basics", "Engine", "Media", "ModelFiles", "Teacher", "Reasoner", "TaskFolder"]),
         .target(name: "Spool", dependencies: ["CInotify"]),
