@@ -1,3 +1,4 @@
+import Engine
 import Foundation
 import Media
 import Reasoner
@@ -153,5 +154,35 @@ final class TrainingFolderTests: XCTestCase {
         XCTAssertThrowsError(try TrainingFolder.prepare(tasks: root.path, data: out, heldOutShare: 0, log: { _ in })) {
             XCTAssertTrue("\($0)".contains("no usable example"), "\($0)")
         }
+    }
+
+    /// 20,000 empty example folders: each is listed with its reason, and memory does not grow
+    /// with the folder (the listing goes to a file, the examples are streamed).
+    func testTwentyThousandEmptyFoldersInFlatMemory() throws {
+        let n = 20_000
+        // In memory where the machine has it: creating and removing 20,000 folders on disk
+        // takes a minute, which is the file system's time, not tutor's.
+        if FileManager.default.isWritableFile(atPath: "/dev/shm") {
+            try? FileManager.default.removeItem(at: root)
+            root = URL(fileURLWithPath: "/dev/shm/tutor-trainfolder-\(UUID().uuidString)")
+            try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
+        }
+        for i in 0..<n { mkdir(root.appendingPathComponent("ex\(i)").path, 0o755) }
+        try TrainingLayout.write(family: .order, seed: 1, size: nil, png: true, finalOnly: true, to: root)
+        let out = root.path + "-run"
+        defer { try? FileManager.default.removeItem(atPath: out) }
+        let before = ProcessMemory.residentBytes() ?? 0
+        var progress = 0
+        let s = try TrainingFolder.prepare(tasks: root.path, data: out, heldOutShare: 0, every: 5000, log: { _ in progress += 1 })
+        let grown = (ProcessMemory.residentBytes() ?? 0) - before
+        XCTAssertEqual(s.entries, n + 1)
+        XCTAssertEqual(s.training, 1)
+        XCTAssertEqual(s.unusable, n)
+        XCTAssertEqual(s.reasons, ["no first frame": n])
+        XCTAssertEqual(progress, 4)
+        let lines = try String(contentsOfFile: out + "/unusable.txt", encoding: .utf8).split(separator: "\n")
+        XCTAssertEqual(lines.count, n)
+        XCTAssertTrue(lines.allSatisfy { $0.hasSuffix("\tno first_frame.png or first_frame.jpg") })
+        XCTAssertLessThan(grown, 32 << 20, "resident memory grew by \(grown >> 20) MiB reading \(n) examples")
     }
 }
