@@ -47,7 +47,7 @@ public enum ExampleTracker {
                 throw ExampleProblem("\(name) is \(frame.width) x \(frame.height), the first frame \(img.width) x \(img.height): every solution frame must have the first frame's size")
             }
             return frame.width == cut.width && frame.height == cut.height
-                ? frame.pixels.map { Float($0) / 255 } : frame.resizedFloat(width: cut.width, height: cut.height)
+                ? frame.pixels.map { Float($0) / 255 } : AreaShrink.shrink(frame, width: cut.width, height: cut.height)
         }
         let interpolated = ex.frames.count < 2
         do {

@@ -185,4 +185,15 @@ final class TrainingFolderTests: XCTestCase {
         XCTAssertTrue(lines.allSatisfy { $0.hasSuffix("\tno first_frame.png or first_frame.jpg") })
         XCTAssertLessThan(grown, 32 << 20, "resident memory grew by \(grown >> 20) MiB reading \(n) examples")
     }
+
+    /// The tracker's shrink is the area average `resizedFloat` computes, at any ratio.
+    func testAreaShrinkIsTheAreaAverage() {
+        var rng = SystemRandomNumberGenerator()
+        let img = RGBImage(width: 37, height: 23, pixels: (0..<(37 * 23 * 3)).map { _ in UInt8.random(in: 0...255, using: &rng) })
+        for (w, h) in [(37, 23), (10, 7), (8, 8), (19, 22), (1, 1)] {
+            let a = AreaShrink.shrink(img, width: w, height: h), b = img.resizedFloat(width: w, height: h)
+            XCTAssertEqual(a.count, b.count)
+            XCTAssertLessThan(zip(a, b).map { abs($0 - $1) }.max() ?? 1, 1e-4, "\(w) x \(h)")
+        }
+    }
 }

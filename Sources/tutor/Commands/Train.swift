@@ -149,7 +149,8 @@ struct Train: ParsableCommand {
             if fineTune && o.initFrom == nil { o.initFrom = try ModelLocation.resolve(option: nil).path }
             run = try TrainingRun(folder: out, options: o, resume: resume)
             run.log = { line in FileHandle.standardOutput.write(Data((line + "\n").utf8)) }
-            if fineTune { fine = try FineTune.start(run, evalCount: evalCount, judgeCount: judgeCount, threads: threads) }
+            // A resumed fine-tuning run knows its training folder from its saved options.
+            if run.options.tasksFolder != nil { fine = try FineTune.start(run, evalCount: evalCount, judgeCount: judgeCount, threads: threads) }
         } catch {
             FileHandle.standardError.write(Data("error: \(error)\n".utf8))
             throw ExitCode(1)
