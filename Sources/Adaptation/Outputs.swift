@@ -1,9 +1,13 @@
+import Basics
 import Foundation
 import Media
+import System
 import TaskFolder
+import Verdicts
 
 /// Writes a task's outputs into its folder (SPEC section 4). Every file goes to a
-/// temporary name and is renamed into place; `verdict.json` is written last.
+/// temporary name (System's `AtomicFile`) and is renamed into place; `verdict.json` is
+/// written last.
 public struct Outputs {
     public let folder: URL
 
@@ -29,38 +33,44 @@ public struct Outputs {
         for t in 0..<count {
             let name = String(repeating: "0", count: max(0, digits - String(t).count)) + String(t) + ".jpg"
             let bytes = try JPEG.encode(try frame(t), quality: quality, subsample444: true)
-            try AtomicWrite.write(bytes, to: dir.appendingPathComponent(name))
+            try AtomicFile.write(bytes, to: dir.appendingPathComponent(name).path)
             try written(t, try JPEG.decode(bytes, maxSide: 1 << 16))
             paths.append("frames/" + name)
         }
-        // Frames left over from an earlier run with more frames would be mistaken for this video's.
-        if let names = try? FileManager.default.contentsOfDirectory(atPath: dir.path) {
-            for n in names where n.hasSuffix(".jpg") && !paths.contains("frames/" + n) {
-                try? FileManager.default.removeItem(at: dir.appendingPathComponent(n))
-            }
+        // Frames left over from an earlier run with more frames would be mistaken for this
+        // video's. Only names of tutor's own scheme go; a user's frames/my.jpg stays.
+        for n in Files.names(in: dir.path) ?? [] where Self.isFrameName(n) && !paths.contains("frames/" + n) {
+            try? Files.removeFile(dir.appendingPathComponent(n).path)
         }
         return paths
     }
 
+    /// Whether `name` is one tutor gives a frame: two or more digits and `.jpg`.
+    static func isFrameName(_ name: String) -> Bool {
+        guard name.hasSuffix(".jpg") else { return false }
+        let stem = name.dropLast(4)
+        return stem.count >= 2 && stem.allSatisfy { $0 >= "0" && $0 <= "9" }
+    }
+
     public func writeJPEG(_ image: RGBImage, name: String) throws {
-        try AtomicWrite.write(try JPEG.encode(image, quality: 95, subsample444: true), to: folder.appendingPathComponent(name))
+        try AtomicFile.write(try JPEG.encode(image, quality: 95, subsample444: true), to: folder.appendingPathComponent(name).path)
     }
 
-    public func writeJSON(_ object: Any, name: String) throws {
-        let data = try JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
-        try AtomicWrite.write(Array(data) + [0x0A], to: folder.appendingPathComponent(name))
+    public func writeJSON(_ value: JSONValue, name: String) throws {
+        try AtomicFile.write(value.prettyBytes(), to: folder.appendingPathComponent(name).path)
     }
 
+    /// Throws `SystemError` when verdict.json cannot be written.
     public func writeVerdict(_ verdict: Verdict) throws {
-        try AtomicWrite.write(verdict.jsonBytes(), to: folder.appendingPathComponent("verdict.json"))
+        try AtomicFile.write(verdict.jsonBytes(), to: folder.appendingPathComponent("verdict.json").path)
     }
 
     /// Removes the verdict of an earlier run, so that its presence again means "this run finished".
     public func clearVerdict() {
         let url = folder.appendingPathComponent("verdict.json")
-        if SafeFile.kind(at: url) == "regular file" {
-            try? FileManager.default.removeItem(at: url)
-            AtomicWrite.syncFolder(folder)
+        if SafeFile.kind(at: url) == .file {
+            try? Files.removeFile(url.path)
+            Files.syncFolder(folder.path)
         }
     }
 
@@ -68,46 +78,49 @@ public struct Outputs {
     /// A reader sees the old folder, briefly none, or the new one; never a half-written one.
     public func replaceFolder(_ name: String, with staged: URL) throws {
         try removeFolder(name)
-        try FileManager.default.moveItem(at: staged, to: folder.appendingPathComponent(name))
-        AtomicWrite.syncFolder(folder)
+        try Files.rename(staged.path, folder.appendingPathComponent(name).path)
+        Files.syncFolder(folder.path)
     }
 
     /// Removes `name/` if present (an adapter left by an earlier run that adapted), in one
-    /// rename out of sight and a delete.
+    /// rename out of sight, to a temporary name of tutor's, and a delete.
     public func removeFolder(_ name: String) throws {
         let target = folder.appendingPathComponent(name)
         guard SafeFile.kind(at: target) != nil else { return }
-        let old = folder.appendingPathComponent(".\(name).old.\(getpid())")
-        try FileManager.default.moveItem(at: target, to: old)
-        AtomicWrite.syncFolder(folder)
-        try? FileManager.default.removeItem(at: old)
+        let old = folder.appendingPathComponent(TemporaryName.make(for: name)).path
+        try Files.rename(target.path, old)
+        Files.syncFolder(folder.path)
+        try? Files.removeTree(old)
     }
 
-    /// Removes what a killed run of tutor left behind: its temporary files
-    /// (`.verdict.json.PID.tmp`, `frames/.00.jpg.PID.tmp`, ...), a staged adapter
-    /// (`.adapter.PID.staging`) and replaced folders (`.adapter.old.PID`). They are hidden names
-    /// no reader takes for outputs; files of anyone else (the spool's own) are left alone.
+    /// Removes what a killed run of tutor left behind: its temporary files and staged or
+    /// replaced folders, in the task folder and in frames/. They carry tutor's marker
+    /// (`.tutor-tmp.<name>.<pid>.<random>`, see `TemporaryName`); nothing else is touched, so
+    /// a user's `.verdict.json.bak` or `frames/.keep.tmp` stays where it is.
     public func removeStaleTemporaries() {
-        let fm = FileManager.default
-        let ours = [".verdict.json.", ".progress.json.", ".contact_sheet.jpg.", ".adapter."]
-        if let names = try? fm.contentsOfDirectory(atPath: folder.path) {
-            for n in names where ours.contains(where: { n.hasPrefix($0) }) {
-                try? fm.removeItem(at: folder.appendingPathComponent(n))
-            }
+        for n in Files.names(in: folder.path) ?? [] where TemporaryName.isTemporary(n) {
+            try? Files.removeTree(folder.appendingPathComponent(n).path)
         }
         let frames = folder.appendingPathComponent("frames")
-        if SafeFile.kind(at: frames) == "folder", let names = try? fm.contentsOfDirectory(atPath: frames.path) {
-            for n in names where n.hasPrefix(".") && n.hasSuffix(".tmp") {
-                try? fm.removeItem(at: frames.appendingPathComponent(n))
+        if SafeFile.kind(at: frames) == .folder {
+            for n in Files.names(in: frames.path) ?? [] where TemporaryName.isTemporary(n) {
+                try? Files.removeTree(frames.appendingPathComponent(n).path)
             }
         }
     }
 
     func ensureFolder(_ dir: URL) throws {
         switch SafeFile.kind(at: dir) {
-        case "folder": return
-        case nil: try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: false)
-        case let k?: throw AtomicWrite.Failure(path: dir.path, reason: "it exists as a \(k); remove it so tutor can write the frames")
+        case .folder?: return
+        case nil: try Files.makeFolder(dir.path)
+        case let k?: throw OutputError(path: dir.path, reason: "it exists as a \(k); remove it so tutor can write the frames")
         }
     }
+}
+
+/// An output that cannot be written for a reason other than a failed call.
+public struct OutputError: Error, CustomStringConvertible {
+    public let path: String
+    public let reason: String
+    public var description: String { "cannot write \(path): \(reason)" }
 }

@@ -3,6 +3,7 @@ import Engine
 import Foundation
 import Media
 import Reasoner
+import System
 import TaskFolder
 import Teacher
 
@@ -72,7 +73,7 @@ public struct StrategyBench {
                 var s = StrategySettings(job: t.job)
                 s.strategy = strategy
                 configure(&s)
-                let start = ResourceUsage.monotonicSeconds()
+                let start = Clock.monotonicSeconds()
                 let working = WorkingSize.choose(rules: t.rules, firstFrame: t.firstFrame)
                 let scene = Scene(prompt: t.prompt, firstFrame: t.firstFrame, working: (working.width, working.height),
                                   tokenizer: reasoner.tokenizer)
@@ -82,7 +83,7 @@ public struct StrategyBench {
                 // Judged as `tutor run`'s verdict judges: the frames at the first frame's size.
                 let judgment = FinalVideo.judge(runner.teacher, firstFrame: t.firstFrame, scene: scene,
                                                 trajectory: r.final.trajectory!, longSide: t.job.frameLongSide)
-                let seconds = ResourceUsage.monotonicSeconds() - start
+                let seconds = Clock.monotonicSeconds() - start
                 let failed = judgment.questions.filter { !$0.satisfied }.map(\.type)
                 let o = BenchOutcome(passed: judgment.passed, evaluations: r.evaluations, seconds: seconds, failedTypes: failed,
                                      steps: r.optimization?.steps ?? 0, basePassed: r.base.passed,

@@ -24,7 +24,7 @@
 // - Ops/: Linear, LoRA, LayerNorm, Modulation/GatedResidual/Residual, GELU/SiLU, Attention,
 //   Embedding/TimestepEmbedding, MSE/MeanPool/Reduce, SpaceTime (Patchify, PositionEmbedding3D,
 //   Concat, FrameTranspose, TemporalAttention), Rotary3D.
-// - Gemm.swift, Threads.swift, FastMath.swift (fast exp/tanh), ProcessMemory.swift (RSS).
+// - Gemm.swift, Threads.swift, FastMath.swift (fast exp/tanh).
 // - ../CKernels: the C kernels behind Attention (sequences up to 128 tokens) and GELU.
 
 /// Float buffer pointer types used throughout the engine.

@@ -1,3 +1,4 @@
+import System
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -11,9 +12,5 @@ import Darwin
 @inline(__always) func _sin(_ x: Double) -> Double { sin(x) }
 @inline(__always) func _cos(_ x: Double) -> Double { cos(x) }
 
-/// Monotonic clock in seconds.
-public func monotonicSeconds() -> Double {
-    var ts = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &ts)
-    return Double(ts.tv_sec) + Double(ts.tv_nsec) * 1e-9
-}
+/// Monotonic clock in seconds (System's `Clock`, under the name the engine's timing uses).
+@inline(__always) public func monotonicSeconds() -> Double { Clock.monotonicSeconds() }

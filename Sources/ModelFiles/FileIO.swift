@@ -1,11 +1,12 @@
+import System
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
 
-/// Every libc call of ModelFiles lives here: mapping a file for reading, and writing
-/// one atomically.
+/// Every libc call of ModelFiles lives here: mapping a file for reading; writing goes
+/// through System's `AtomicFile`.
 
 /// The bytes a safetensors file is read from: a read-only memory map of the file
 /// (the kernel pages it in; nothing is copied), or an array held in memory.
@@ -54,61 +55,31 @@ final class ByteStorage: @unchecked Sendable {
     }
 }
 
-/// A file written under a temporary dot-name in its destination folder, fsynced,
-/// closed (checked), then renamed into place and the folder fsynced: a reader sees
-/// the old file or the whole new one, never half of one.
+/// A file written atomically (System's `AtomicFile`), with failures as `SafetensorsError`
+/// so that the model files' writers throw one error type.
 public struct AtomicFileWriter {
-    let path: String
-    private let tempPath: String
-    private var fd: Int32
+    private var file: AtomicFile
 
     init(path: String) throws(SafetensorsError) {
-        self.path = path
-        let slash = path.lastIndex(of: "/")
-        let dir = slash.map { String(path[..<$0]) } ?? "."
-        let name = slash.map { String(path[path.index(after: $0)...]) } ?? path
-        tempPath = (dir.isEmpty ? "" : dir + "/") + ".\(name).\(getpid()).tmp"
-        fd = open(tempPath, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0o644)
-        if fd < 0 { throw .writeFailed(path: tempPath, reason: lastError()) }
+        do { file = try AtomicFile(path: path) } catch { throw .writeFailed(path: path, reason: error.reason) }
     }
 
     /// Appends bytes, retrying short writes and EINTR.
     mutating func write(_ bytes: UnsafeRawBufferPointer) throws(SafetensorsError) {
-        var done = 0
-        while done < bytes.count {
-            let n = Glibc.write(fd, bytes.baseAddress! + done, bytes.count - done)
-            if n < 0 {
-                if errno == EINTR { continue }
-                let e = lastError()
-                discard()
-                throw .writeFailed(path: tempPath, reason: e)
-            }
-            done += n
-        }
+        do { try file.write(bytes) } catch { throw .writeFailed(path: file.path, reason: error.reason) }
     }
 
     mutating func write(_ bytes: [UInt8]) throws(SafetensorsError) {
-        let r: Result<Void, SafetensorsError> = bytes.withUnsafeBytes { raw in
-            do throws(SafetensorsError) { try write(raw); return .success(()) } catch { return .failure(error) }
-        }
-        try r.get()
+        do { try file.write(bytes) } catch { throw .writeFailed(path: file.path, reason: error.reason) }
     }
 
     /// Makes the file durable and puts it in place.
     mutating func commit() throws(SafetensorsError) {
-        if fsync(fd) != 0 { let e = lastError(); discard(); throw .writeFailed(path: tempPath, reason: "fsync: " + e) }
-        let rc = close(fd)
-        fd = -1
-        if rc != 0 { let e = lastError(); unlink(tempPath); throw .writeFailed(path: tempPath, reason: "close: " + e) }
-        if rename(tempPath, path) != 0 { let e = lastError(); unlink(tempPath); throw .writeFailed(path: path, reason: e) }
-        syncFolder(of: path)
+        do { try file.commit() } catch { throw .writeFailed(path: file.path, reason: error.reason) }
     }
 
     /// Drops the temporary file; the destination is untouched.
-    mutating func discard() {
-        if fd >= 0 { close(fd); fd = -1 }
-        unlink(tempPath)
-    }
+    mutating func discard() { file.discard() }
 
     /// Writes `bytes` to `path` atomically (the whole sequence above in one call).
     public static func write(_ bytes: [UInt8], to path: String) throws(SafetensorsError) {
@@ -118,23 +89,9 @@ public struct AtomicFileWriter {
     }
 }
 
-/// fsyncs the folder holding `path`, so a rename into it survives a crash.
-func syncFolder(of path: String) {
-    let dir = path.lastIndex(of: "/").map { String(path[..<$0]) } ?? "."
-    let dfd = open(dir.isEmpty ? "/" : dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-    if dfd >= 0 { fsync(dfd); close(dfd) }
-}
-
 /// Creates a folder (and its parents) if missing.
 func makeFolder(_ path: String) throws(SafetensorsError) {
-    var prefix = path.hasPrefix("/") ? "/" : ""
-    for part in path.split(separator: "/") {
-        prefix += part
-        if mkdir(prefix, 0o755) != 0 && errno != EEXIST {
-            throw .writeFailed(path: prefix, reason: lastError())
-        }
-        prefix += "/"
-    }
+    do { try Files.makeFolders(path) } catch { throw .writeFailed(path: error.path, reason: error.reason) }
 }
 
-func lastError() -> String { String(cString: strerror(errno)) }
+func lastError() -> String { SystemError.text(errno) }

@@ -6,7 +6,8 @@ import Media
 ///
 /// A moving layer's full-size coverage is found from its colour: within one working pixel of
 /// the layer (`Picture.working`), a pixel of the layer's colour is covered, a blend of the
-/// background and that colour (its anti-aliased rim) covered in proportion, anything else not.
+/// background and that colour next to such a pixel (its anti-aliased rim) covered in
+/// proportion, anything else not.
 /// Static layers and everything else keep the first frame's pixels exactly, so frame 0
 /// reproduces the first frame wherever nothing moves and closely where something does.
 /// Offsets are the final video's: whole working pixels (as the teacher judged them), scaled to
@@ -127,6 +128,11 @@ public enum FullFrames {
         var alpha = [Float](repeating: 0, count: cw * ch)
         let c = layer.color * 255, bg = working.background * 255
         let d = c - bg, len2 = max((d * d).sum(), 1)
+        // Pass 1: the layer's own colour (core); pass 2: blends of it and the background that
+        // touch a core pixel (its anti-aliased rim, one output pixel wide). A wider reach would
+        // take in a pale shape of the same hue beside it (an outline next to its piece).
+        var core = [Bool](repeating: false, count: cw * ch)
+        var blendA = [Float](repeating: -1, count: cw * ch)
         for y in 0..<ch {
             let wy = min(h - 1, Int(Float(y0 + y) / ry))
             for x in 0..<cw {
@@ -138,10 +144,20 @@ public enum FullFrames {
                 let off = p - (bg + a * d), residual = (off * off).sum().squareRoot()
                 let toColour = ((p - c) * (p - c)).sum().squareRoot()
                 if toColour <= LayerCut.sameColorTolerance {
+                    core[y * cw + x] = true
                     alpha[y * cw + x] = a >= 0.93 ? 1 : max(0, a)
                 } else if residual <= LayerCut.rimResidualTolerance && a > 0.04 {
-                    alpha[y * cw + x] = min(1, a)
+                    blendA[y * cw + x] = min(1, a)
                 }
+            }
+        }
+        for y in 0..<ch {
+            for x in 0..<cw where blendA[y * cw + x] > 0 {
+                var touches = false
+                for yy in max(0, y - 1)...min(ch - 1, y + 1) {
+                    for xx in max(0, x - 1)...min(cw - 1, x + 1) where core[yy * cw + xx] { touches = true }
+                }
+                if touches { alpha[y * cw + x] = blendA[y * cw + x] }
             }
         }
         return Cutout(color: layer.color, x0: x0, y0: y0, width: cw, height: ch, alpha: alpha)

@@ -148,23 +148,28 @@ public enum LayerCut {
         let mean = { (b: Int) in fgSum[b] / Float(fgCount[b]) }
         candidates.sort { fgCount[$0] > fgCount[$1] || (fgCount[$0] == fgCount[$1] && $0 < $1) }
 
-        /// Fraction of the pixels of bin `b` with an 8-neighbour whose colour is near `k`.
+        /// Of the pixels of bin `b`: the fraction with an 8-neighbour whose colour is near `k`, and
+        /// how many have none.
         var pixelsOf = [Int: [Int]]()
         for i in 0..<n where !isBackground[i] && fgCount[bin[i]] >= minPixels { pixelsOf[bin[i], default: []].append(i) }
-        func adjacency(_ b: Int, _ k: SIMD3<Float>) -> Float {
+        func nextTo(_ i: Int, _ k: SIMD3<Float>) -> Bool {
+            let x = i % w, y = i / w
+            for dy in -1...1 {
+                for dx in -1...1 where dx != 0 || dy != 0 {
+                    let xx = x + dx, yy = y + dy
+                    if xx < 0 || yy < 0 || xx >= w || yy >= h { continue }
+                    if dist(px[yy * w + xx], k) <= sameColorTolerance { return true }
+                }
+            }
+            return false
+        }
+        func adjacency(_ b: Int, _ k: SIMD3<Float>) -> (fraction: Float, apart: Int) {
             var hit = 0, total = 0
             for i in pixelsOf[b] ?? [] {
                 total += 1
-                let x = i % w, y = i / w
-                search: for dy in -1...1 {
-                    for dx in -1...1 where dx != 0 || dy != 0 {
-                        let xx = x + dx, yy = y + dy
-                        if xx < 0 || yy < 0 || xx >= w || yy >= h { continue }
-                        if dist(px[yy * w + xx], k) <= sameColorTolerance { hit += 1; break search }
-                    }
-                }
+                if nextTo(i, k) { hit += 1 }
             }
-            return total == 0 ? 0 : Float(hit) / Float(total)
+            return (total == 0 ? 0 : Float(hit) / Float(total), total - hit)
         }
 
         // Accept clusters in order of pixel count; skip bins that are some other colour's rim.
@@ -178,23 +183,49 @@ public enum LayerCut {
                 clusterWeight[j] += wt
                 continue
             }
+            // A rim lies next to its colour. A bin that also holds many pixels away from it is a
+            // colour of its own that the rim's blend happens to share (a pale outline of a
+            // piece's hue, when edges fall between pixels), and stays a candidate.
             var rim = false
             for k in candidates where k != b {
                 let kc = mean(k)
-                if dist(kc, bg) <= dist(c, bg) { continue }
+                // A rim of a colour further from the background, and not a shade of this one
+                // (edges between pixels leave blends of every strength, one bin apart).
+                if dist(kc, bg) <= dist(c, bg) || dist(kc, c) <= sameColorTolerance { continue }
                 let (a, r) = blend(c, toward: kc)
-                if a > 0.04 && a < 0.96 && r <= rimResidualTolerance && adjacency(b, kc) >= 0.5 { rim = true; break }
+                if a > 0.04 && a < 0.96 && r <= rimResidualTolerance {
+                    let adj = adjacency(b, kc)
+                    if adj.fraction >= 0.5 && adj.apart < max(8, fgCount[b] / 4) { rim = true; break }
+                }
             }
             if !rim { clusterColor.append(c); clusterWeight.append(Float(fgCount[b])) }
         }
 
-        // Core pixels: within the same-colour tolerance of a cluster.
+        // Core pixels: within the same-colour tolerance of a cluster. A pixel between a more
+        // saturated cluster's pixel and the background, on the blend of the two, is that
+        // cluster's rim even when its colour is near a paler cluster's (`rimOf`).
         var core = [Int](repeating: -1, count: n)
+        var rimOf = [Int](repeating: -1, count: n)
         for i in 0..<n where !isBackground[i] {
             var best = -1, bestD = sameColorTolerance
             for (j, k) in clusterColor.enumerated() { let d = dist(px[i], k); if d <= bestD { best = j; bestD = d } }
             core[i] = best
         }
+        for i in 0..<n where core[i] >= 0 {
+            let x = i % w, y = i / w
+            var nearBackground = false
+            for dy in -1...1 { for dx in -1...1 {
+                let xx = x + dx, yy = y + dy
+                if xx >= 0 && yy >= 0 && xx < w && yy < h && isBackground[yy * w + xx] { nearBackground = true }
+            } }
+            if !nearBackground { continue }
+            let own = dist(clusterColor[core[i]], bg)
+            for (k, kc) in clusterColor.enumerated() where k != core[i] && dist(kc, bg) > own {
+                let (a, r) = blend(px[i], toward: kc)
+                if a > 0.04 && a < 0.96 && r <= rimResidualTolerance && nextTo(i, kc) { rimOf[i] = k; break }
+            }
+        }
+        for i in 0..<n where rimOf[i] >= 0 { core[i] = -1 }
         // `owner[i]`: the cluster pixel i belongs to (core or rim), -1 for none; `alpha[i]` its coverage.
         var owner = [Int](repeating: -1, count: n)
         var alpha = [Float](repeating: 0, count: n)
@@ -209,6 +240,10 @@ public enum LayerCut {
         }
         // Rim pixels: partial alpha toward a cluster with a core pixel within one pixel.
         for i in 0..<n where !isBackground[i] && core[i] < 0 {
+            if rimOf[i] >= 0 {
+                owner[i] = rimOf[i]; alpha[i] = min(1, max(0, blend(px[i], toward: clusterColor[rimOf[i]]).0))
+                continue
+            }
             let x = i % w, y = i / w
             var best = -1, bestR = rimResidualTolerance, bestA: Float = 0
             var seen = Set<Int>()

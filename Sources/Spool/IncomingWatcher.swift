@@ -1,5 +1,6 @@
 import CInotify
 import Foundation
+import System
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -52,11 +53,10 @@ final class IncomingWatcher: @unchecked Sendable {
 
     init(incoming: String) {
         self.incoming = incoming
-        var p: [Int32] = [0, 0]
-        pipe2(&p, O_CLOEXEC | O_NONBLOCK)
-        wakeFD = p[0]; wakeWriteFD = p[1]
-        pipe2(&p, O_CLOEXEC | O_NONBLOCK)
-        controlReadFD = p[0]; controlWriteFD = p[1]
+        let wake = ProcessControl.pipe(flags: O_CLOEXEC | O_NONBLOCK) ?? (-1, -1)
+        wakeFD = wake.read; wakeWriteFD = wake.write
+        let control = ProcessControl.pipe(flags: O_CLOEXEC | O_NONBLOCK) ?? (-1, -1)
+        controlReadFD = control.read; controlWriteFD = control.write
     }
 
     deinit {
@@ -109,7 +109,7 @@ final class IncomingWatcher: @unchecked Sendable {
     private func run() {
         let before = Self.inotifyDescriptors()
         if inotifytools_initialize() == 0 {
-            startError = "inotify could not be initialised: \(Sys.errorText(inotifytools_error()))"
+            startError = "inotify could not be initialised: \(SystemError.text(inotifytools_error()))"
             started.signal(); return
         }
         // The library keeps its descriptor to itself and opens it without close-on-exec; find
@@ -118,7 +118,7 @@ final class IncomingWatcher: @unchecked Sendable {
         inotifyFD = Self.inotifyDescriptors().subtracting(before).first ?? -1
         if inotifyFD >= 0 { _ = fcntl(inotifyFD, F_SETFD, FD_CLOEXEC) }
         if inotifytools_watch_file(incoming + "/", Self.incomingMask) == 0 {
-            startError = "cannot watch \(incoming): \(Sys.errorText(inotifytools_error()))"
+            startError = "cannot watch \(incoming): \(SystemError.text(inotifytools_error()))"
             inotifytools_cleanup()
             started.signal(); return
         }
@@ -235,9 +235,9 @@ final class IncomingWatcher: @unchecked Sendable {
     /// lists incoming/ itself, and a listing is not a change (it must not restart a
     /// folder's settle time).
     private func syncWatches() {
-        let names = (Sys.names(in: incoming) ?? []).filter { !$0.hasPrefix(".") }
+        let names = (Files.names(in: incoming) ?? []).filter { !$0.hasPrefix(".") }
         var present = Set<String>()
-        for n in names where Sys.entry(incoming + "/" + n)?.kind == .folder {
+        for n in names where FileEntry(incoming + "/" + n)?.kind == .folder {
             present.insert(n)
             if folderWD[n] == nil { watch(n) }
         }
@@ -247,7 +247,7 @@ final class IncomingWatcher: @unchecked Sendable {
     /// The descriptors of this process that are inotify instances.
     private static func inotifyDescriptors() -> Set<Int32> {
         var out = Set<Int32>()
-        for n in Sys.names(in: "/proc/self/fd") ?? [] {
+        for n in Files.names(in: "/proc/self/fd") ?? [] {
             guard let fd = Int32(n) else { continue }
             var buf = [CChar](repeating: 0, count: 64)
             let k = readlink("/proc/self/fd/\(n)", &buf, buf.count - 1)

@@ -43,14 +43,15 @@ public final class SystemdNotify {
     deinit { if fd >= 0 { close(fd) } }
 
     /// Sends one message such as "READY=1" or "STATUS=...". Returns false when it could not
-    /// be sent (or there is no socket); the daemon goes on either way.
+    /// be sent (or there is no socket); the daemon goes on either way. Never blocks: a
+    /// listener that stopped reading loses status lines rather than stalling the daemon.
     @discardableResult
     public func send(_ message: String) -> Bool {
         guard fd >= 0 else { return false }
         let bytes = Array(message.utf8)
         let n = withUnsafePointer(to: &address) { ap in
             ap.withMemoryRebound(to: sockaddr.self, capacity: 1) { sa in
-                bytes.withUnsafeBytes { sendto(fd, $0.baseAddress, bytes.count, Int32(MSG_NOSIGNAL), sa, addressLength) }
+                bytes.withUnsafeBytes { sendto(fd, $0.baseAddress, bytes.count, Int32(MSG_NOSIGNAL | MSG_DONTWAIT), sa, addressLength) }
             }
         }
         return n == bytes.count

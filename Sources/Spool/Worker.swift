@@ -1,5 +1,5 @@
-import CInotify
 import Foundation
+import System
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -81,7 +81,7 @@ struct WorkerProcess {
         defer { for p in cArgs { free(p) }; for p in cEnv { free(p) } }
         var pid: pid_t = 0
         let rc = posix_spawn(&pid, argv[0], &actions, &attr, cArgs, cEnv)
-        if rc != 0 { throw SpoolError.spawn("cannot start \(argv[0]): \(Sys.errorText(rc))") }
+        if rc != 0 { throw SpoolError.spawn("cannot start \(argv[0]): \(SystemError.text(rc))") }
         return WorkerProcess(pid: pid)
     }
 
@@ -133,15 +133,14 @@ public enum WorkerExec {
     /// Arranges for SIGKILL when the daemon (`parent`) dies, closes every inherited
     /// descriptor above standard error, and replaces this process with `argv`. Never returns.
     public static func exec(parent: Int32, argv: [String]) -> Never {
-        _ = spool_set_parent_death_signal(SIGKILL)
+        ProcessControl.setParentDeathSignal(SIGKILL)
         // The daemon may have died before the line above: then no signal will come.
         if getppid() != parent { _exit(125) }
-        _ = close_range(3, UInt32.max, 0)
+        ProcessControl.closeDescriptors(from: 3)
         guard !argv.isEmpty else { _exit(125) }
         let cArgs = argv.map { strdup($0) } + [nil]
         execv(argv[0], cArgs)
-        let msg = "tutor spool-exec: cannot run \(argv[0]): \(Sys.errorText())\n"
-        msg.withCString { _ = write(2, $0, strlen($0)) }
+        StandardError.line("tutor spool-exec: cannot run \(argv[0]): \(SystemError.text(errno))")
         _exit(127)
     }
 }

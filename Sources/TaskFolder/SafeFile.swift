@@ -1,4 +1,5 @@
 import Foundation
+import System
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -25,24 +26,9 @@ public enum InputFileError: Error, Equatable, CustomStringConvertible {
 /// link swapped in between a check and the open is refused too.
 public enum SafeFile {
     /// The kind of the entry at `url`, without following a final symbolic link; nil if absent.
-    public static func kind(at url: URL) -> String? {
-        var st = stat()
-        if lstat(url.path, &st) != 0 { return nil }
-        return kindName(st.st_mode)
-    }
+    public static func kind(at url: URL) -> FileKind? { Files.kind(url.path) }
 
-    static func kindName(_ mode: mode_t) -> String {
-        switch mode & S_IFMT {
-        case S_IFREG: return "regular file"
-        case S_IFDIR: return "folder"
-        case S_IFLNK: return "symbolic link"
-        case S_IFIFO: return "FIFO"
-        case S_IFCHR: return "character device"
-        case S_IFBLK: return "block device"
-        case S_IFSOCK: return "socket"
-        default: return "special file"
-        }
-    }
+    static func kindName(_ mode: mode_t) -> String { FileKind(mode: mode).rawValue }
 
     /// Reads `name` inside `folder`, refusing anything but a regular file.
     public static func read(_ name: String, in folder: URL, limit: Int) throws(InputFileError) -> [UInt8] {

@@ -1,5 +1,7 @@
+import Basics
 import Foundation
 import Media
+import System
 import Teacher
 
 /// The inputs of a task folder (SPEC section 1), read safely and checked.
@@ -37,9 +39,11 @@ public struct TaskInputs: Sendable {
         public var ok: Bool { problems.isEmpty }
 
         public var jsonString: String {
-            let obj: [String: Any] = ["valid": ok, "problems": problems, "warnings": warnings]
-            let data = try! JSONSerialization.data(withJSONObject: obj, options: [.prettyPrinted, .sortedKeys])
-            return String(decoding: data, as: UTF8.self)
+            let obj: JSONValue = .object([("valid", .bool(ok)), ("problems", .array(problems.map(JSONValue.string))),
+                                          ("warnings", .array(warnings.map(JSONValue.string)))])
+            var text = String(decoding: obj.prettyBytes(), as: UTF8.self)
+            text.removeLast() // the caller prints it with its own newline
+            return text
         }
     }
 
@@ -57,7 +61,7 @@ public struct TaskInputs: Sendable {
         let name = folder.lastPathComponent
         switch SafeFile.kind(at: folder) {
         case nil: r.problems.append("\(folder.path): no such folder"); return r
-        case "folder": break
+        case .folder?: break
         case let k?: r.problems.append("\(folder.path) is a \(k), not a folder"); return r
         }
         // A folder with thousands of entries is almost always a mistake (a dataset dropped in
@@ -102,8 +106,8 @@ public struct TaskInputs: Sendable {
             if let check = ruleCheck {
                 let (p, w) = check(rules, image)
                 r.problems += p; r.warnings += w
-            } else if (try? JSONSerialization.jsonObject(with: Data(rules))) == nil {
-                r.problems.append("rules.json is not valid JSON")
+            } else {
+                do { _ = try JSONParser.parse(rules) } catch { r.problems.append("rules.json is not valid JSON (\(error.description))") }
             }
         } catch { r.problems.append(error.description) }
 

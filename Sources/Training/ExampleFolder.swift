@@ -64,7 +64,7 @@ public struct ExampleFolder: Sendable {
         for name in frameFolders {
             let sub = url.appendingPathComponent(name)
             guard let kind = SafeFile.kind(at: sub) else { continue }
-            if kind != "folder" { throw ExampleProblem("\(name) is a \(kind), not a folder (it is never followed)") }
+            if kind != .folder { throw ExampleProblem("\(name) is a \(kind), not a folder (it is never followed)") }
             frames = try listFrames(sub, name: name)
             break
         }

@@ -84,7 +84,7 @@ public enum TrainingFolder {
             // Hidden entries (a folder still being written under a temporary name) are counted, not read.
             if name.hasPrefix(".") { s.hidden += 1; continue }
             let url = root.appendingPathComponent(name)
-            let entryKind = SafeFile.kind(at: url) ?? "missing entry"
+            let entryKind = SafeFile.kind(at: url).map(\.rawValue) ?? "missing entry"
             if entryKind == "regular file" { s.files += 1; continue }
             s.entries += 1
             do {

@@ -1,5 +1,6 @@
 import Foundation
 import Media
+import System
 import TaskFolder
 import Tasks
 
@@ -25,15 +26,15 @@ public enum TrainingLayout {
         let fm = FileManager.default
         if fm.fileExists(atPath: temp.path) { try fm.removeItem(at: temp) }
         try fm.createDirectory(at: temp, withIntermediateDirectories: true)
-        try AtomicWrite.write(task.prompt + "\n", to: temp.appendingPathComponent("prompt.txt"))
-        try AtomicWrite.write(task.rulesJSON, to: temp.appendingPathComponent("rules.json"))
-        try AtomicWrite.write(encode(task.firstFrame), to: temp.appendingPathComponent("first_frame.\(ext)"))
-        try AtomicWrite.write(encode(frames.last!), to: temp.appendingPathComponent("final_frame.\(ext)"))
+        try AtomicFile.write(task.prompt + "\n", to: temp.appendingPathComponent("prompt.txt").path)
+        try AtomicFile.write(task.rulesJSON, to: temp.appendingPathComponent("rules.json").path)
+        try AtomicFile.write(encode(task.firstFrame), to: temp.appendingPathComponent("first_frame.\(ext)").path)
+        try AtomicFile.write(encode(frames.last!), to: temp.appendingPathComponent("final_frame.\(ext)").path)
         if !finalOnly {
             let fdir = temp.appendingPathComponent("frames")
             try fm.createDirectory(at: fdir, withIntermediateDirectories: true)
             for (t, frame) in frames.enumerated() {
-                try AtomicWrite.write(encode(frame), to: fdir.appendingPathComponent((t < 10 ? "0\(t)" : "\(t)") + ".\(ext)"))
+                try AtomicFile.write(encode(frame), to: fdir.appendingPathComponent((t < 10 ? "0\(t)" : "\(t)") + ".\(ext)").path)
             }
         }
         if fm.fileExists(atPath: dir.path) { try fm.removeItem(at: dir) }

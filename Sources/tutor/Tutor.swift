@@ -1,6 +1,7 @@
 import ArgumentParser
 import Engine
 import Foundation
+import System
 
 /// The `tutor` command line. Each command lives in its own file under Commands/.
 struct Tutor: ParsableCommand {
@@ -16,13 +17,15 @@ struct Tutor: ParsableCommand {
         Start with `tutor make-task maze --seed 1000001 --out /tmp/maze` and `tutor run /tmp/maze`, \
         or serve a spool with `tutor daemon --spool DIR`.
 
-        Exit status: 0 success, 1 a task or check failed, 2 usage error.
+        Exit status: 0 success, 1 a task or check failed, 2 usage error, 75 (tutor run) the disk \
+        is full and not even an error verdict could be written.
         """,
         subcommands: Tutor.commands
     )
 }
 
-/// Usage errors exit with 2 (not ArgumentParser's 64), as SPEC section 6 fixes.
+/// Usage errors exit with 2 (not ArgumentParser's 64), as SPEC section 6 fixes. Messages go
+/// out through `StandardError`, which never traps when standard error cannot be written.
 @main
 enum Main {
     static func main() {
@@ -35,11 +38,16 @@ enum Main {
         } catch {
             let code = Tutor.exitCode(for: error)
             if code == .validationFailure {
-                FileHandle.standardError.write(Data((Tutor.fullMessage(for: error) + "\n").utf8))
-                FileHandle.standardError.write(Data("Run 'tutor --help' for usage.\n".utf8))
+                StandardError.line(Tutor.fullMessage(for: error))
+                StandardError.write("Run 'tutor --help' for usage.\n")
                 exit(2)
             }
-            Tutor.exit(withError: error)
+            let message = Tutor.fullMessage(for: error)
+            if !message.isEmpty {
+                // Help and version text (exit 0) go to standard output, errors to standard error.
+                if code == .success { print(message) } else { StandardError.line(message) }
+            }
+            exit(code.rawValue)
         }
     }
 }

@@ -1,6 +1,7 @@
 import Foundation
 import Media
 import Reasoner
+import TestSupport
 import XCTest
 #if canImport(Glibc)
 import Glibc
@@ -20,31 +21,18 @@ final class RunTests: XCTestCase {
     // MARK: Helpers
 
     func tutor() throws -> String {
-        let beside = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("tutor").path
-        if access(beside, X_OK) == 0 { return beside }
-        let pkg = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-        let debug = pkg.appendingPathComponent(".build/debug/tutor").path
-        if access(debug, X_OK) == 0 { return debug }
-        throw XCTSkip("the tutor executable is not built: run `swift build` first")
+        guard let t = builtTutor() else { throw XCTSkip("the tutor executable is not built: run `swift build` first") }
+        return t
     }
 
-    /// Runs tutor with `args`; returns the exit status and what it printed.
+    /// Runs tutor with `args` (and `environment` on top of this process's, without TUTOR_MODEL);
+    /// returns the exit status and what it printed.
     @discardableResult
     func run(_ args: [String], environment: [String: String] = [:]) throws -> (status: Int32, output: String) {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: try tutor())
-        p.arguments = args
-        var env = ProcessInfo.processInfo.environment
-        env.removeValue(forKey: "TUTOR_MODEL")
+        var env: [String: String?] = ["TUTOR_MODEL": nil]
         for (k, v) in environment { env[k] = v }
-        p.environment = env
-        let out = Pipe()
-        p.standardOutput = out
-        p.standardError = out
-        try p.run()
-        let data = out.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        return (p.terminationStatus, String(decoding: data, as: UTF8.self))
+        let r = try runProgram(try tutor(), args, environment: env, mergeOutput: true)
+        return (r.status, r.stdout)
     }
 
     /// A tiny model with random weights in `root/model`.
@@ -110,6 +98,16 @@ final class RunTests: XCTestCase {
             }, "dodge"),
             ("unknown-job-key", { try Data("{\"strategy\": \"base\", \"colour\": 1}".utf8).write(to: $0.appendingPathComponent("job.json")) }, "colour"),
             ("out-of-range", { try Data("{\"max_steps\": 100000}".utf8).write(to: $0.appendingPathComponent("job.json")) }, "max_steps"),
+            ("repeated-job-key", { try Data("{\"seed\": 1, \"seed\": 2}".utf8).write(to: $0.appendingPathComponent("job.json")) }, "job.json: seed: appears twice"),
+            ("job-trailing-comma", { try Data("{\"seed\": 1,}".utf8).write(to: $0.appendingPathComponent("job.json")) }, "trailing comma"),
+            ("utf16-job", { try Data([0xFF, 0xFE] + Array("{}".utf8).flatMap { [$0, 0] }).write(to: $0.appendingPathComponent("job.json")) }, "UTF-16"),
+            ("signed-colour", {
+                let p = $0.appendingPathComponent("rules.json")
+                var s = try String(contentsOf: p, encoding: .utf8)
+                let r = try XCTUnwrap(s.range(of: ##""#[0-9a-f]{6}""##, options: .regularExpression))
+                s.replaceSubrange(r, with: ##""#+f+f+f""##)
+                try Data(s.utf8).write(to: p)
+            }, "#+f+f+f"),
             ("non-utf8-prompt", { try Data([0x4D, 0xFF, 0xFE, 0x6F]).write(to: $0.appendingPathComponent("prompt.txt")) }, "UTF-8"),
             ("png-not-png", {
                 try FileManager.default.moveItem(at: $0.appendingPathComponent("first_frame.jpg"), to: $0.appendingPathComponent("first_frame.png"))

@@ -1,4 +1,5 @@
 import Basics
+import System
 import XCTest
 @testable import Engine
 
@@ -92,8 +93,8 @@ final class TrainingTests: XCTestCase {
             let loss = model.step(x, c, t)
             if step < 4 { first += loss / 4 }
             if step >= 396 { last += loss / 4 }
-            if step == 1 { rssAfterFirst = ProcessMemory.anonymousResidentBytes() ?? 0 }
-            if step == 101 { rssAfter100 = ProcessMemory.anonymousResidentBytes() ?? 0 }
+            if step == 1 { rssAfterFirst = Memory.anonymousResidentBytes() ?? 0 }
+            if step == 101 { rssAfter100 = Memory.anonymousResidentBytes() ?? 0 }
         }
         print("tiny transformer: loss \(first) -> \(last) (\(first / last)x); anonymous RSS after step 1: \(rssAfterFirst) B, after step 101: \(rssAfter100) B")
         XCTAssertGreaterThanOrEqual(first / last, 100, "loss fell only from \(first) to \(last)")

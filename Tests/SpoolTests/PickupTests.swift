@@ -1,4 +1,5 @@
 import Foundation
+import Spool
 import XCTest
 #if canImport(Glibc)
 import Glibc
@@ -8,6 +9,14 @@ import Glibc
 /// spool and the built `tutor daemon`.
 final class PickupTests: XCTestCase {
     /// A folder renamed into incoming/ whole is taken at once, long before the settle time.
+    /// A folder is complete with either first frame (SPEC v1.1), not without one.
+    func testEitherFirstFrameCompletesAFolder() {
+        XCTAssertTrue(SpoolFolders.hasInputs(["prompt.txt", "rules.json", "first_frame.jpg"]))
+        XCTAssertTrue(SpoolFolders.hasInputs(["prompt.txt", "rules.json", "first_frame.png", "job.json"]))
+        XCTAssertFalse(SpoolFolders.hasInputs(["prompt.txt", "rules.json", "first_frame.gif"]))
+        XCTAssertFalse(SpoolFolders.hasInputs(["rules.json", "first_frame.png"]))
+    }
+
     func testRenamedInFolderIsTakenAtOnce() throws {
         let tutor = try tutorExecutable()
         let t = try TempFolder("rename")
@@ -155,12 +164,14 @@ final class PickupTests: XCTestCase {
         let v = readJSON(twice + "/verdict.json")
         XCTAssertEqual(v?["status"] as? String, "error")
         XCTAssertEqual((v?["error"] as? [String: Any])?["code"] as? String, "name-taken")
+        assertMatchesVerdictSchema(twice + "/verdict.json")
         XCTAssertEqual(names(in: t.state("done", "twice")), ["marker"], "done/twice was touched")
         XCTAssertFalse(exists(twice + "/worker.log"), "a task whose name is taken must not run")
 
         XCTAssertTrue(waitUntil(timeout: 10) { exists(t.state("failed", "loose-file.txt") + "/verdict.json") }, d.log)
         let fileVerdict = readJSON(t.state("failed", "loose-file.txt") + "/verdict.json")
         XCTAssertEqual((fileVerdict?["error"] as? [String: Any])?["code"] as? String, "not-a-folder")
+        assertMatchesVerdictSchema(t.state("failed", "loose-file.txt") + "/verdict.json")
         XCTAssertTrue(exists(t.state("failed", "loose-file.txt") + "/loose-file.txt"), "the file is kept, unchanged")
 
         XCTAssertTrue(waitUntil(timeout: 10) { exists(t.state("failed", "linked") + "/verdict.json") }, d.log)

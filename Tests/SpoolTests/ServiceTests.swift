@@ -1,6 +1,8 @@
 import Foundation
+import TestSupport
 import XCTest
 @testable import Spool
+import System
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -93,7 +95,7 @@ final class ServiceTests: XCTestCase {
         let t = try TempFolder("rename")
         XCTAssertEqual(mkdir(t.path + "/a", 0o755), 0)
         XCTAssertEqual(mkdir(t.path + "/b", 0o755), 0)
-        XCTAssertEqual(Sys.renameNoReplace(t.path + "/a", t.path + "/b"), EEXIST)
+        XCTAssertEqual(Files.renameNoReplace(t.path + "/a", t.path + "/b"), EEXIST)
         XCTAssertEqual(try Sys.moveUnique(t.path + "/a", into: t.path, name: "b"), "b~2")
         XCTAssertTrue(exists(t.path + "/b") && exists(t.path + "/b~2") && !exists(t.path + "/a"))
     }
@@ -128,15 +130,7 @@ final class ServiceTests: XCTestCase {
     }
 
     private func run(_ exe: String, _ args: [String]) throws -> (status: Int32, output: String) {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: exe)
-        p.arguments = args
-        let pipe = Pipe()
-        p.standardOutput = pipe
-        p.standardError = pipe
-        try p.run()
-        let d = pipe.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        return (p.terminationStatus, String(decoding: d, as: UTF8.self))
+        let r = try runProgram(exe, args, mergeOutput: true)
+        return (r.status, r.stdout)
     }
 }

@@ -1,17 +1,14 @@
 import Foundation
+import TestSupport
 import XCTest
 #if canImport(Glibc)
 import Glibc
 #endif
 
-/// The built `tutor` executable: next to the test bundle, or in the package's .build/debug.
+/// The built `tutor` executable, or a skip that says to build it.
 func tutorExecutable() throws -> String {
-    let beside = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("tutor").path
-    if access(beside, X_OK) == 0 { return beside }
-    let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-    let debug = root.appendingPathComponent(".build/debug/tutor").path
-    if access(debug, X_OK) == 0 { return debug }
-    throw XCTSkip("the tutor executable is not built: run `swift build` first (looked at \(beside) and \(debug))")
+    guard let t = builtTutor() else { throw XCTSkip("the tutor executable is not built: run `swift build` first") }
+    return t
 }
 
 /// Whether the `tutor run` command exists in the built executable (the adaptation issue
@@ -30,8 +27,9 @@ func tutorHasRun(_ tutor: String) -> Bool {
     return p.terminationStatus == 0 && text.contains("USAGE: tutor run")
 }
 
-/// A 16 x 16 red JPEG (baseline, 4:4:4), small enough to write into any task.
-let tinyJPEG: [UInt8] = Array(Data(base64Encoded: "/9j/4AAQSkZJRgABAQAAAQABAAD/2wBDAAIBAQEBAQIBAQECAgICAgQDAgICAgUEBAMEBgUGBgYFBgYGBwkIBgcJBwYGCAsICQoKCgoKBggLDAsKDAkKCgr/2wBDAQICAgICAgUDAwUKBwYHCgoKCgoKCgoKCgoKCgoKCgoKCgoKCgoKCgoKCgoKCgoKCgoKCgoKCgoKCgoKCgoKCgr/wAARCAAQABADAREAAhEBAxEB/8QAFQABAQAAAAAAAAAAAAAAAAAAAAj/xAAUEAEAAAAAAAAAAAAAAAAAAAAA/8QAFgEBAQEAAAAAAAAAAAAAAAAAAAgJ/8QAFBEBAAAAAAAAAAAAAAAAAAAAAP/aAAwDAQACEQMRAD8Ai9KbfwAAB//Z")!)
+/// A 16 x 16 JPEG, red on the left and blue on the right (baseline, 4:4:4, from ImageMagick),
+/// small enough to write into any task; both objects of `tinyRules` have pixels in it.
+let tinyJPEG: [UInt8] = Array(Data(base64Encoded: "/9j/4AAQSkZJRgABAQAAAQABAAD/2wBDAAIBAQEBAQIBAQECAgICAgQDAgICAgUEBAMEBgUGBgYFBgYGBwkIBgcJBwYGCAsICQoKCgoKBggLDAsKDAkKCgr/2wBDAQICAgICAgUDAwUKBwYHCgoKCgoKCgoKCgoKCgoKCgoKCgoKCgoKCgoKCgoKCgoKCgoKCgoKCgoKCgoKCgoKCgr/wAARCAAQABADAREAAhEBAxEB/8QAFAABAAAAAAAAAAAAAAAAAAAACP/EABQQAQAAAAAAAAAAAAAAAAAAAAD/xAAWAQEBAQAAAAAAAAAAAAAAAAAKCAn/xAAUEQEAAAAAAAAAAAAAAAAAAAAA/9oADAMBAAIRAxEAPwAXpTb+CGVQNeXgq5KAhlUDXv/Z")!)
 
 /// A rule file that names one object and one goal.
 let tinyRules = """
@@ -151,6 +149,13 @@ func exists(_ path: String) -> Bool {
 func readJSON(_ path: String) -> [String: Any]? {
     guard let d = FileManager.default.contents(atPath: path) else { return nil }
     return (try? JSONSerialization.jsonObject(with: d)) as? [String: Any]
+}
+
+/// Checks a verdict written by a daemon against docs/verdict.schema.json (VerdictSchema);
+/// does nothing where python3 lacks jsonschema (EndToEndTests skip visibly then).
+func assertMatchesVerdictSchema(_ path: String, file: StaticString = #filePath, line: UInt = #line) {
+    guard VerdictSchema.unavailable() == nil else { return }
+    XCTAssertEqual(try VerdictSchema.refusals([path]), [:], "\(path) does not match docs/verdict.schema.json", file: file, line: line)
 }
 
 func names(in folder: String) -> [String] {

@@ -39,7 +39,7 @@ final class FamiliesTests: XCTestCase {
             } }
             let a = middle.resizedFloat(width: 64, height: 64), b = square.solution[0].pixels.map { Float($0) / 255 }
             let mean = zip(a, b).map { abs($0 - $1) }.reduce(0, +) / Float(a.count)
-            XCTAssertLessThan(mean, 0.01, "\(f): the 320 x 200 drawing is not the task")
+            XCTAssertLessThan(mean, 0.02, "\(f): the 320 x 200 drawing is not the task")
             // The margins are background.
             XCTAssertEqual(wide.firstFrame[5, 100].0, wide.firstFrame[315, 100].0)
         }

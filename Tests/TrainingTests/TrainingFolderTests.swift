@@ -1,4 +1,4 @@
-import Engine
+import System
 import Foundation
 import Media
 import Reasoner
@@ -171,10 +171,10 @@ final class TrainingFolderTests: XCTestCase {
         try TrainingLayout.write(family: .order, seed: 1, size: nil, png: true, finalOnly: true, to: root)
         let out = root.path + "-run"
         defer { try? FileManager.default.removeItem(atPath: out) }
-        let before = ProcessMemory.residentBytes() ?? 0
+        let before = Memory.residentBytes() ?? 0
         var progress = 0
         let s = try TrainingFolder.prepare(tasks: root.path, data: out, heldOutShare: 0, every: 5000, log: { _ in progress += 1 })
-        let grown = (ProcessMemory.residentBytes() ?? 0) - before
+        let grown = (Memory.residentBytes() ?? 0) - before
         XCTAssertEqual(s.entries, n + 1)
         XCTAssertEqual(s.training, 1)
         XCTAssertEqual(s.unusable, n)

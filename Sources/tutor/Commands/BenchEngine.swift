@@ -1,10 +1,11 @@
-import Basics
 import ArgumentParser
+import Basics
 import CBLAS
 import Dispatch
 import Engine
 import Foundation
 import Reasoner
+import System
 
 /// `tutor bench engine`: the numeric engine against the sgemm ceiling of this machine.
 struct BenchEngine: ParsableCommand {
@@ -100,7 +101,7 @@ struct BenchEngine: ParsableCommand {
             let key = r.key.padding(toLength: max(28, r.key.count), withPad: " ", startingAt: 0)
             print("  " + key + String(format: " forward %9.2f ms   forward+backward %9.2f ms", r.forward, r.step))
         }
-        if let peak = ProcessMemory.peakResidentBytes() {
+        if let peak = Memory.peakResidentBytes() {
             print(String(format: "peak resident memory: %.1f MiB", Double(peak) / 1048576))
         }
     }
@@ -267,9 +268,9 @@ struct BenchEngine: ParsableCommand {
                      Double(store.count * 4) / 1048576))
         if memorySteps > 0, let opt = loraStore.map({ AdamW(ParameterSubset(all: $0), learningRate: 1e-4) }) {
             step(); opt.update()
-            let before = ProcessMemory.anonymousResidentBytes() ?? 0, rssBefore = ProcessMemory.residentBytes() ?? 0
+            let before = Memory.anonymousResidentBytes() ?? 0, rssBefore = Memory.residentBytes() ?? 0
             for _ in 0..<memorySteps { step(); opt.update() }
-            let after = ProcessMemory.anonymousResidentBytes() ?? 0, rssAfter = ProcessMemory.residentBytes() ?? 0
+            let after = Memory.anonymousResidentBytes() ?? 0, rssAfter = Memory.residentBytes() ?? 0
             print(String(format: "  %d LoRA training steps: anonymous resident memory %.2f -> %.2f MiB (%+d bytes), resident %.2f -> %.2f MiB",
                          memorySteps, Double(before) / 1048576, Double(after) / 1048576, after - before,
                          Double(rssBefore) / 1048576, Double(rssAfter) / 1048576))
@@ -295,8 +296,8 @@ struct BenchEngine: ParsableCommand {
         print(String(format: "  measured FMA peak (independent multiply-adds on the widest vectors): 1 thread %.1f GFLOP/s, %d threads %.1f GFLOP/s",
                      one, cores, all))
         if let mhz, one > 0 {
-            print(String(format: "    that is %.1f FLOP per cycle at the reported clock, or %d FLOP per cycle at %.0f MHz (clocks boost above the reported one)",
-                         one * 1e3 / mhz, perCycle, one * 1e3 / Double(perCycle)))
+            print(String(format: "    one thread: %.1f FLOP per cycle at the reported clock, against %d nominal (clocks boost above the reported one; other processes share the cores)",
+                         one * 1e3 / mhz, perCycle))
         }
     }
 

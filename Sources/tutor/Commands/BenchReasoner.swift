@@ -4,6 +4,7 @@ import Engine
 import Foundation
 import Media
 import Reasoner
+import System
 import Tasks
 import Teacher
 
@@ -68,7 +69,7 @@ struct BenchReasoner: ParsableCommand {
         Threads.set(threads)
         let reasoner: Reasoner
         do { reasoner = try Reasoner.load(from: model) } catch {
-            FileHandle.standardError.write(Data("error: \(error)\n".utf8))
+            StandardError.write("error: \(error)\n")
             throw ExitCode(1)
         }
         print("model: \(model) (\(reasoner.config.name), \(reasoner.parameterCount) parameters); \(steps)-step samples, final-video rendering, \(threads) threads")

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Spool
+import System
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -168,11 +169,7 @@ struct BenchSpool: ParsableCommand {
         return String(text.split(separator: " ").first ?? "?")
     }
 
-    private func monotonic() -> Double {
-        var ts = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &ts)
-        return Double(ts.tv_sec) + Double(ts.tv_nsec) * 1e-9
-    }
+    private func monotonic() -> Double { Clock.monotonicSeconds() }
 
     /// Waits for the inotify event of `name` arriving in active/; returns when it was seen.
     private func waitForClaim(_ fd: Int32, name: String, timeout: Double) -> Double? {

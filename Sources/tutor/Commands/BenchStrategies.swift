@@ -1,8 +1,10 @@
 import Adaptation
 import ArgumentParser
+import Basics
 import Foundation
 import Media
 import Reasoner
+import System
 import TaskFolder
 import Tasks
 import Teacher
@@ -106,10 +108,10 @@ struct BenchStrategies: ParsableCommand {
             var out: [BenchTask] = []
             for name in try FileManager.default.contentsOfDirectory(atPath: dir).sorted() where !name.hasPrefix(".") {
                 let folder = root.appendingPathComponent(name)
-                guard SafeFile.kind(at: folder) == "folder" else { continue }
+                guard SafeFile.kind(at: folder) == .folder else { continue }
                 let report = TaskInputs.validate(folder: folder)
                 guard let inp = report.inputs else {
-                    FileHandle.standardError.write(Data("skipping \(name): \(report.problems.joined(separator: "; "))\n".utf8))
+                    StandardError.write("skipping \(name): \(report.problems.joined(separator: "; "))\n")
                     continue
                 }
                 let family = name.split(separator: "-").first.map(String.init) ?? name
@@ -160,12 +162,12 @@ struct BenchStrategies: ParsableCommand {
         var example = StrategySettings(job: JobSettings(), gradient: gradient, loss: loss)
         overrides(&example, nil)
 
-        let log = { (s: String) in FileHandle.standardError.write(Data((s + "\n").utf8)) }
+        let log = { (s: String) in StandardError.write(s + "\n") }
         log("tutor bench strategies: \(taskList.count) tasks (\(families.joined(separator: ", "))), model \(probe.config.name) \(digest.prefix(12)), \(jobs) jobs")
         var results: [(String, [BenchOutcome])] = []
         // best-of-n goes after teacher-lora so that its n can match teacher-lora's cost.
         let order = strategyList.sorted { a, b in (a == "best-of-n" ? 1 : 0) < (b == "best-of-n" ? 1 : 0) }
-        let started = ResourceUsage.monotonicSeconds()
+        let started = Clock.monotonicSeconds()
         for name in order {
             let strategy = Strategy(rawValue: name)!
             var n = bestN ?? example.samples
@@ -179,16 +181,16 @@ struct BenchStrategies: ParsableCommand {
             let fixedN = n
             let bench = StrategyBench(modelDirectory: modelDir, jobs: jobs) { s in overrides(&s, fixedN) }
             var finished = 0
-            let t0 = ResourceUsage.monotonicSeconds()
+            let t0 = Clock.monotonicSeconds()
             let outcomes = try bench.run(strategy, on: taskList) { _, _ in
                 finished += 1
                 if finished % 10 == 0 || finished == taskList.count {
-                    log("  \(name): \(finished)/\(taskList.count) tasks, \(String(format: "%.0f", ResourceUsage.monotonicSeconds() - t0)) s")
+                    log("  \(name): \(finished)/\(taskList.count) tasks, \(String(format: "%.0f", Clock.monotonicSeconds() - t0)) s")
                 }
             }
             results.append((name, outcomes))
         }
-        let wall = ResourceUsage.monotonicSeconds() - started
+        let wall = Clock.monotonicSeconds() - started
         let shown = strategyList.compactMap { s in results.first { $0.0 == s } }
         if json {
             printJSON(shown, taskList, families, example, bestN, digest: digest, wall: wall)
@@ -242,38 +244,40 @@ struct BenchStrategies: ParsableCommand {
             print("  \(pad(name, col))working sizes: \(sizes.sorted { $0.value > $1.value }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")); the written frames' verdict differs from the strategy's own in \(flips)")
         }
         print(String(format: "peak resident memory of this process (%d jobs, one model each): %.0f MiB; wall %.0f s",
-                     jobs, Double(ResourceUsage.peakRSSBytes()) / 1048576, wall))
+                     jobs, Double((Memory.peakResidentBytes() ?? 0)) / 1048576, wall))
     }
 
     func printJSON(_ results: [(String, [BenchOutcome])], _ tasks: [BenchTask], _ families: [String],
                    _ s: StrategySettings, _ bestN: Int?, digest: String, wall: Double) {
-        var strategies: [String: Any] = [:]
+        // Keys in alphabetical order at every level, as before the results were JSONValue.
+        func sorted(_ kv: [(String, JSONValue)]) -> JSONValue { .object(kv.sorted { $0.0 < $1.0 }) }
+        var strategies: [(String, JSONValue)] = []
         for (name, o) in results {
             let sm = summary(o)
-            var perFamily: [String: Any] = [:]
+            var perFamily: [(String, JSONValue)] = []
             for f in families {
                 let sel = tasks.indices.filter { tasks[$0].family == f }.map { o[$0] }
-                perFamily[f] = ["tasks": sel.count, "passed": sel.filter(\.passed).count]
+                perFamily.append((f, sorted([("tasks", .int(sel.count)), ("passed", .int(sel.filter(\.passed).count))])))
             }
-            strategies[name] = [
-                "pass_rate": sm.rate, "mean_evaluations": sm.meanEval, "mean_seconds": sm.meanSec, "median_seconds": sm.medianSec,
-                "families": perFamily,
-                "tasks": zip(tasks, o).map { t, x in
-                    ["task": t.name, "passed": x.passed, "strategy_passed": x.keptPassed, "working_size": x.workingSize,
-                     "evaluations": x.evaluations, "seconds": rounded(x.seconds, 3),
-                     "steps": x.steps, "base_passed": x.basePassed, "failed": x.failedTypes] as [String: Any]
-                },
-            ]
+            strategies.append((name, sorted([
+                ("pass_rate", .double(sm.rate)), ("mean_evaluations", .double(sm.meanEval)), ("mean_seconds", .double(sm.meanSec)),
+                ("median_seconds", .double(sm.medianSec)), ("families", sorted(perFamily)),
+                ("tasks", .array(zip(tasks, o).map { t, x in
+                    sorted([("task", .string(t.name)), ("passed", .bool(x.passed)), ("strategy_passed", .bool(x.keptPassed)),
+                            ("working_size", .array(x.workingSize.map(JSONValue.int))), ("evaluations", .int(x.evaluations)),
+                            ("seconds", .double(rounded(x.seconds, 3))), ("steps", .int(x.steps)), ("base_passed", .bool(x.basePassed)),
+                            ("failed", .array(x.failedTypes.map(JSONValue.string)))])
+                })),
+            ])))
         }
-        let obj: [String: Any] = [
-            "model_sha256": digest, "jobs": jobs, "wall_seconds": wall, "peak_rss_bytes": ResourceUsage.peakRSSBytes(),
-            "best_of_n": bestN ?? NSNull(),
-            "settings": ["learning_rate": Double(s.learningRate), "rank": s.rank, "max_steps": s.maxSteps,
-                         "stop_loss": Double(s.stopLoss), "gradient": s.gradient.rawValue, "loss": s.loss.rawValue,
-                         "samples": s.samples, "sample_steps": s.sampleSteps],
-            "strategies": strategies,
-        ]
-        let data = try! JSONSerialization.data(withJSONObject: obj, options: [.prettyPrinted, .sortedKeys])
-        print(String(decoding: data, as: UTF8.self))
+        let obj = sorted([
+            ("model_sha256", .string(digest)), ("jobs", .int(jobs)), ("wall_seconds", .double(wall)),
+            ("peak_rss_bytes", .int(Memory.peakResidentBytes() ?? 0)), ("best_of_n", .optional(bestN.map(JSONValue.int))),
+            ("settings", sorted([("learning_rate", .double(Double(s.learningRate))), ("rank", .int(s.rank)), ("max_steps", .int(s.maxSteps)),
+                                 ("stop_loss", .double(Double(s.stopLoss))), ("gradient", .string(s.gradient.rawValue)),
+                                 ("loss", .string(s.loss.rawValue)), ("samples", .int(s.samples)), ("sample_steps", .int(s.sampleSteps))])),
+            ("strategies", sorted(strategies)),
+        ])
+        print(String(decoding: obj.prettyBytes(), as: UTF8.self), terminator: "")
     }
 }

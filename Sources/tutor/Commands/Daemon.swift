@@ -23,7 +23,13 @@ struct Daemon: ParsableCommand {
         Every option can also come from the environment (for systemd's EnvironmentFile): \
         TUTOR_SPOOL, TUTOR_WORKERS, TUTOR_RUNNER, TUTOR_MODEL, TUTOR_THREADS, TUTOR_SETTLE_SECONDS, \
         TUTOR_RESCAN_SECONDS, TUTOR_GRACE_SECONDS, TUTOR_LEASE_SECONDS, TUTOR_MAX_ATTEMPTS, \
-        TUTOR_INCOMPLETE_SECONDS, TUTOR_TASK_SECONDS. Options on the command line win.
+        TUTOR_INCOMPLETE_SECONDS, TUTOR_TASK_SECONDS, TUTOR_METRICS_FILE. Options on the command line win.
+
+        A full disk is a state: a task that cannot be written for lack of space (its worker \
+        exits 75, or the daemon cannot write into it) goes back to incoming/ without counting an \
+        attempt, no task is claimed, and a probe write at growing intervals (up to 5 minutes) \
+        finds out when space returns. `tutor status` and systemd's STATUS= say "disk full" \
+        meanwhile.
         """
     )
 
@@ -65,6 +71,9 @@ struct Daemon: ParsableCommand {
 
     @Option(help: "Seconds after which a running task is stopped and goes to failed/ with a timed-out verdict, not retried; 0 for no limit (default 3600). Env: TUTOR_TASK_SECONDS.")
     var taskSeconds: Double?
+
+    @Option(help: "Write the daemon's counters and durations to this file in the Prometheus text format, atomically (for node_exporter's textfile collector, name it *.prom). Env: TUTOR_METRICS_FILE.")
+    var metricsFile: String?
 
     func validate() throws {
         if resolvedSpool == nil { throw ValidationError("give the spool folder: --spool DIR (or TUTOR_SPOOL)") }
@@ -128,6 +137,9 @@ struct Daemon: ParsableCommand {
         if let v = try number(maxAttempts, "TUTOR_MAX_ATTEMPTS", Int.init) { s.maxAttempts = v }
         if let v = try number(incompleteAfter, "TUTOR_INCOMPLETE_SECONDS", Double.init) { s.incompleteSeconds = v }
         if let v = try number(taskSeconds, "TUTOR_TASK_SECONDS", Double.init) { s.taskSeconds = v }
+        if let m = metricsFile ?? env["TUTOR_METRICS_FILE"].flatMap({ $0.isEmpty ? nil : $0 }) {
+            s.metricsPath = m.hasPrefix("/") ? m : FileManager.default.currentDirectoryPath + "/" + m
+        }
 
         let daemon = SpoolDaemon(spool: resolvedSpool!, settings: s)
         if resolvedRunner == nil { SpoolLog.line(BLASKernels.description) }  // the workers inherit this choice

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Media
+import System
 import TaskFolder
 import Tasks
 import Training
@@ -74,22 +75,22 @@ struct MakeTask: ParsableCommand {
                                      identicalPieces: identicalPieces)
         let dir = URL(fileURLWithPath: out)
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        try AtomicWrite.write(task.prompt + "\n", to: dir.appendingPathComponent("prompt.txt"))
-        try AtomicWrite.write(task.rulesJSON, to: dir.appendingPathComponent("rules.json"))
+        try AtomicFile.write(task.prompt + "\n", to: dir.appendingPathComponent("prompt.txt").path)
+        try AtomicFile.write(task.rulesJSON, to: dir.appendingPathComponent("rules.json").path)
         let other = dir.appendingPathComponent(png ? "first_frame.jpg" : "first_frame.png")
         if FileManager.default.fileExists(atPath: other.path) { try FileManager.default.removeItem(at: other) }
         if png {
-            try AtomicWrite.write(PNG.encode(task.firstFrame), to: dir.appendingPathComponent("first_frame.png"))
+            try AtomicFile.write(PNG.encode(task.firstFrame), to: dir.appendingPathComponent("first_frame.png").path)
         } else {
-            try AtomicWrite.write(JPEG.encode(task.firstFrame, quality: 95, subsample444: true),
-                                  to: dir.appendingPathComponent("first_frame.jpg"))
+            try AtomicFile.write(JPEG.encode(task.firstFrame, quality: 95, subsample444: true),
+                                 to: dir.appendingPathComponent("first_frame.jpg").path)
         }
         if solution {
             let sdir = dir.appendingPathComponent("solution")
             try FileManager.default.createDirectory(at: sdir, withIntermediateDirectories: true)
             for (t, frame) in task.solution.enumerated() {
                 let name = t < 10 ? "0\(t).jpg" : "\(t).jpg"
-                try AtomicWrite.write(JPEG.encode(frame, quality: 95, subsample444: true), to: sdir.appendingPathComponent(name))
+                try AtomicFile.write(JPEG.encode(frame, quality: 95, subsample444: true), to: sdir.appendingPathComponent(name).path)
             }
         }
         print("\(out): \(family) seed \(seed)\(Families.isHeldOut(seed: seed) ? " (held out)" : " (training)")")

@@ -1,6 +1,7 @@
 import Adaptation
 import ArgumentParser
 import Foundation
+import System
 
 /// `tutor run FOLDER`: one task folder, in place, without a spool.
 struct Run: ParsableCommand {
@@ -17,7 +18,9 @@ struct Run: ParsableCommand {
         above it; share/tutor/models/reasoner beside the executable's bin/.
 
         Exit status: 0 the task passed; 1 it failed, or an input or model problem (verdict status \
-        "error", with a message that says what to fix); 2 usage error.
+        "error", with a message that says what to fix), or verdict.json could not be written; 2 \
+        usage error; 75 verdict.json could not be written because the disk is full or the quota \
+        reached (nothing is wrong with the task: run it again when there is space).
         """
     )
 
@@ -44,6 +47,7 @@ struct Run: ParsableCommand {
         var task = TaskRun(folder: URL(fileURLWithPath: folder), modelOption: model, threads: threads, quiet: quiet)
         if let g = gradient { task.gradient = g }
         let verdict = task.run()
+        if let failure = task.verdictWrite.failure { throw ExitCode(failure.isDiskFull ? ExitStatus.diskFull : 1) }
         if verdict?.status != .passed { throw ExitCode(1) }
     }
 }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Spool
+import System
 
 struct Status: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -31,7 +32,7 @@ struct Status: ParsableCommand {
             let s = try SpoolStatus.read(spool: spoolPath)
             print(json ? s.json : s.text, terminator: json ? "" : "\n")
         } catch let e as SpoolError {
-            FileHandle.standardError.write(Data("error: \(e)\n".utf8))
+            StandardError.write("error: \(e)\n")
             throw ExitCode(1)
         }
     }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Spool
+import System
 import TaskFolder
 import Teacher
 
@@ -34,15 +35,15 @@ struct Submit: ParsableCommand {
         // The same checks as `tutor run` makes first, the rule file's included.
         let report = TaskInputs.validate(folder: URL(fileURLWithPath: folder))
         if !report.ok {
-            for p in report.problems { FileHandle.standardError.write(Data("error: \(p)\n".utf8)) }
-            FileHandle.standardError.write(Data("\(folder): not submitted\n".utf8))
+            for p in report.problems { StandardError.write("error: \(p)\n") }
+            StandardError.write("\(folder): not submitted\n")
             throw ExitCode(1)
         }
-        for w in report.warnings { FileHandle.standardError.write(Data("warning: \(w)\n".utf8)) }
+        for w in report.warnings { StandardError.write("warning: \(w)\n") }
         do {
             print(try SpoolSubmit.submit(folder: folder, spool: spoolPath))
         } catch let e as SpoolError {
-            FileHandle.standardError.write(Data("error: \(e)\n".utf8))
+            StandardError.write("error: \(e)\n")
             throw ExitCode(1)
         }
     }

@@ -3,6 +3,7 @@ import Adaptation
 import Engine
 import Foundation
 import Reasoner
+import System
 import Tasks
 import Training
 
@@ -148,11 +149,11 @@ struct Train: ParsableCommand {
         do {
             if fineTune && o.initFrom == nil { o.initFrom = try ModelLocation.resolve(option: nil).path }
             run = try TrainingRun(folder: out, options: o, resume: resume)
-            run.log = { line in FileHandle.standardOutput.write(Data((line + "\n").utf8)) }
+            run.log = { line in StandardOutput.line(line) }
             // A resumed fine-tuning run knows its training folder from its saved options.
             if run.options.tasksFolder != nil { fine = try FineTune.start(run, evalCount: evalCount, judgeCount: judgeCount, threads: threads) }
         } catch {
-            FileHandle.standardError.write(Data("error: \(error)\n".utf8))
+            StandardError.write("error: \(error)\n")
             throw ExitCode(1)
         }
         run.stopAfterSeconds = minutes.map { $0 * 60 }
