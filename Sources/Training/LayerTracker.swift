@@ -140,8 +140,12 @@ public struct LayerTracker: Sendable {
             for l in members where !done.contains(l) {
                 throw .vanishes(layer: l, color: LayerTracker.hex(colors[l]), frame: frameIndex)
             }
-            let moved = members.contains { (out[$0] - previous[$0]).squared.sum() > 0.25 || out[$0].squared.sum() > 1 }
-            let now = p.count.filter { $0 >= minPiece[g] }.count
+            // A split: more pieces of a moving colour than at the start. A piece that touches
+            // another colour may be cut by it (an outline a piece passes over) and is not counted.
+            let moved = members.contains { out[$0].squared.sum() > 1 }
+            var touches = [Bool](repeating: false, count: p.count.count)
+            for i in p.label.indices where p.label[i] >= 0 && covered[i] { touches[Int(p.label[i])] = true }
+            let now = p.count.indices.filter { p.count[$0] >= minPiece[g] && !touches[$0] }.count
             if moved && now > pieces0[g] {
                 let l = members.first { out[$0].squared.sum() > 1 } ?? members[0]
                 throw .splits(layer: l, color: LayerTracker.hex(colors[l]), frame: frameIndex, pieces: now, was: pieces0[g])
