@@ -74,6 +74,9 @@ public enum FullFrames {
                 (0..<Trajectory.frames).map { f in
                     // Whole working pixels, as the teacher judged them, then whole output pixels.
                     let ow = (trajectory.offset(layer: l, frame: f) * working.offsetScale).rounded(.toNearestOrAwayFromZero)
+                    // As in `Compositor.region`: an offset that is not finite or far off the frame
+                    // leaves the layer off the frame instead of trapping in the conversion to Int.
+                    guard abs(ow.x) <= Compositor.maxOffset, abs(ow.y) <= Compositor.maxOffset else { return SIMD2(W, H) }
                     return SIMD2(Int((ow.x * rx).rounded()), Int((ow.y * ry).rounded()))
                 }
             }

@@ -8,7 +8,8 @@ import Teacher
 public struct TaskInputs: Sendable {
     public var name: String
     public var prompt: String
-    public var rulesBytes: [UInt8]
+    /// The rule file, parsed and checked.
+    public var rules: RuleFile
     public var firstFrame: RGBImage
     public var job: JobSettings
 
@@ -24,12 +25,6 @@ public struct TaskInputs: Sendable {
     public static let maxFramePixels = 2048 * 2048
     /// The most entries a task folder may hold (inputs, outputs and anything else).
     public static let maxEntries = 1000
-
-    /// The rule file's own validation (SPEC section 2), against the first frame when it decoded.
-    public static let ruleFileCheck: @Sendable ([UInt8], RGBImage?) -> ([String], [String]) = { bytes, image in
-        let r = RuleFile.validate(bytes, firstFrame: image)
-        return (r.problems, r.warnings)
-    }
 
     /// Every problem and warning found in a folder.
     public struct Report: Sendable {
@@ -48,15 +43,11 @@ public struct TaskInputs: Sendable {
     }
 
     /// Checks a folder: each required file is a regular file (never followed), the first frame
-    /// (first_frame.jpg or first_frame.png, exactly one) decodes within the size limit, the prompt is non-empty UTF-8, rules.json is JSON
-    /// (its rules are checked by `ruleCheck`), job.json has only known keys in range.
-    ///
-    /// - Parameter ruleCheck: validates the rule file against the decoded first frame and
-    ///   returns (problems, warnings); by default the rule file's own validation (`ruleFileCheck`).
-    public static func validate(
-        folder: URL, maxSide: Int = JPEG.defaultMaxSide,
-        ruleCheck: (([UInt8], RGBImage?) -> ([String], [String]))? = TaskInputs.ruleFileCheck
-    ) -> Report {
+    /// (first_frame.jpg or first_frame.png, exactly one) decodes within the size limit, the
+    /// prompt is non-empty UTF-8, rules.json is a valid rule file (parsed here, once, and checked
+    /// against the decoded first frame by `RuleFile.check(firstFrame:)`), job.json has only known
+    /// keys in range, and the frames it asks for fit the cap arithmetic.
+    public static func validate(folder: URL, maxSide: Int = JPEG.defaultMaxSide) -> Report {
         var r = Report()
         let name = folder.lastPathComponent
         switch SafeFile.kind(at: folder) {
@@ -97,19 +88,17 @@ public struct TaskInputs: Sendable {
             }
             catch let e as JPEGError { r.problems.append("\(firstFrameName): \(e.description)") }
             catch let e as PNGError { r.problems.append("\(firstFrameName): \(e.description)") }
-            catch { r.problems.append("\(firstFrameName): \(error)") }
+            catch { r.problems.append("\(firstFrameName): \(ErrorText.describe(error))") }
         }
 
-        var rules: [UInt8] = []
+        var rules: RuleFile?
         do {
-            rules = try SafeFile.read("rules.json", in: folder, limit: rulesLimit)
-            if let check = ruleCheck {
-                let (p, w) = check(rules, image)
-                r.problems += p; r.warnings += w
-            } else {
-                do { _ = try JSONParser.parse(rules) } catch { r.problems.append("rules.json is not valid JSON (\(error.description))") }
-            }
-        } catch { r.problems.append(error.description) }
+            let parsed = try RuleFile.parse(try SafeFile.read("rules.json", in: folder, limit: rulesLimit))
+            let (p, w) = parsed.check(firstFrame: image)
+            r.problems += p; r.warnings += w
+            rules = parsed
+        } catch let e as InputFileError { r.problems.append(e.description) }
+        catch { r.problems.append("\(error)") }
 
         var job = JobSettings()
         if SafeFile.kind(at: folder.appendingPathComponent("job.json")) != nil {
@@ -128,8 +117,8 @@ public struct TaskInputs: Sendable {
                 r.problems.append("job.json: frame_long_side: frames of \(ow) x \(oh) pixels (the \(image.width) x \(image.height) first frame with its longer side at most \(job.frameLongSide)) are over the limit of \(maxFramePixels) pixels a frame (2048 x 2048); set frame_long_side to 2048 or less")
             }
         }
-        if r.problems.isEmpty, let image {
-            r.inputs = TaskInputs(name: name, prompt: prompt, rulesBytes: rules, firstFrame: image, job: job)
+        if r.problems.isEmpty, let image, let rules {
+            r.inputs = TaskInputs(name: name, prompt: prompt, rules: rules, firstFrame: image, job: job)
         }
         return r
     }

@@ -114,8 +114,17 @@ public struct RuleFile: Sendable, Equatable {
     ///   may be unreliable: an object of fewer than twice the speck size's pixels, no process
     ///   question).
     public static func validate(_ bytes: [UInt8], firstFrame: RGBImage?) -> (problems: [String], warnings: [String]) {
-        let rules: RuleFile
-        do { rules = try parse(bytes) } catch { return ([error.description], []) }
+        do { return try parse(bytes).check(firstFrame: firstFrame) } catch {
+            return ([error.description], [])
+        }
+    }
+
+    /// Checks this parsed rule file against the first frame (at its own size, or nil when it
+    /// could not be read), at the working size the teacher will judge it at: an object with no
+    /// pixel of its colour is a problem; an object under twice the speck size, or no process
+    /// question, is a warning.
+    public func check(firstFrame: RGBImage?) -> (problems: [String], warnings: [String]) {
+        let rules = self
         var warnings: [String] = [], problems: [String] = []
         if rules.process.isEmpty {
             warnings.append("rules.json: process: no process question; only the goal will be checked")

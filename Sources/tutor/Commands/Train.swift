@@ -153,7 +153,7 @@ struct Train: ParsableCommand {
             // A resumed fine-tuning run knows its training folder from its saved options.
             if run.options.tasksFolder != nil { fine = try FineTune.start(run, evalCount: evalCount, judgeCount: judgeCount, threads: threads) }
         } catch {
-            StandardError.write("error: \(error)\n")
+            StandardError.line("error: \(ErrorText.describe(error))")
             throw ExitCode(1)
         }
         run.stopAfterSeconds = minutes.map { $0 * 60 }
