@@ -40,7 +40,7 @@ let package = Package(
         .target(name: "Tasks", dependencies: ["Basics", "Media"]),
         .target(name: "Reasoner", dependencies: ["Basics", "Engine", "Media", "ModelFiles", "System"]),
         .target(name: "Training", dependencies: ["Basics", "Engine", "Media", "ModelFiles", "Reasoner", "System", "Tasks", "TaskFolder", "Teacher"]),
-        .target(name: "TaskFolder", dependencies: ["Basics", "Media", "ModelFiles", "System", "Teacher"]),
+        .target(name: "TaskFolder", dependencies: ["Basics", "Media", "System", "Teacher"]),
         .target(name: "Adaptation", dependencies: ["Basics", "Engine", "Media", "ModelFiles", "Teacher", "Reasoner", "System", "TaskFolder", "Verdicts"]),
         .target(name: "Spool", dependencies: ["Basics", "CInotify", "System", "Verdicts"]),
         .executableTarget(name: "tutor", dependencies: [

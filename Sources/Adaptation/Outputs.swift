@@ -5,7 +5,7 @@ import System
 import TaskFolder
 import Verdicts
 
-/// Writes a task's outputs into its folder (SPEC section 4). Every file goes to a
+/// Writes a task's outputs into its folder (docs/FORMAT.md, section 4). Every file goes to a
 /// temporary name (System's `AtomicFile`) and is renamed into place; `verdict.json` is
 /// written last.
 public struct Outputs {

@@ -13,7 +13,7 @@ import Glibc
 #endif
 
 /// Runs one task folder in place (`tutor run FOLDER`): check the folder, read the inputs, load
-/// the model, run the strategy, write the outputs of SPEC section 4, `verdict.json` last.
+/// the model, run the strategy, write the outputs of docs/FORMAT.md, section 4, `verdict.json` last.
 ///
 /// Nothing a task folder or a model folder holds makes it crash, hang or exit without a word:
 /// input and model problems end as an `error` verdict whose message says what to fix, and a

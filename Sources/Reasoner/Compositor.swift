@@ -44,7 +44,7 @@ public struct Trajectory: Sendable, Equatable {
 public enum Compositor {
     /// Layers whose offsets never exceed this many pixels are drawn static in the final video.
     ///
-    /// DESIGN.md (finding 3) used about 1.5 px. On the shipped model's base checkpoint, 200
+    /// docs/DESIGN.md (decision 2) used about 1.5 px. On the shipped model's base checkpoint, 200
     /// held-out tasks, `tutor bench reasoner`: static objects stayed put in 74% of tasks at 1.5 px
     /// and 92% at 3 px (moving pieces intact 54% -> 88%, their pale outlines no longer drawn
     /// shifted over them), with no change to the goal rate. Every generated mover travels much

@@ -19,7 +19,7 @@ import Media
 /// `prediction: "v"` in the config, the velocity `v = z - x1`); t = 1 is pure noise `z`, t = 0 the
 /// clean trajectory, `x_t = (1 - t) x1 + t z`, and the velocity of a clean prediction is
 /// `(x_t - x1) / t`. Sampling is Euler from t = 1 to 0; one step gives `z - v(z, 1)`, which is the
-/// predicted `x1` itself. After reflow (DESIGN.md, finding 4) that one-step output is a sample.
+/// predicted `x1` itself. After reflow (docs/DESIGN.md, decision 3) that one-step output is a sample.
 ///
 /// Use at test time (what `tutor run` does):
 ///

@@ -46,7 +46,7 @@ extension SpoolDaemon {
 
     enum Readiness { case ready, later(Double), gone, notAFolder(FileKind) }
 
-    /// Whether the candidate `name` is a complete task folder now (SPEC section 5).
+    /// Whether the candidate `name` is a complete task folder now (docs/FORMAT.md, section 5).
     func evaluate(_ name: String, _ c: Candidate) -> Readiness {
         let path = folders.incoming + "/" + name
         guard let e = FileEntry(path) else { return .gone }

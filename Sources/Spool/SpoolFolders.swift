@@ -3,7 +3,7 @@ import Foundation
 import System
 import Verdicts
 
-/// The four folders of a spool (SPEC section 5). Each state of a task is the folder it
+/// The four folders of a spool (docs/FORMAT.md, section 5). Each state of a task is the folder it
 /// sits in, so a person can see and repair the spool with `ls` and `mv`.
 ///
 ///     spool/incoming/   users put task folders here (dot-names are uploads in progress)
@@ -31,7 +31,7 @@ public struct SpoolFolders: Sendable {
     /// A user's signal that a folder is complete.
     public static let readyFile = "READY"
     public static let requiredInputs = ["prompt.txt", "rules.json"]
-    /// The first frame: one of these (SPEC v1.1).
+    /// The first frame: one of these (docs/FORMAT.md).
     public static let firstFrameNames = ["first_frame.jpg", "first_frame.png"]
 
     /// Whether a folder's entries hold every required input.

@@ -12,7 +12,7 @@ public enum Strategy: String, Sendable, CaseIterable, Codable {
     case sampleThenAdapt = "sample-then-adapt"
 }
 
-/// Per-task settings from `job.json` (SPEC section 3). Absent keys take the defaults;
+/// Per-task settings from `job.json` (docs/FORMAT.md, section 3). Absent keys take the defaults;
 /// unknown keys and out-of-range values are input errors.
 public struct JobSettings: Sendable, Equatable {
     public var strategy: Strategy = JobSettings.defaultStrategy
@@ -24,7 +24,7 @@ public struct JobSettings: Sendable, Equatable {
     public var alpha: Double = 16
     public var samples: Int = 8
     public var sampleSteps: Int = 4
-    /// The written frames' longer side at most (SPEC v1.1); the first frame's size when smaller.
+    /// The written frames' longer side at most (docs/FORMAT.md); the first frame's size when smaller.
     public var frameLongSide: Int = 1024
 
     /// What the task asks of a Slurm cluster when a daemon runs it as a batch job

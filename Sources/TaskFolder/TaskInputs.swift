@@ -4,7 +4,7 @@ import Media
 import System
 import Teacher
 
-/// The inputs of a task folder (SPEC section 1), read safely and checked.
+/// The inputs of a task folder (docs/FORMAT.md, section 1), read safely and checked.
 public struct TaskInputs: Sendable {
     public var name: String
     public var prompt: String
@@ -18,7 +18,7 @@ public struct TaskInputs: Sendable {
     public static let jobLimit = 64 * 1024
     /// The most bytes a first frame may have (JPEG or PNG).
     public static let jpegLimit = 64 * 1024 * 1024
-    /// A task's first frame is one of these, never both (SPEC v1.1).
+    /// A task's first frame is one of these, never both (docs/FORMAT.md).
     public static let firstFrameNames = ["first_frame.jpg", "first_frame.png"]
     /// The most pixels a written frame may have: the video is drawn one frame at a time at
     /// about 36 bytes a pixel, so this bounds a task's memory for frames to about 150 MB.

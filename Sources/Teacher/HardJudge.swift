@@ -54,7 +54,7 @@ func num(_ x: Float) -> JSONValue { .number((Double(x) * 10_000).rounded() / 10_
 func ints(_ a: [Int]) -> JSONValue { .array(a.map { .number(Double($0)) }) }
 
 extension Teacher {
-    /// SPEC section 2's hard "satisfied" for one check, with its evidence.
+    /// The hard "satisfied" of one check (docs/FORMAT.md, section 2), with its evidence.
     func hardJudge(_ check: CompiledCheck, _ h: HardFrames) -> (Bool, [(String, JSONValue)]) {
         let F = h.frames, N = h.n
         switch check {

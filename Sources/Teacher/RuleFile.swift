@@ -32,7 +32,7 @@ public enum Region: Sendable, Equatable {
     case box(Float, Float, Float, Float)
 }
 
-/// One machine-checkable check of SPEC section 2 (version 1), with defaults filled in.
+/// One machine-checkable check of docs/FORMAT.md, section 2 (version 1), with defaults filled in.
 public enum Check: Sendable, Equatable {
     case reach(object: String, target: Region, minFraction: Float)
     case avoid(object: String, obstacle: Region, maxFraction: Float)
@@ -82,7 +82,7 @@ public struct RuleQuestion: Sendable, Equatable {
     public var weight: Float
 }
 
-/// A parsed and checked `rules.json` (SPEC section 2, version 1).
+/// A parsed and checked `rules.json` (docs/FORMAT.md, section 2, version 1).
 public struct RuleFile: Sendable, Equatable {
     public var version: Int
     /// In the order of the file.

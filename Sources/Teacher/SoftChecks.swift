@@ -17,7 +17,7 @@
 /// - `reach` and `align` subtract the mean geodesic distance of the object's mass to the
 ///   target through free space (0 once the object's centre is on the target), so the loss
 ///   falls as the object travels along a corridor toward the target, where overlap alone is
-///   flat (DESIGN.md, finding 5).
+///   flat (docs/DESIGN.md, decision 5).
 /// - `path` takes hard maxima and minima over frames (differentiable almost everywhere).
 
 /// Soft masks of one video and the buffer their gradients go into.

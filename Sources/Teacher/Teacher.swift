@@ -20,7 +20,7 @@ public struct QuestionJudgment: Sendable {
     public var question: String
     /// The check's type (`reach`, `avoid`, ...).
     public var type: String
-    /// The hard judgment of SPEC section 2.
+    /// The hard judgment of docs/FORMAT.md, section 2.
     public var satisfied: Bool
     /// The score's probability of "yes", for comparison.
     public var pYes: Float
@@ -127,7 +127,7 @@ public struct Teacher: Sendable {
             case let .count(o, cnt, atEnd):
                 checks.append(.count(subject: subject(o), n: cnt, atEnd: atEnd))
             case let .static(o, maxc):
-                // Every other object of the rule file may cover it (SPEC v1.1: occlusion is not
+                // Every other object of the rule file may cover it (docs/FORMAT.md: occlusion is not
                 // movement), so their masks are read in every frame too.
                 let me = subject(o)
                 let others = rules.objects.map(\.name).filter { $0 != o }.map(subject)
@@ -274,7 +274,7 @@ public struct Teacher: Sendable {
         return TeacherScore(loss: loss, pYes: pYes)
     }
 
-    /// Judges a video by SPEC's hard definitions, with evidence, and reports each question's p_yes.
+    /// Judges a video by the rule format's hard definitions (docs/FORMAT.md, section 2), with evidence, and reports each question's p_yes.
     public func judge(_ video: Video) -> Judgment {
         let scored = score(video, gradient: nil)
         let questions = [rules.goal] + rules.process

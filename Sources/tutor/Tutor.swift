@@ -24,7 +24,7 @@ struct Tutor: ParsableCommand {
     )
 }
 
-/// Usage errors exit with 2 (not ArgumentParser's 64), as SPEC section 6 fixes. Messages go
+/// Usage errors exit with 2 (not ArgumentParser's 64), as docs/FORMAT.md, section 6 fixes. Messages go
 /// out through `StandardError`, which never traps when standard error cannot be written.
 @main
 enum Main {

@@ -5,11 +5,11 @@ import XCTest
 import Glibc
 #endif
 
-/// When a folder in incoming/ is taken (SPEC section 5), with real inotify on a temporary
+/// When a folder in incoming/ is taken (docs/FORMAT.md, section 5), with real inotify on a temporary
 /// spool and the built `tutor daemon`.
 final class PickupTests: XCTestCase {
     /// A folder renamed into incoming/ whole is taken at once, long before the settle time.
-    /// A folder is complete with either first frame (SPEC v1.1), not without one.
+    /// A folder is complete with either first frame (docs/FORMAT.md), not without one.
     func testEitherFirstFrameCompletesAFolder() {
         XCTAssertTrue(SpoolFolders.hasInputs(["prompt.txt", "rules.json", "first_frame.jpg"]))
         XCTAssertTrue(SpoolFolders.hasInputs(["prompt.txt", "rules.json", "first_frame.png", "job.json"]))

@@ -113,7 +113,7 @@ final class GradientTests: XCTestCase {
         """.utf8)))
     }
 
-    /// The wall's pixels that a covers in frame 2 are not counted as changed (SPEC v1.1), and the
+    /// The wall's pixels that a covers in frame 2 are not counted as changed (docs/FORMAT.md), and the
     /// gradient neither invites a to cover the wall nor reaches a's pixels through the cover.
     func testStaticHoldsTheCoverConstant() {
         let video = SmallScene.video()

@@ -101,8 +101,8 @@ final class JudgeTests: XCTestCase {
         // 3 of 40 pixels lost (7.5%) is within max_change 0.1.
         assertJudged(#"{"type": "static", "object": "wall"}"#,
                      JudgeTests.video([[wall], [(10, 0, 12, 18, JudgeTests.dark), (10, 18, 11, 19, JudgeTests.dark)]]), true, "small change")
-        // Another object of the rule file drawn over the wall is occlusion, not movement (SPEC
-        // v1.1): a red piece over half the wall passes; the wall moving under it does not.
+        // Another object of the rule file drawn over the wall is occlusion, not movement (docs/FORMAT.md,
+        // section 2): a red piece over half the wall passes; the wall moving under it does not.
         assertJudged(#"{"type": "static", "object": "wall"}"#,
                      JudgeTests.video([[wall], [wall, (8, 5, 14, 15, r)], [wall]]), true, "covered")
         assertJudged(#"{"type": "static", "object": "wall"}"#,

@@ -3,7 +3,7 @@ import XCTest
 import Media
 @testable import Teacher
 
-/// The SPEC section 2 example, verbatim.
+/// The docs/FORMAT.md, section 2 example, verbatim.
 let specExample = """
 {
   "version": 1,
