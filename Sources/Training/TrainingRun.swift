@@ -50,12 +50,17 @@ public final class TrainingRun {
         /// A checkpoint folder to start from instead of a random initialisation (its size wins
         /// over width, depth, heads and mlp_ratio).
         public var initFrom: String?
+        /// A user's training folder (`TrainingFolder`), read into `data/` of the run; the
+        /// generated families' tasks (`families`, `tasksPerFamily`) are mixed in.
+        public var tasksFolder: String?
+        /// The share of the training folder's examples held out for evaluation.
+        public var heldOutShare: Double?
 
         public init() {}
 
         enum CodingKeys: String, CodingKey {
             case seed, steps, batch, families, look, width, depth, heads
-            case mlpRatio = "mlp_ratio", initFrom = "init_from"
+            case mlpRatio = "mlp_ratio", initFrom = "init_from", tasksFolder = "tasks_folder", heldOutShare = "held_out_share"
             case learningRate = "learning_rate", warmupSteps = "warmup_steps", tasksPerFamily = "tasks_per_family"
             case reflowSteps = "reflow_steps", reflowPairs = "reflow_pairs", reflowSampleSteps = "reflow_sample_steps"
             case reflowLearningRate = "reflow_learning_rate", checkpointMinutes = "checkpoint_minutes"
@@ -86,6 +91,8 @@ public final class TrainingRun {
     public let reasoner: Reasoner
     var trainer: Trainer
     var examples: [TrainingExample] = []
+    /// The training folder's examples (`data/train.records`), read a batch at a time.
+    public var records: ExampleRecords.Reader?
     var pairs: [TrainingExample] = []
     /// Called with each progress line.
     public var log: (String) -> Void = { print($0) }
@@ -144,6 +151,15 @@ public final class TrainingRun {
         return t
     }
 
+    /// Generated examples first, then the training folder's.
+    var exampleCount: Int { examples.count + (records?.count ?? 0) }
+
+    func example(_ i: Int) -> TrainingExample {
+        if i < examples.count { return examples[i] }
+        let t = records!.read(i - examples.count)
+        return TrainingExample(scene: t.scene, target: t.trajectory.offsets.map { $0 / reasoner.config.trajectoryScale })
+    }
+
     /// Generates the training tasks and cuts their layers.
     public func prepareData() {
         let t0 = Date()
@@ -163,12 +179,12 @@ public final class TrainingRun {
     /// `stopAfterSteps`.
     @discardableResult
     public func run() throws -> Bool {
-        if examples.isEmpty { prepareData() }
-        precondition(!examples.isEmpty, "TrainingRun: no training examples")
+        if examples.isEmpty && !options.families.isEmpty { prepareData() }
+        precondition(exampleCount > 0, "TrainingRun: no training examples")
         log("model: \(reasoner.parameterCount) parameters, width \(reasoner.config.width), depth \(reasoner.config.depth), \(reasoner.config.tokens) tokens, batch \(options.batch), \(Threads.count) threads")
         started = Date(); lastCheckpoint = Date()
         if state.phase == "base" {
-            if !(try phase(name: "base", steps: options.steps, data: examples)) { return false }
+            if !(try phase(name: "base", steps: options.steps, count: exampleCount, fetch: example)) { return false }
             try reasoner.saveCheckpoint(to: folder + "/base", metadata: ["phase": "base"])
             state.phase = "reflow"; state.step = 0; state.optimizerStep = 0
             // A new phase starts with fresh moments.
@@ -179,7 +195,7 @@ public final class TrainingRun {
         if state.phase == "reflow" {
             if options.reflowSteps > 0 {
                 try loadOrMakePairs()
-                if !(try phase(name: "reflow", steps: options.reflowSteps, data: pairs)) { return false }
+                if !(try phase(name: "reflow", steps: options.reflowSteps, count: pairs.count, fetch: { self.pairs[$0] })) { return false }
             }
             state.phase = "done"
             try checkpoint()
@@ -189,12 +205,12 @@ public final class TrainingRun {
     }
 
     /// Trains until `steps`; false when stopped by the time limit (after a checkpoint).
-    func phase(name: String, steps: Int, data all: [TrainingExample]) throws -> Bool {
+    func phase(name: String, steps: Int, count: Int, fetch: (Int) -> TrainingExample) throws -> Bool {
         var t0 = Date(), s0 = state.step
         var recent: [Float] = []
         while state.step < steps {
             var rng = Trainer.rng(seed: options.seed &+ (name == "reflow" ? 0x5EF1 : 0), step: state.step)
-            let batch = (0..<options.batch).map { _ in all[Int(rng.next() % UInt64(all.count))] }
+            let batch = (0..<options.batch).map { _ in fetch(Int(rng.next() % UInt64(count))) }
             let (loss, norm) = trainer.step(batch, stepIndex: state.step, rng: &rng)
             state.step += 1
             state.optimizerStep = trainer.optimizer.step
@@ -322,7 +338,7 @@ public final class TrainingRun {
         let n = reasoner.config.trajectoryCount
         // The scenes: a fixed shuffle of the training examples.
         var rng = SplitMix64(seed: options.seed &+ 0x7A1F)
-        var order = Array(examples.indices)
+        var order = Array(0..<exampleCount)
         for i in stride(from: order.count - 1, to: 0, by: -1) { order.swapAt(i, Int(rng.next() % UInt64(i + 1))) }
         let chosen = Array(order.prefix(min(options.reflowPairs, order.count)))
         if FileManager.default.fileExists(atPath: path) {
@@ -330,7 +346,7 @@ public final class TrainingRun {
             let noise = try file.floats("noise"), target = try file.floats("target")
             if noise.count == chosen.count * n && target.count == noise.count {
                 pairs = chosen.enumerated().map { j, i in
-                    TrainingExample(scene: examples[i].scene, target: Array(target[(j * n)..<((j + 1) * n)]),
+                    TrainingExample(scene: example(i).scene, target: Array(target[(j * n)..<((j + 1) * n)]),
                                     noise: Array(noise[(j * n)..<((j + 1) * n)]))
                 }
                 log("reflow: \(pairs.count) pairs loaded from \(path)")
@@ -338,7 +354,7 @@ public final class TrainingRun {
             }
         }
         let t0 = Date()
-        pairs = trainer.reflowPairs(chosen.map { examples[$0].scene }, noiseSeed: options.seed &+ 0xF10, steps: options.reflowSampleSteps)
+        pairs = trainer.reflowPairs(chosen.map { example($0).scene }, noiseSeed: options.seed &+ 0xF10, steps: options.reflowSampleSteps)
         try Safetensors.write([
             SafetensorsTensor(name: "noise", shape: [pairs.count, n], values: pairs.flatMap { $0.noise! }),
             SafetensorsTensor(name: "target", shape: [pairs.count, n], values: pairs.flatMap(\.target)),

@@ -4,6 +4,7 @@ import Media
 import System
 import TaskFolder
 import Tasks
+import Training
 
 struct MakeTask: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -22,14 +23,30 @@ struct MakeTask: ParsableCommand {
         wording) or heldout (from ranges varied never uses); a varied or held-out first frame is a square of \
         its own size unless --size is given. \
         Seeds below 1000000 are the training set; 1000000 and up are held out for evaluation.
+
+        --layout training --count N writes N tasks (seeds --seed ... --seed + N - 1) as a training folder in \
+        the layout `tutor train --tasks` reads: DIR/FAMILY-SEED/ with the first frame, prompt.txt, rules.json, \
+        final_frame and the solution video as frames/00 ... 15, every frame at the first frame's size \
+        (PNG with --png, else JPEG); --final-only leaves frames/ out.
         """
     )
 
     @Argument(help: "maze, obstacles, align, order, shapes, slots or slide.")
     var family: String
 
-    @Option(help: "The task's seed (the same seed gives the same task).")
-    var seed: UInt64
+    @Option(help: "The task's seed (the same seed gives the same task); the first seed with --count.")
+    var seed: UInt64 = 0
+
+    @Option(help: "task (one task folder) or training (a training folder of --count examples).")
+    var layout: Layout = .task
+
+    @Option(help: "Examples to write with --layout training.")
+    var count = 1
+
+    @Flag(help: "--layout training: write the final frame only, no frames/ (the motion must be interpolated).")
+    var finalOnly = false
+
+    enum Layout: String, ExpressibleByArgument { case task, training }
 
     @Option(help: "The folder to write (created if missing).")
     var out: String
@@ -55,9 +72,13 @@ struct MakeTask: ParsableCommand {
         }
         if let s = size, Families.parseSize(s) == nil { throw ValidationError("--size must be WxH, each side 16 to 4096, such as 512x340") }
         if identicalPieces && family != Family.align.rawValue { throw ValidationError("--identical-pieces applies to align only") }
+        if count < 1 { throw ValidationError("--count must be at least 1") }
+        if layout == .task && (count != 1 || finalOnly) { throw ValidationError("--count and --final-only apply to --layout training") }
+        if layout == .training && solution { throw ValidationError("--solution applies to --layout task; a training folder always has its solution") }
     }
 
     func run() throws {
+        if layout == .training { return try writeTraining() }
         let task = Families.generate(family: Family(rawValue: family)!, seed: seed, size: size.flatMap(Families.parseSize),
                                      identicalPieces: identicalPieces, look: look)
         let dir = URL(fileURLWithPath: out)
@@ -81,5 +102,17 @@ struct MakeTask: ParsableCommand {
             }
         }
         print("\(out): \(family) seed \(seed)\(Families.isHeldOut(seed: seed) ? " (held out)" : " (training)")\(look == .canonical ? "" : ", \(look.rawValue) look")")
+    }
+
+    /// Writes `count` examples in the training layout.
+    func writeTraining() throws {
+        let fam = Family(rawValue: family)!, sz = size.flatMap(Families.parseSize)
+        let root = URL(fileURLWithPath: out)
+        try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
+        for seed in self.seed..<(self.seed + UInt64(count)) {
+            try TrainingLayout.write(family: fam, seed: seed, size: sz, png: png, finalOnly: finalOnly,
+                                     identicalPieces: identicalPieces, to: root)
+        }
+        print("\(out): \(count) \(family) examples, seeds \(self.seed) to \(self.seed + UInt64(count) - 1)\(finalOnly ? ", final frames only" : "")")
     }
 }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Adaptation
 import Engine
 import Foundation
 import Reasoner
@@ -25,6 +26,17 @@ struct Train: ParsableCommand {
         The defaults are the recipe of the shipped model: `tutor train --out DIR --threads 1` is how \
         models/reasoner was trained, in about 90 minutes on one core (models/reasoner/MODEL_CARD.md). \
         Build with `swift build -c release` first: a debug build is many times slower.
+
+        --tasks DIR fine-tunes on a training folder instead: one subfolder per example with \
+        first_frame.png or .jpg, prompt.txt, final_frame.png/.jpg and/or the solution video's numbered frames \
+        in frames/ or ground_truth/, and rules.json where the example can be judged (`tutor make-task FAMILY \
+        --layout training` writes one). Each first frame is cut into layers as `tutor run` cuts it and every \
+        layer followed through the solution; an example that cannot be used is listed with its reason (all in \
+        OUT/data/unusable.txt). Starts from --init (default: the shipped model), holds out --held-out percent \
+        of the examples and reports on them, before and after, the final position error of each moving layer \
+        and the base strategy's pass rate where rules.json exists; writes OUT/MODEL_CARD.md. The fine-tuning \
+        defaults: --steps 1000, --learning-rate 1e-4, --reflow-steps 100, --reflow-pairs 500, no generated \
+        tasks unless --family names some (--tasks-per-family 500 each).
         """
     )
 
@@ -34,8 +46,8 @@ struct Train: ParsableCommand {
     @Option(help: "Output folder (a checkpoint folder like models/reasoner).")
     var out: String
 
-    @Option(help: "Base training steps (0 with --init: reflow alone, from that checkpoint).")
-    var steps = recipe.steps
+    @Option(help: "Base training steps (0 with --init: reflow alone, from that checkpoint; default 16000, 1000 with --tasks).")
+    var steps: Int?
 
     @Option(help: "Sequences per step.")
     var batch = recipe.batch
@@ -46,17 +58,17 @@ struct Train: ParsableCommand {
     @Flag(help: "Continue the run in --out from its last checkpoint (its saved options win).")
     var resume = false
 
-    @Option(help: "Reflow fine-tuning steps after the base phase (0 skips reflow).")
-    var reflowSteps = recipe.reflowSteps
+    @Option(help: "Reflow fine-tuning steps after the base phase (0 skips reflow; default 300, 100 with --tasks).")
+    var reflowSteps: Int?
 
-    @Option(help: "Reflow (noise, sample) pairs.")
-    var reflowPairs = recipe.reflowPairs
+    @Option(help: "Reflow (noise, sample) pairs (default 2000, 500 with --tasks).")
+    var reflowPairs: Int?
 
     @Option(help: "Stop (after a checkpoint) after this many minutes; --resume continues.")
     var minutes: Double?
 
-    @Option(help: "Training tasks generated per family.")
-    var tasksPerFamily = recipe.tasksPerFamily
+    @Option(help: "Training tasks generated per family (default 3000, 500 with --tasks).")
+    var tasksPerFamily: Int?
 
     @Option(name: .customLong("family"), help: "A family to train on (repeatable; default the shipped model's: maze, obstacles, align, order; also shapes, slots, slide).")
     var families: [Family] = []
@@ -64,8 +76,20 @@ struct Train: ParsableCommand {
     @Option(help: "The look of the training tasks: canonical (the shipped recipe) or varied (the training ranges of every look; heldout is for benchmarks only).")
     var look: LookSplit = .canonical
 
-    @Option(help: "Peak learning rate of the base phase.")
-    var learningRate = recipe.learningRate
+    @Option(help: "Peak learning rate of the base phase (default 5e-4, 1e-4 with --tasks).")
+    var learningRate: Float?
+
+    @Option(help: "A training folder to fine-tune on (see above).")
+    var tasks: String?
+
+    @Option(help: "With --tasks: the percentage of examples held out for the before/after report.")
+    var heldOut: Double = 5
+
+    @Option(help: "With --tasks: held-out examples measured before and after (position error).")
+    var evalCount = 200
+
+    @Option(help: "With --tasks: held-out examples with rules.json judged before and after (base strategy).")
+    var judgeCount = 50
 
     @Option(help: "Minutes between checkpoints.")
     var checkpointMinutes = recipe.checkpointMinutes
@@ -82,7 +106,7 @@ struct Train: ParsableCommand {
     @Option(help: "MLP hidden width as a multiple of the width, for a new model.")
     var mlpRatio = recipe.mlpRatio
 
-    @Option(name: .customLong("init"), help: "Start from this checkpoint folder instead of random weights.")
+    @Option(name: .customLong("init"), help: "Start from this checkpoint folder instead of random weights (with --tasks, default the shipped model).")
     var initFrom: String?
 
     @Flag(help: "Print where the transformer's time goes every 10 steps.")
@@ -92,7 +116,9 @@ struct Train: ParsableCommand {
     var threads = 2
 
     func validate() throws {
-        if steps < 0 || (steps == 0 && initFrom == nil) {
+        let steps = self.steps ?? 1, reflowSteps = self.reflowSteps ?? 0, reflowPairs = self.reflowPairs ?? 1
+        let tasksPerFamily = self.tasksPerFamily ?? 1
+        if steps < 0 || (steps == 0 && initFrom == nil && tasks == nil) {
             throw ValidationError("--steps must be at least 1 (or 0 with --init, to run reflow alone from that checkpoint)")
         }
         if batch < 1 { throw ValidationError("--batch must be at least 1") }
@@ -102,27 +128,42 @@ struct Train: ParsableCommand {
         if tasksPerFamily < 1 { throw ValidationError("--tasks-per-family must be at least 1") }
         if Set(families).count != families.count { throw ValidationError("--family names a family twice") }
         if look == .heldout { throw ValidationError("--look heldout is held out for benchmarks; train on canonical or varied") }
+        if !(0..<100).contains(heldOut) { throw ValidationError("--held-out is a percentage from 0 up to 100") }
+        if evalCount < 0 || judgeCount < 0 { throw ValidationError("--eval-count and --judge-count must be at least 0") }
+        if tasks == nil && (heldOut != 5 || evalCount != 200 || judgeCount != 50) {
+            throw ValidationError("--held-out, --eval-count and --judge-count apply to --tasks")
+        }
     }
 
     func run() throws {
         Threads.set(threads)
+        let fineTune = tasks != nil
         var o = TrainingRun.Options()
-        o.seed = seed; o.steps = steps; o.batch = batch; o.learningRate = learningRate
+        let steps = self.steps ?? (fineTune ? 1000 : o.steps)
+        o.seed = seed; o.steps = steps; o.batch = batch; o.learningRate = learningRate ?? (fineTune ? 1e-4 : o.learningRate)
         o.warmupSteps = min(200, max(1, steps / 10))
-        o.tasksPerFamily = tasksPerFamily; o.reflowSteps = reflowSteps; o.reflowPairs = reflowPairs
-        if !families.isEmpty { o.families = families }
+        o.tasksPerFamily = tasksPerFamily ?? (fineTune ? 500 : o.tasksPerFamily)
+        o.reflowSteps = reflowSteps ?? (fineTune ? 100 : o.reflowSteps)
+        o.reflowPairs = reflowPairs ?? (fineTune ? 500 : o.reflowPairs)
+        if !families.isEmpty { o.families = families } else if fineTune { o.families = [] }
+        if let t = tasks { o.tasksFolder = t; o.heldOutShare = heldOut / 100 }
         if look != .canonical { o.look = look }
         o.checkpointMinutes = checkpointMinutes; o.width = width; o.depth = depth; o.heads = heads; o.mlpRatio = mlpRatio; o.initFrom = initFrom
         let run: TrainingRun
+        var fine: FineTune? = nil
         do {
+            if fineTune && o.initFrom == nil { o.initFrom = try ModelLocation.resolve(option: nil).path }
             run = try TrainingRun(folder: out, options: o, resume: resume)
+            run.log = { line in StandardOutput.line(line) }
+            // A resumed fine-tuning run knows its training folder from its saved options.
+            if run.options.tasksFolder != nil { fine = try FineTune.start(run, evalCount: evalCount, judgeCount: judgeCount, threads: threads) }
         } catch {
             StandardError.line("error: \(ErrorText.describe(error))")
             throw ExitCode(1)
         }
-        run.log = { line in StandardOutput.line(line) }
         run.stopAfterSeconds = minutes.map { $0 * 60 }
         if profile { run.reasoner.stack.profile = OpProfile() }
         if try !run.run() { throw ExitCode(0) }
+        try fine?.finish(run)
     }
 }

@@ -1,0 +1,276 @@
+import Media
+import Reasoner
+
+/// Why a layer cannot be followed through a solution.
+public enum TrackFailure: Error, Equatable, CustomStringConvertible {
+    /// No place in the frame shows at least half of the layer's solid pixels in its colour.
+    case vanishes(layer: Int, color: String, frame: Int)
+    /// A moving layer's colour is in more pieces than in the first frame.
+    case splits(layer: Int, color: String, frame: Int, pieces: Int, was: Int)
+
+    public var description: String {
+        switch self {
+        case let .vanishes(l, c, f): return "layer \(l) (\(c)) vanishes in solution frame \(f): no place shows half of its pixels in its colour"
+        case let .splits(l, c, f, p, w): return "layer \(l) (\(c)) splits in solution frame \(f): its colour is in \(p) pieces where the first frame has \(w)"
+        }
+    }
+}
+
+/// Follows the layers of a cut first frame through the frames of a solution, at the size the
+/// layers were cut at: where each layer went, as an offset from where it was.
+///
+/// In each frame the pixels of each layer's colour form pieces (8-connected); a piece's
+/// position is its coverage-weighted centre (anti-aliased rim included, so positions are
+/// sub-pixel). A layer's candidates are the pieces of its colour (moved to there) and its
+/// previous offset (still there, or hidden in part); each is scored by the share of the
+/// layer's solid pixels that land on its colour there, and the best wins. Layers of one colour
+/// (identical pieces) take pieces one each, best score first, so that two like squares are
+/// told apart by position and overlap rather than colour.
+public struct LayerTracker: Sendable {
+    public let width: Int
+    public let height: Int
+    /// Background, 0-255.
+    let background: SIMD3<Float>
+    /// Per layer: colour (0-255), solid pixel indices, colour group, frame-0 measured centre.
+    let colors: [SIMD3<Float>]
+    let solid: [[Int32]]
+    let group: [Int]
+    let groupColors: [SIMD3<Float>]
+    let centre0: [SIMD2<Float>]
+    /// Substantial pieces of each group's colour in the first frame.
+    let pieces0: [Int]
+    let minPiece: [Int]
+
+    static let tolerance: Float = 36
+    static let rimResidual: Float = 30
+    /// Shares of solid pixels below this are a vanished layer.
+    static let minScore: Float = 0.5
+
+    /// - Parameter cut: the layers and the first frame at the working size.
+    public init(cut: LayeredFrame) {
+        width = cut.width; height = cut.height
+        background = cut.background * 255
+        var colors: [SIMD3<Float>] = [], solid: [[Int32]] = [], group: [Int] = [], groupColors: [SIMD3<Float>] = []
+        for l in cut.layers {
+            let c = l.color * 255
+            colors.append(c)
+            // Solid: covered and in the colour (a rim pixel is neither the colour nor reliably found again).
+            var s: [Int32] = []
+            for i in 0..<l.alpha.count where l.alpha[i] >= 0.5 {
+                let p = SIMD3(cut.frame[3 * i], cut.frame[3 * i + 1], cut.frame[3 * i + 2]) * 255
+                if LayerTracker.dist(p, c) <= LayerTracker.tolerance { s.append(Int32(i)) }
+            }
+            if s.isEmpty, let m = l.alpha.indices.max(by: { l.alpha[$0] < l.alpha[$1] }) { s.append(Int32(m)) }
+            solid.append(s)
+            if let g = groupColors.firstIndex(where: { LayerTracker.dist($0, c) <= LayerTracker.tolerance }) { group.append(g) }
+            else { group.append(groupColors.count); groupColors.append(c) }
+        }
+        self.colors = colors; self.solid = solid; self.group = group; self.groupColors = groupColors
+        var minPiece = [Int](repeating: Int.max, count: groupColors.count)
+        for (l, g) in group.enumerated() { minPiece[g] = min(minPiece[g], max(2, solid[l].count / 4)) }
+        self.minPiece = minPiece
+        // Frame-0 centres measured the way later frames are, so that the estimator's bias cancels.
+        let frame = cut.frame, w = cut.width, h = cut.height, bg = cut.background * 255
+        let frame0 = groupColors.map { LayerTracker.pieces(frame: frame, width: w, height: h, color: $0, background: bg) }
+        let pieces0 = groupColors.indices.map { g in frame0[g].count.filter { $0 >= minPiece[g] }.count }
+        let centre0 = colors.indices.map { l in
+            LayerTracker.centre(of: solid[l], in: frame0[group[l]]) ?? LayerTracker.mean(solid[l], width: w)
+        }
+        self.centre0 = centre0; self.pieces0 = pieces0
+    }
+
+    /// The layers' offsets in `frame` (`[height, width, 3]`, floats in [0, 1], at the cut's size),
+    /// in working pixels, given their offsets in the frame before.
+    public func locate(frame: [Float], previous: [SIMD2<Float>], frameIndex: Int) throws(TrackFailure) -> [SIMD2<Float>] {
+        var out = previous
+        let all = groupColors.map { LayerTracker.pieces(frame: frame, width: width, height: height, color: $0, background: background) }
+        for g in groupColors.indices {
+            let p = all[g]
+            // Pixels of the other colours: where this layer may be hidden behind another.
+            // Pixels of the other colours, and next to them (their anti-aliased edge): where this
+            // layer may be hidden behind another.
+            var covered = [Bool](repeating: false, count: width * height)
+            for (k, q) in all.enumerated() where k != g {
+                for i in q.mask.indices where q.mask[i] {
+                    let x = i % width, y = i / width
+                    for yy in max(0, y - 1)...min(height - 1, y + 1) { for xx in max(0, x - 1)...min(width - 1, x + 1) { covered[yy * width + xx] = true } }
+                }
+            }
+            let members = group.indices.filter { group[$0] == g }
+            // (score, -distance from previous, layer, piece or -1, offset)
+            var options: [(Float, Float, Int, Int, SIMD2<Float>)] = []
+            for l in members {
+                var cands: [(Int, SIMD2<Float>)] = [(-1, previous[l])]
+                for k in p.centre.indices where p.count[k] >= 1 {
+                    let d = p.centre[k] - centre0[l]
+                    cands.append((k, d))
+                }
+                for (k, d) in cands {
+                    let s = k < 0 ? hiddenScore(l, d, p.mask, covered) : score(l, d, p.mask)
+                    let dd = d - previous[l]
+                    options.append((s, -(dd * dd).sum().squareRoot(), l, k, d))
+                }
+                // A layer hidden in part or merged with a like piece: search near where it was.
+                if let best = options.filter({ $0.2 == l }).map(\.0).max(), best < 0.9 {
+                    var bs: Float = -1, bd = previous[l]
+                    for dy in -4...4 {
+                        for dx in -4...4 {
+                            let d = previous[l] + SIMD2(Float(dx), Float(dy))
+                            let s = score(l, d, p.mask)
+                            if s > bs { bs = s; bd = d }
+                        }
+                    }
+                    options.append((bs, -(bd - previous[l]).squared.sum().squareRoot(), l, -1, bd))
+                }
+            }
+            // Best score first (in steps of 5%: scores are shares of whole pixels); among equals a
+            // piece, whose centre is measured to a fraction of a pixel, before a kept offset,
+            // then the nearest to where the layer was.
+            options.sort { a, b in
+                let ka = (Int(a.0 * 20), a.3 >= 0 ? 1 : 0, a.1), kb = (Int(b.0 * 20), b.3 >= 0 ? 1 : 0, b.1)
+                return ka > kb
+            }
+            var done = Set<Int>(), taken = Set<Int>()
+            for o in options where !done.contains(o.2) && (o.3 < 0 || !taken.contains(o.3)) {
+                if o.0 < LayerTracker.minScore { continue }
+                done.insert(o.2)
+                if o.3 >= 0 { taken.insert(o.3) }
+                out[o.2] = o.4
+            }
+            for l in members where !done.contains(l) {
+                throw .vanishes(layer: l, color: LayerTracker.hex(colors[l]), frame: frameIndex)
+            }
+            // A split: more pieces of a moving colour than at the start. A piece that touches
+            // another colour may be cut by it (an outline a piece passes over) and is not counted.
+            let moved = members.contains { out[$0].squared.sum() > 1 }
+            var touches = [Bool](repeating: false, count: p.count.count)
+            for i in p.label.indices where p.label[i] >= 0 && covered[i] { touches[Int(p.label[i])] = true }
+            let now = p.count.indices.filter { p.count[$0] >= minPiece[g] && !touches[$0] }.count
+            if moved && now > pieces0[g] {
+                let l = members.first { out[$0].squared.sum() > 1 } ?? members[0]
+                throw .splits(layer: l, color: LayerTracker.hex(colors[l]), frame: frameIndex, pieces: now, was: pieces0[g])
+            }
+        }
+        return out
+    }
+
+    /// The score of staying at `d` where other colours may cover the layer: the share among its
+    /// pixels left visible; 1 when under a fifth is visible (hidden behind another layer, it
+    /// is taken to stay where it was).
+    func hiddenScore(_ l: Int, _ d: SIMD2<Float>, _ mask: [Bool], _ covered: [Bool]) -> Float {
+        let dx = Int(d.x.rounded()), dy = Int(d.y.rounded())
+        var hit = 0, hidden = 0
+        for i in solid[l] {
+            let x = Int(i) % width + dx, y = Int(i) / width + dy
+            guard x >= 0 && y >= 0 && x < width && y < height else { continue }
+            if mask[y * width + x] { hit += 1 } else if covered[y * width + x] { hidden += 1 }
+        }
+        let visible = solid[l].count - hidden
+        if visible * 5 < solid[l].count { return 1 }
+        return Float(hit) / Float(max(1, visible))
+    }
+
+    /// Share of layer `l`'s solid pixels that land on its colour at offset `d`.
+    func score(_ l: Int, _ d: SIMD2<Float>, _ mask: [Bool]) -> Float {
+        let dx = Int(d.x.rounded()), dy = Int(d.y.rounded())
+        var hit = 0
+        for i in solid[l] {
+            let x = Int(i) % width + dx, y = Int(i) / width + dy
+            if x >= 0 && y >= 0 && x < width && y < height && mask[y * width + x] { hit += 1 }
+        }
+        return Float(hit) / Float(max(1, solid[l].count))
+    }
+
+    struct Pieces {
+        /// Pixels within the tolerance of the colour.
+        var mask: [Bool]
+        /// Piece of each pixel (-1 for none).
+        var label: [Int32]
+        /// Solid pixels per piece.
+        var count: [Int]
+        /// Coverage-weighted centre per piece, rim included.
+        var centre: [SIMD2<Float>]
+        static let empty = Pieces(mask: [], label: [], count: [], centre: [])
+    }
+
+    static func pieces(frame: [Float], width w: Int, height h: Int, color c: SIMD3<Float>, background bg: SIMD3<Float>) -> Pieces {
+        let n = w * h
+        var mask = [Bool](repeating: false, count: n)
+        for i in 0..<n {
+            let p = SIMD3(frame[3 * i], frame[3 * i + 1], frame[3 * i + 2]) * 255
+            if dist(p, c) <= tolerance { mask[i] = true }
+        }
+        var label = [Int32](repeating: -1, count: n)
+        var count: [Int] = [], centre: [SIMD2<Float>] = []
+        var stack: [Int] = []
+        let d = c - bg, len2 = max(1, (d * d).sum())
+        for start in 0..<n where mask[start] && label[start] < 0 {
+            let id = Int32(count.count)
+            var k = 0, sw: Float = 0, sx: Float = 0, sy: Float = 0
+            var rim: [Int] = []
+            label[start] = id; stack.append(start)
+            while let q = stack.popLast() {
+                k += 1
+                let x = q % w, y = q / w
+                sw += 1; sx += Float(x) + 0.5; sy += Float(y) + 0.5
+                for yy in max(0, y - 1)...min(h - 1, y + 1) {
+                    for xx in max(0, x - 1)...min(w - 1, x + 1) {
+                        let r = yy * w + xx
+                        if label[r] >= 0 { continue }
+                        if mask[r] { label[r] = id; stack.append(r) } else { label[r] = -2 - id; rim.append(r) }
+                    }
+                }
+            }
+            // The rim: pixels next to the piece that lie between the background and the colour.
+            for r in rim {
+                label[r] = -1
+                let p = SIMD3(frame[3 * r], frame[3 * r + 1], frame[3 * r + 2]) * 255
+                let a = ((p - bg) * d).sum() / len2
+                if a <= 0.04 || a >= 1 || dist(p, bg + a * d) > rimResidual { continue }
+                // An edge lies between the piece and the background; a pale patch of the same
+                // hue beside the piece (a target drawn pale) does not touch the background here.
+                let x = r % w, y = r / w
+                var touches = false
+                for yy in max(0, y - 1)...min(h - 1, y + 1) {
+                    for xx in max(0, x - 1)...min(w - 1, x + 1) {
+                        let j = yy * w + xx
+                        if dist(SIMD3(frame[3 * j], frame[3 * j + 1], frame[3 * j + 2]) * 255, bg) <= 24 { touches = true }
+                    }
+                }
+                if !touches { continue }
+                sw += a; sx += a * (Float(r % w) + 0.5); sy += a * (Float(r / w) + 0.5)
+            }
+            count.append(k); centre.append(SIMD2(sx / sw, sy / sw))
+        }
+        return Pieces(mask: mask, label: label, count: count, centre: centre)
+    }
+
+    /// Measured centre of the pieces that hold most of `pixels`.
+    static func centre(of pixels: [Int32], in p: Pieces) -> SIMD2<Float>? {
+        var votes: [Int32: Int] = [:]
+        for i in pixels where p.label[Int(i)] >= 0 { votes[p.label[Int(i)], default: 0] += 1 }
+        // Every piece mostly inside the layer (a layer of several pieces: walls), weighted by size.
+        var acc = SIMD2<Float>.zero, wsum: Float = 0
+        for (k, v) in votes where v * 2 >= p.count[Int(k)] {
+            acc += p.centre[Int(k)] * Float(p.count[Int(k)]); wsum += Float(p.count[Int(k)])
+        }
+        return wsum > 0 ? acc / wsum : nil
+    }
+
+    static func mean(_ pixels: [Int32], width: Int) -> SIMD2<Float> {
+        var acc = SIMD2<Float>.zero
+        for i in pixels { acc += SIMD2(Float(Int(i) % width) + 0.5, Float(Int(i) / width) + 0.5) }
+        return acc / Float(max(1, pixels.count))
+    }
+
+    static func dist(_ a: SIMD3<Float>, _ b: SIMD3<Float>) -> Float { let d = a - b; return (d * d).sum().squareRoot() }
+
+    static func hex(_ c: SIMD3<Float>) -> String {
+        func h(_ v: Float) -> String { let s = String(Int(min(255, max(0, v.rounded()))), radix: 16); return s.count == 1 ? "0" + s : s }
+        return "#" + h(c.x) + h(c.y) + h(c.z)
+    }
+}
+
+extension SIMD2 where Scalar == Float {
+    var squared: SIMD2<Float> { self * self }
+}
