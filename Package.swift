@@ -2,13 +2,14 @@
 import PackageDescription
 
 // Layout: C at the bottom (CBLAS, CJPEG, CInotify, CSystem, and CKernels: the engine's
-// attention and GELU); Basics (the seeded random generator) and System (every system call
-// more than one module needs: atomic writes, renames, file kinds, clocks, memory, messages on
-// standard error); Media and ModelFiles for files on disk; Engine is the numeric core and
-// knows nothing of tasks; Teacher, Tasks and Reasoner build on it (the Reasoner knows nothing
-// of the generated families: Training joins the two); Adaptation runs one task end to end;
-// Spool serves a spool of task folders and knows nothing of tensors; `tutor` is the command
-// line.
+// attention and GELU); Basics (the seeded random generator; the one JSON value, parser and
+// writer) and System (every system call more than one module needs: atomic writes, renames,
+// file kinds, clocks, memory, messages on standard error); Verdicts (verdict.json's type and
+// error codes, tensor-free, for Adaptation and Spool); Media and ModelFiles for files on disk;
+// Engine is the numeric core and knows nothing of tasks; Teacher, Tasks and Reasoner build on
+// it (the Reasoner knows nothing of the generated families: Training joins the two);
+// Adaptation runs one task end to end; Spool serves a spool of task folders and knows nothing
+// of tensors; `tutor` is the command line.
 let package = Package(
     name: "tutor",
     platforms: [.macOS(.v13)],
@@ -33,33 +34,35 @@ let package = Package(
         .target(name: "Basics"),
         .target(name: "System", dependencies: ["CSystem"]),
         .target(name: "Media", dependencies: ["CJPEG"]),
-        .target(name: "ModelFiles", dependencies: ["System"]),
+        .target(name: "Verdicts", dependencies: ["Basics"]),
+        .target(name: "ModelFiles", dependencies: ["Basics", "System"]),
         .target(name: "Engine", dependencies: ["Basics", "System", "CBLAS", "CKernels"]),
-        .target(name: "Teacher", dependencies: ["Media"]),
-        .target(name: "Tasks", dependencies: ["Basics", "Media", "Teacher"]),
+        .target(name: "Teacher", dependencies: ["Basics", "Media"]),
+        .target(name: "Tasks", dependencies: ["Basics", "Media"]),
         .target(name: "Reasoner", dependencies: ["Basics", "Engine", "Media", "ModelFiles"]),
         .target(name: "Training", dependencies: ["Basics", "Engine", "ModelFiles", "Reasoner", "Tasks"]),
-        .target(name: "TaskFolder", dependencies: ["Media", "ModelFiles", "System", "Teacher"]),
-        .target(name: "Adaptation", dependencies: ["Basics", "Engine", "Media", "ModelFiles", "Teacher", "Reasoner", "System", "TaskFolder"]),
-        .target(name: "Spool", dependencies: ["CInotify", "System"]),
+        .target(name: "TaskFolder", dependencies: ["Basics", "Media", "ModelFiles", "System", "Teacher"]),
+        .target(name: "Adaptation", dependencies: ["Basics", "Engine", "Media", "ModelFiles", "Teacher", "Reasoner", "System", "TaskFolder", "Verdicts"]),
+        .target(name: "Spool", dependencies: ["Basics", "CInotify", "System", "Verdicts"]),
         .executableTarget(name: "tutor", dependencies: [
-            "Basics", "Media", "ModelFiles", "Engine", "Teacher", "Tasks", "Reasoner", "Training", "TaskFolder", "Adaptation", "Spool", "System",
+            "Basics", "Media", "ModelFiles", "Engine", "Teacher", "Tasks", "Reasoner", "Training", "TaskFolder", "Adaptation", "Spool", "System", "Verdicts",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
         // helpers shared by the test targets
-        .target(name: "TestSupport", dependencies: ["Media", "Reasoner"], path: "Tests/TestSupport"),
+        .target(name: "TestSupport", dependencies: ["Basics", "Media", "Reasoner"], path: "Tests/TestSupport"),
+        .testTarget(name: "BasicsTests", dependencies: ["Basics"]),
         .testTarget(name: "SystemTests", dependencies: ["System"]),
         .testTarget(name: "MediaTests", dependencies: ["Media"]),
-        .testTarget(name: "ModelFilesTests", dependencies: ["ModelFiles"]),
+        .testTarget(name: "ModelFilesTests", dependencies: ["Basics", "ModelFiles"]),
         .testTarget(name: "EngineTests", dependencies: ["Basics", "Engine", "System"]),
         .testTarget(name: "TeacherTests", dependencies: ["Basics", "Teacher", "Tasks", "Media"]),
         .testTarget(name: "ReasonerTests", dependencies: ["Basics", "Reasoner", "TestSupport", "Engine", "Tasks", "ModelFiles"]),
         .testTarget(name: "TrainingTests", dependencies: ["Basics", "Engine", "Media", "Reasoner", "Tasks", "TestSupport", "Training"]),
-        .testTarget(name: "TaskFolderTests", dependencies: ["TaskFolder", "Media"]),
+        .testTarget(name: "TaskFolderTests", dependencies: ["Basics", "TaskFolder", "Media"]),
         .testTarget(name: "AdaptationTests", dependencies: ["Basics", "Adaptation", "TaskFolder", "Tasks", "Teacher", "Reasoner", "Engine", "Media"]),
-        .testTarget(name: "SpoolTests", dependencies: ["Spool", "System"]),
-        .testTarget(name: "EndToEndTests", dependencies: ["tutor", "Reasoner", "Engine", "Media"]),
+        .testTarget(name: "SpoolTests", dependencies: ["Basics", "Spool", "System", "TestSupport", "Verdicts"]),
+        .testTarget(name: "EndToEndTests", dependencies: ["tutor", "Basics", "Reasoner", "Engine", "Media", "Spool", "TestSupport", "Verdicts"]),
     ],
     swiftLanguageModes: [.v6]
 )

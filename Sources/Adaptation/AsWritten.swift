@@ -48,36 +48,3 @@ public struct JudgedVideo: Sendable {
         return loss < other.loss
     }
 }
-
-extension JSONValue {
-    /// The value as Foundation JSON objects, for `JSONSerialization`.
-    public var foundationObject: Any {
-        switch self {
-        case .null: return NSNull()
-        case .bool(let b): return b
-        case .number(let x): return x.isFinite ? rounded(x, 6) : 0
-        case .string(let s): return s
-        case .array(let a): return a.map(\.foundationObject)
-        case .object(let kv):
-            var d: [String: Any] = [:]
-            for (k, v) in kv { d[k] = v.foundationObject }
-            return d
-        }
-    }
-}
-
-
-extension QuestionJudgment {
-    /// `{"question", "type", "satisfied", "p_yes", "evidence"}` as in `verdict.json`.
-    public var verdictObject: [String: Any] {
-        ["question": question, "type": type, "satisfied": satisfied, "p_yes": rounded(Double(pYes)),
-         "evidence": evidence.foundationObject]
-    }
-}
-
-extension Judgment {
-    /// `{"passed", "goal", "process"}`, the form the verdict uses for a video's answers.
-    public var verdictObject: [String: Any] {
-        ["passed": passed, "goal": goal.verdictObject, "process": process.map(\.verdictObject)]
-    }
-}

@@ -1,7 +1,9 @@
+import Basics
 import Foundation
 import Media
 import System
 import TaskFolder
+import Verdicts
 
 /// Writes a task's outputs into its folder (SPEC section 4). Every file goes to a
 /// temporary name (System's `AtomicFile`) and is renamed into place; `verdict.json` is
@@ -45,9 +47,8 @@ public struct Outputs {
         try AtomicFile.write(try JPEG.encode(image, quality: 95, subsample444: true), to: folder.appendingPathComponent(name).path)
     }
 
-    public func writeJSON(_ object: Any, name: String) throws {
-        let data = try JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
-        try AtomicFile.write(Array(data) + [0x0A], to: folder.appendingPathComponent(name).path)
+    public func writeJSON(_ value: JSONValue, name: String) throws {
+        try AtomicFile.write(value.prettyBytes(), to: folder.appendingPathComponent(name).path)
     }
 
     /// Throws `SystemError` when verdict.json cannot be written.

@@ -1,3 +1,4 @@
+import Basics
 import Engine
 import Foundation
 import Media
@@ -5,6 +6,7 @@ import Reasoner
 import System
 import TaskFolder
 import Teacher
+import Verdicts
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -59,30 +61,30 @@ public struct TaskRun {
         // 1. Inputs, rules included, before anything expensive.
         let report = TaskInputs.validate(folder: folder)
         guard let inputs = report.inputs else {
-            let v = Verdict.failure(task: name, strategy: JobSettings.defaultStrategy.rawValue, seed: 0, code: "invalid-input",
+            let v = Verdict.failure(task: name, strategy: JobSettings.defaultStrategy.rawValue, seed: 0, code: .invalidInput,
                                     message: report.problems.joined(separator: "; "))
             return finish(v, outputs, started)
         }
         let settings = StrategySettings(job: inputs.job, gradient: gradient)
-        func failure(_ code: String, _ message: String) -> Verdict {
+        func failure(_ code: ErrorCode, _ message: String) -> Verdict {
             Verdict.failure(task: name, strategy: settings.strategy.rawValue, seed: settings.seed, code: code, message: message)
         }
         let rules: RuleFile
         do { rules = try RuleFile.parse(inputs.rulesBytes) } catch {
-            return finish(failure("invalid-input", error.description), outputs, started)
+            return finish(failure(.invalidInput, error.description), outputs, started)
         }
 
         // 2. The model.
         Threads.set(max(1, threads))
         let reasoner: Reasoner
-        let modelInfo: [String: Any]
+        let modelInfo: Verdict.Model
         do {
             let dir = try ModelLocation.resolve(option: modelOption)
             reasoner = try Reasoner.load(from: dir.path)
             let digest = try SHA256.hex(ofFile: dir.appendingPathComponent(Reasoner.weightsFileName).path)
-            modelInfo = ["name": reasoner.config.name, "sha256": digest, "parameters": reasoner.parameterCount]
+            modelInfo = Verdict.Model(name: reasoner.config.name, sha256: digest, parameters: reasoner.parameterCount)
         } catch {
-            return finish(failure("model-unavailable", "\(error)"), outputs, started)
+            return finish(failure(.modelUnavailable, "\(error)"), outputs, started)
         }
 
         // 3. The strategy.
@@ -102,7 +104,7 @@ public struct TaskRun {
         do {
             let (paths, asWritten) = try outputs.writeFrames(result.final.rendered, quality: AsWritten.quality)
             try outputs.writeJPEG(ContactSheet.render(asWritten), name: "contact_sheet.jpg")
-            var adapterPath: Any = NSNull()
+            var adapterPath: String?
             if let lora = result.adapter {
                 let staged = folder.appendingPathComponent(TemporaryName.make(for: "adapter"))
                 // A half-saved adapter would hold space a full disk needs for the verdict.
@@ -121,33 +123,28 @@ public struct TaskRun {
             let judgment = runner.teacher.judge(asWritten)
             var v = Verdict(task: name, status: judgment.passed ? .passed : .failed, strategy: settings.strategy.rawValue,
                             seed: settings.seed)
-            v.goal = judgment.goal.verdictObject
-            v.process = judgment.process.map(\.verdictObject)
-            v.optimization = result.optimization.map(Self.optimizationObject)
-            v.outputs = ["frames": paths, "contact_sheet": "contact_sheet.jpg", "adapter": adapterPath]
+            v.goal = Verdict.Answer(judgment.goal)
+            v.process = judgment.process.map(Verdict.Answer.init)
+            v.optimization = result.optimization.map(Verdict.Optimization.init)
+            v.outputs = Verdict.Outputs(frames: paths, contactSheet: "contact_sheet.jpg", adapter: adapterPath)
             v.model = modelInfo
-            v.evaluations = result.evaluations
-            v.extra["base"] = result.base.judgment.verdictObject
-            v.extra["loss"] = rounded(Double(runner.teacher.score(asWritten, gradient: nil).loss))
-            if !result.samples.isEmpty {
-                v.extra["samples"] = result.samples.map {
-                    ["noise": $0.noiseIndex, "loss": rounded(Double($0.loss)), "passed": $0.passed] as [String: Any]
-                }
-            }
-            v.extra["settings"] = Self.settingsObject(settings)
-            return finish(v, outputs, started)
+            v.base = Verdict.Answers(result.base.judgment)
+            v.loss = rounded(Double(runner.teacher.score(asWritten, gradient: nil).loss))
+            if !result.samples.isEmpty { v.samples = result.samples.map(Verdict.Sample.init) }
+            v.settings = Verdict.Settings(settings)
+            return finish(v, outputs, started, evaluations: result.evaluations)
         } catch {
             reasoner.detachLoRA()
-            return finish(failure("output-not-written", "\(error); check that the task folder is writable and has free space"),
-                          outputs, started)
+            return finish(failure(.outputNotWritten, "\(error); check that the task folder is writable and has free space"),
+                          outputs, started, evaluations: result.evaluations)
         }
     }
 
     /// Adds the cost, writes the verdict, prints the summary.
-    func finish(_ verdict: Verdict, _ outputs: Outputs, _ started: Double) -> Verdict {
+    func finish(_ verdict: Verdict, _ outputs: Outputs, _ started: Double, evaluations: Int = 0) -> Verdict {
         var v = verdict
-        v.cost["seconds"] = rounded(Clock.monotonicSeconds() - started, 3)
-        v.cost["peak_rss_bytes"] = Memory.peakResidentBytes() ?? 0
+        v.cost = Verdict.Cost(modelEvaluations: evaluations, seconds: rounded(Clock.monotonicSeconds() - started, 3),
+                              peakRSSBytes: Memory.peakResidentBytes() ?? 0)
         do { try outputs.writeVerdict(v) } catch {
             verdictWrite.failure = error as? SystemError ?? SystemError("write", folder.path + "/verdict.json", errno: EIO)
             report("\(v.task): \(error); the task's result (\(v.status.rawValue)) is lost: \(verdictWrite.failure!.isDiskFull ? "free some space and run it again" : "make the folder writable and run it again")")
@@ -156,9 +153,9 @@ public struct TaskRun {
         if let e = v.error {
             report("\(v.task): error: \(e.message)")
         } else if !quiet {
-            var s = "\(v.task): \(v.status.rawValue) (\(v.strategy)"
-            if let o = v.optimization?["steps"] { s += ", \(o) steps" }
-            s += ", \(v.evaluations) model evaluations, \(v.cost["seconds"]!) s)"
+            var s = "\(v.task): \(v.status.rawValue) (\(v.strategy ?? "")"
+            if let o = v.optimization?.steps { s += ", \(o) steps" }
+            s += ", \(evaluations) model evaluations, \(v.cost?.seconds ?? 0) s)"
             print(s)
         }
         return v
@@ -166,18 +163,6 @@ public struct TaskRun {
 
     func report(_ message: String) {
         StandardError.line(message)
-    }
-
-    static func optimizationObject(_ r: OptimizationRecord) -> [String: Any] {
-        ["steps": r.steps, "stopped": r.stopped, "loss": r.losses.map { rounded(Double($0)) },
-         "final_checks": r.finalChecks, "noise": r.noiseIndex, "gradient": r.gradient.rawValue,
-         "loss_terms": r.loss.rawValue, "learning_rate": Double(r.learningRate)]
-    }
-
-    static func settingsObject(_ s: StrategySettings) -> [String: Any] {
-        ["max_steps": s.maxSteps, "stop_loss": rounded(Double(s.stopLoss), 6), "learning_rate": Double(s.learningRate),
-         "rank": s.rank, "alpha": Double(s.alpha), "samples": s.samples, "sample_steps": s.sampleSteps,
-         "gradient": s.gradient.rawValue]
     }
 }
 
@@ -205,15 +190,18 @@ final class ProgressLine: @unchecked Sendable {
         if shown { StandardError.write("\n") }
     }
 
-    static func object(_ e: ProgressEvent, questions: [String], strategy: Strategy) -> [String: Any] {
+    /// `progress.json`'s content.
+    static func object(_ e: ProgressEvent, questions: [String], strategy: Strategy) -> JSONValue {
         switch e {
         case let .sampled(i, n, loss, passed):
-            return ["strategy": strategy.rawValue, "phase": "sampling", "sample": i + 1, "samples": n,
-                    "loss": rounded(Double(loss)), "passed": passed]
+            return .object([("strategy", .string(strategy.rawValue)), ("phase", "sampling"), ("sample", .int(i + 1)),
+                            ("samples", .int(n)), ("loss", .double(rounded(Double(loss)))), ("passed", .bool(passed))])
         case let .step(step, maxSteps, loss, pYes):
-            return ["strategy": strategy.rawValue, "phase": "adapting", "step": step, "max_steps": maxSteps,
-                    "loss": rounded(Double(loss)),
-                    "p_yes": zip(questions, pYes).map { ["question": $0, "p_yes": rounded(Double($1))] as [String: Any] }]
+            return .object([("strategy", .string(strategy.rawValue)), ("phase", "adapting"), ("step", .int(step)),
+                            ("max_steps", .int(maxSteps)), ("loss", .double(rounded(Double(loss)))),
+                            ("p_yes", .array(zip(questions, pYes).map {
+                                .object([("question", .string($0)), ("p_yes", .double(rounded(Double($1))))])
+                            }))])
         }
     }
 }

@@ -1,3 +1,5 @@
+import Basics
+
 /// One tensor as described by a safetensors header.
 public struct TensorInfo: Sendable, Equatable {
     public let name: String
@@ -136,10 +138,8 @@ public final class SafetensorsFile: @unchecked Sendable {
         do {
             json = try JSONParser.parse(headerBytes)
         } catch {
-            switch error {
-            case let .syntax(what, offset): throw .invalidJSON("\(what) at byte \(offset) of the header")
-            case let .duplicateKey(key, _): throw .duplicateKey(key)
-            }
+            if let key = error.duplicateKey { throw .duplicateKey(key) }
+            throw .invalidJSON("\(error.message) at byte \(error.offset) of the header")
         }
         guard case let .object(members) = json else { throw .invalidJSON("the header is not a JSON object") }
 
@@ -185,21 +185,21 @@ public final class SafetensorsFile: @unchecked Sendable {
         case let .object(members):
             var out: [String: String] = [:]
             for (k, v) in members {
-                guard case let .string(s) = v else { throw .invalidMetadata("has \"\(k)\" set to \(v.kind)") }
+                guard case let .string(s) = v else { throw .invalidMetadata("has \"\(k)\" set to \(v.kindName)") }
                 out[k] = s
             }
             return out
         default:
-            throw .invalidMetadata("is \(value.kind)")
+            throw .invalidMetadata("is \(value.kindName)")
         }
     }
 
     private static func parseEntry(_ name: String, _ value: JSONValue) throws(SafetensorsError) -> TensorInfo {
         guard case let .object(fields) = value else {
-            throw .invalidEntry(name: name, reason: "expected an object with dtype, shape and data_offsets, found \(value.kind)")
+            throw .invalidEntry(name: name, reason: "expected an object with dtype, shape and data_offsets, found \(value.kindName)")
         }
         func field(_ key: String) throws(SafetensorsError) -> JSONValue {
-            guard let v = fields.first(where: { $0.key == key })?.value else {
+            guard let v = fields.first(where: { $0.0 == key })?.1 else {
                 throw .invalidEntry(name: name, reason: "missing \"\(key)\"")
             }
             return v

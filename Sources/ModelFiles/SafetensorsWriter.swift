@@ -1,3 +1,4 @@
+import Basics
 #if _endian(big)
 #error("safetensors is little-endian; tutor reads and writes it in the host's byte order")
 #endif
@@ -63,8 +64,8 @@ public enum Safetensors {
         var json = "{"
         var first = true
         if !metadata.isEmpty {
-            json += jsonString("__metadata__") + ":{"
-            json += metadata.keys.sorted().map { jsonString($0) + ":" + jsonString(metadata[$0]!) }.joined(separator: ",")
+            json += JSONValue.quoted("__metadata__") + ":{"
+            json += metadata.keys.sorted().map { JSONValue.quoted($0) + ":" + JSONValue.quoted(metadata[$0]!) }.joined(separator: ",")
             json += "}"
             first = false
         }
@@ -84,7 +85,7 @@ public enum Safetensors {
             let bytes = count * t.dtype.size
             if !first { json += "," }
             first = false
-            json += jsonString(t.name) + ":{\"dtype\":\"\(t.dtype.rawValue)\",\"shape\":[\(t.shape.map(String.init).joined(separator: ","))],"
+            json += JSONValue.quoted(t.name) + ":{\"dtype\":\"\(t.dtype.rawValue)\",\"shape\":[\(t.shape.map(String.init).joined(separator: ","))],"
             json += "\"data_offsets\":[\(offset),\(offset + bytes)]}"
             offset += bytes
         }
@@ -116,27 +117,5 @@ public enum Safetensors {
         default:
             fatalError("unreachable: header() admits only F32, F16 and BF16")
         }
-    }
-
-    /// A JSON string literal: quotes, backslashes and control characters escaped.
-    static func jsonString(_ s: String) -> String {
-        var out = "\""
-        for u in s.unicodeScalars {
-            switch u {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            default:
-                if u.value < 0x20 {
-                    let hex = String(u.value, radix: 16)
-                    out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-                } else {
-                    out.unicodeScalars.append(u)
-                }
-            }
-        }
-        return out + "\""
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import System
+import Verdicts
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -120,14 +121,14 @@ extension SpoolDaemon {
         let what = kind == .symlink ? "a symbolic link (links are never followed): put the folder itself in incoming/"
             : "a \(kind.rawValue), not a folder: a task is a folder holding prompt.txt, rules.json and first_frame.jpg"
         do {
-            try VerdictStatus.writeError(task: dst, name: name, code: "not-a-folder",
+            try VerdictStatus.writeError(task: dst, name: name, code: .notAFolder,
                                          message: "incoming/\(name) is \(what). It was moved here unchanged.")
         } catch {
             SpoolLog.line("\(name): cannot write failed/\(holder)/verdict.json: \(error)")
         }
         finishedFailed += 1; statusDirty = true
         metrics.finished["failed", default: 0] += 1
-        metrics.failed(code: "not-a-folder")
+        metrics.failed(code: ErrorCode.notAFolder.rawValue)
         SpoolLog.line("\(name): not a folder (\(kind.rawValue)) -> failed/\(holder)/")
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import System
+import Verdicts
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -24,7 +25,7 @@ extension SpoolDaemon {
             checked(name, "keep the unreadable verdict") {
                 try Files.rename(path + "/" + SpoolFolders.verdictFile, path + "/verdict.invalid.json")
             }
-            finishWithError(path: path, name: name, code: "bad-verdict",
+            finishWithError(path: path, name: name, code: .badVerdict,
                             message: "the worker left a verdict the spool cannot read (\(why)); it is kept as verdict.invalid.json")
         case .absent:
             if exit == .exited(ExitStatus.diskFull) {
@@ -41,7 +42,7 @@ extension SpoolDaemon {
                 }
             }
             if countCrash && crashes >= settings.maxAttempts {
-                finishWithError(path: path, name: name, code: "worker-crashed",
+                finishWithError(path: path, name: name, code: .workerCrashed,
                                 message: "gave up after \(crashes) attempts: each time the worker died without writing a verdict; the last time \(crash). worker.log in this folder holds what it printed.",
                                 attempts: crashes)
                 return
@@ -76,7 +77,7 @@ extension SpoolDaemon {
     /// Writes the spool's error verdict into the task and moves it to failed/. When the verdict
     /// cannot be written for lack of space, the task is held instead: failed/ without a
     /// verdict would tell its owner nothing.
-    func finishWithError(path: String, name: String, code: String, message: String, attempts: Int? = nil) {
+    func finishWithError(path: String, name: String, code: ErrorCode, message: String, attempts: Int? = nil) {
         if VerdictStatus.read(task: path) != .absent {
             checked(name, "keep the worker's verdict") {
                 try Files.rename(path + "/" + SpoolFolders.verdictFile, path + "/verdict.worker.json")
@@ -84,12 +85,12 @@ extension SpoolDaemon {
         }
         do { try VerdictStatus.writeError(task: path, name: name, code: code, message: message, attempts: attempts) } catch {
             if let e = error as? SystemError, e.isDiskFull {
-                hold(path: path, name: name, why: "its error verdict (\(code)) cannot be written: the disk is full")
+                hold(path: path, name: name, why: "its error verdict (\(code.rawValue)) cannot be written: the disk is full")
                 return
             }
             SpoolLog.line("\(name): cannot write verdict.json: \(error)")
         }
-        moveOut(path: path, name: name, to: folders.failed, how: "\(code): \(message)", code: code)
+        moveOut(path: path, name: name, to: folders.failed, how: "\(code.rawValue): \(message)", code: code.rawValue)
     }
 
     /// Moves a task out of active/ into done/ or failed/. A name already in done/ is never
@@ -114,7 +115,7 @@ extension SpoolDaemon {
                 return
             }
             if e == EEXIST || e == ENOTEMPTY {
-                finishWithError(path: path, name: name, code: "name-taken",
+                finishWithError(path: path, name: name, code: .nameTaken,
                                 message: "a task named \(name) was already in done/ when this one finished; its own verdict is kept as verdict.worker.json. Rename the folder and submit it again.")
                 return
             }

@@ -1,5 +1,6 @@
 import Foundation
 import System
+import Verdicts
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -44,7 +45,7 @@ extension SpoolDaemon {
         }
         try? SpoolFolders.setRuns(path, attempt)
         if Files.exists(folders.done + "/" + name) {
-            finishWithError(path: path, name: name, code: "name-taken",
+            finishWithError(path: path, name: name, code: .nameTaken,
                             message: "a task named \(name) is already in done/: rename this folder (for example \(name)-2) and submit it again")
             return
         }
@@ -70,7 +71,7 @@ extension SpoolDaemon {
             SpoolLog.line("\(name): claimed, attempt \(attempt), worker pid \(w.pid)")
         } catch {
             SpoolLog.line("\(name): \(error)")
-            finishWithError(path: path, name: name, code: "worker-not-started", message: "the daemon could not start its worker: \(error)")
+            finishWithError(path: path, name: name, code: .workerNotStarted, message: "the daemon could not start its worker: \(error)")
         }
     }
 
@@ -99,7 +100,7 @@ extension SpoolDaemon {
             if vanished(name) { continue }
             let path = folders.active + "/" + name
             if VerdictStatus.read(task: path) == .absent {
-                finishWithError(path: path, name: name, code: "timed-out",
+                finishWithError(path: path, name: name, code: .timedOut,
                                 message: "stopped after \(String(format: "%.0f", now - r.started)) s: the daemon's limit per task is \(String(format: "%.0f", settings.taskSeconds)) s (TUTOR_TASK_SECONDS). worker.log in this folder holds what it printed.")
             } else {
                 settle(path: path, name: name, crash: "", seconds: now - r.started, countCrash: false)

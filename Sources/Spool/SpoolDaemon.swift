@@ -1,5 +1,6 @@
 import Foundation
 import System
+import Verdicts
 #if canImport(Glibc)
 import Glibc
 #endif

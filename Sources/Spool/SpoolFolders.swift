@@ -1,5 +1,7 @@
+import Basics
 import Foundation
 import System
+import Verdicts
 
 /// The four folders of a spool (SPEC section 5). Each state of a task is the folder it
 /// sits in, so a person can see and repair the spool with `ls` and `mv`.
@@ -96,9 +98,10 @@ struct OwnerRecord: Equatable {
                     startTicks: identity.startTicks, attempt: attempt, claimedAt: (Clock.wallSeconds() * 1000).rounded() / 1000)
     }
 
-    var json: [String: Any] {
-        ["host": host, "boot_id": bootID, "pid": Int(pid), "start_ticks": startTicks,
-         "attempt": attempt, "claimed_at": (claimedAt * 1000).rounded() / 1000, "worker_pid": Int(workerPID)]
+    var json: JSONValue {
+        .object([("attempt", .int(attempt)), ("boot_id", .string(bootID)), ("claimed_at", .double((claimedAt * 1000).rounded() / 1000)),
+                 ("host", .string(host)), ("pid", .int(pid)), ("start_ticks", .integer(Int64(clamping: startTicks))),
+                 ("worker_pid", .int(workerPID))])
     }
 
     init(host: String, bootID: String, pid: Int32, startTicks: UInt64, attempt: Int, claimedAt: Double, workerPID: Int32 = 0) {
@@ -106,24 +109,24 @@ struct OwnerRecord: Equatable {
         self.attempt = attempt; self.claimedAt = claimedAt; self.workerPID = workerPID
     }
 
-    init?(json o: [String: Any]) {
-        guard let host = o["host"] as? String, let pid = (o["pid"] as? NSNumber)?.int32Value,
-              let ticks = (o["start_ticks"] as? NSNumber)?.uint64Value else { return nil }
+    init?(json o: JSONValue) {
+        guard let host = o["host"]?.stringValue, let pid = o["pid"]?.integerValue.flatMap({ Int32(exactly: $0) }),
+              let ticks = o["start_ticks"]?.integerValue.flatMap({ UInt64(exactly: $0) }) else { return nil }
         self.host = host
-        self.bootID = o["boot_id"] as? String ?? ""
+        self.bootID = o["boot_id"]?.stringValue ?? ""
         self.pid = pid
         self.startTicks = ticks
-        self.attempt = (o["attempt"] as? NSNumber)?.intValue ?? 1
-        self.claimedAt = (o["claimed_at"] as? NSNumber)?.doubleValue ?? 0
-        self.workerPID = (o["worker_pid"] as? NSNumber)?.int32Value ?? 0
+        self.attempt = o["attempt"]?.integerValue.flatMap { Int(exactly: $0) } ?? 1
+        self.claimedAt = o["claimed_at"]?.doubleValue ?? 0
+        self.workerPID = o["worker_pid"]?.integerValue.flatMap { Int32(exactly: $0) } ?? 0
     }
 
     static func read(task path: String) -> OwnerRecord? {
-        Sys.readJSONObject(path + "/" + SpoolFolders.ownerFile, limit: 64 * 1024).flatMap(OwnerRecord.init(json:))
+        Sys.readJSON(path + "/" + SpoolFolders.ownerFile, limit: 64 * 1024).flatMap(OwnerRecord.init(json:))
     }
 
     func write(task path: String) throws {
-        try AtomicFile.write(Sys.jsonBytes(json), to: path + "/" + SpoolFolders.ownerFile)
+        try AtomicFile.write(json.prettyBytes(), to: path + "/" + SpoolFolders.ownerFile)
     }
 }
 
@@ -152,8 +155,10 @@ enum VerdictStatus: Equatable {
         let file = path + "/" + SpoolFolders.verdictFile
         guard let e = FileEntry(file) else { return .absent }
         if e.kind != .file { return .unreadable("verdict.json is a \(e.kind.rawValue)") }
-        guard let o = Sys.readJSONObject(file, limit: 16 << 20) else { return .unreadable("verdict.json is not a JSON object") }
-        switch o["status"] as? String {
+        guard let o = Sys.readJSON(file, limit: 16 << 20), case .object = o else {
+            return .unreadable("verdict.json is not a JSON object")
+        }
+        switch o["status"]?.stringValue {
         case "passed": return .passed
         case "failed": return .failed
         case "error": return .error
@@ -163,19 +168,20 @@ enum VerdictStatus: Equatable {
 
     /// The error code of an error verdict (for the metrics); nil when it has none.
     static func errorCode(task path: String) -> String? {
-        let o = Sys.readJSONObject(path + "/" + SpoolFolders.verdictFile, limit: 16 << 20)
-        return (o?["error"] as? [String: Any])?["code"] as? String
+        Sys.readJSON(path + "/" + SpoolFolders.verdictFile, limit: 16 << 20)?["error"]?["code"]?.stringValue
     }
 
-    /// Writes the spool's own error verdict (SPEC section 4) into a task folder.
-    static func writeError(task path: String, name: String, code: String, message: String, attempts: Int? = nil) throws {
-        var o: [String: Any] = [
-            "version": 1, "task": name, "status": "error", "passed": false,
-            "goal": NSNull(), "process": [Any](), "optimization": NSNull(),
-            "error": ["code": code, "message": message],
-            "written_by": "tutor daemon",
-        ]
-        if let attempts { o["attempts"] = attempts }
-        try AtomicFile.write(Sys.jsonBytes(o), to: path + "/" + SpoolFolders.verdictFile)
+    /// Writes the spool's own error verdict (docs/VERDICT.md) into a task folder.
+    static func writeError(task path: String, name: String, code: ErrorCode, message: String, attempts: Int? = nil) throws {
+        try AtomicFile.write(errorVerdict(name: name, code: code, message: message, attempts: attempts).jsonBytes(),
+                             to: path + "/" + SpoolFolders.verdictFile)
+    }
+
+    /// The daemon's verdict for a task that has none of its own: no strategy ran, nothing was written.
+    static func errorVerdict(name: String, code: ErrorCode, message: String, attempts: Int? = nil) -> Verdict {
+        var v = Verdict.failure(task: name, strategy: nil, seed: nil, code: code, message: message)
+        v.writtenBy = "tutor daemon"
+        v.attempts = attempts
+        return v
     }
 }

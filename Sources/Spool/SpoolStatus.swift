@@ -1,9 +1,9 @@
+import Basics
 import Foundation
 import System
 #if canImport(Glibc)
 import Glibc
 #endif
-import System
 
 /// `tutor status`: what is in each state of a spool, read from the folders alone (any host
 /// can ask; no daemon needs to answer).
@@ -16,7 +16,7 @@ public struct SpoolStatus {
         public var attempt: Int
         public var runningSeconds: Double?
         /// progress.json as the worker last wrote it (step, loss, p_yes per question).
-        public var progress: [String: Any]?
+        public var progress: JSONValue?
     }
 
     public struct FailedTask {
@@ -94,53 +94,56 @@ public struct SpoolStatus {
                 name: n, host: o?.host, daemonPID: o?.pid, workerPID: o.map(\.workerPID).flatMap { $0 > 0 ? $0 : nil },
                 attempt: o?.attempt ?? SpoolFolders.crashedAttempts(path) + 1,
                 runningSeconds: o.map { max(0, wall - $0.claimedAt) },
-                progress: Sys.readJSONObject(path + "/progress.json", limit: 1 << 20)))
+                progress: Sys.readJSON(path + "/progress.json", limit: 1 << 20)))
         }
         for n in newest(done, in: f.done, doneShown) {
-            let v = Sys.readJSONObject(f.done + "/" + n + "/" + SpoolFolders.verdictFile, limit: 16 << 20)
-            var questions: [[String: Any]] = []
-            if let g = v?["goal"] as? [String: Any] { questions.append(g) }
-            questions += (v?["process"] as? [[String: Any]]) ?? []
-            let no = questions.filter { ($0["satisfied"] as? Bool) == false }.compactMap { $0["question"] as? String }
-            let seconds = (v?["cost"] as? [String: Any])?["seconds"] as? Double
-            s.done.append(DoneTask(name: n, status: v?["status"] as? String, failedQuestions: no, seconds: seconds))
+            let v = Sys.readJSON(f.done + "/" + n + "/" + SpoolFolders.verdictFile, limit: 16 << 20)
+            var questions: [JSONValue] = []
+            if let g = v?["goal"], case .object = g { questions.append(g) }
+            questions += v?["process"]?.arrayValue ?? []
+            let no = questions.filter { $0["satisfied"]?.boolValue == false }.compactMap { $0["question"]?.stringValue }
+            let seconds = v?["cost"]?["seconds"]?.doubleValue
+            s.done.append(DoneTask(name: n, status: v?["status"]?.stringValue, failedQuestions: no, seconds: seconds))
         }
         for n in newest(failed, in: f.failed, failedShown) {
             let path = f.failed + "/" + n
-            let v = Sys.readJSONObject(path + "/" + SpoolFolders.verdictFile, limit: 16 << 20)
-            let err = v?["error"] as? [String: Any]
-            s.failed.append(FailedTask(name: n, code: err?["code"] as? String, message: err?["message"] as? String,
+            let err = Sys.readJSON(path + "/" + SpoolFolders.verdictFile, limit: 16 << 20)?["error"]
+            s.failed.append(FailedTask(name: n, code: err?["code"]?.stringValue, message: err?["message"]?.stringValue,
                                        attempts: SpoolFolders.crashedAttempts(path)))
         }
         return s
     }
 
-    public var jsonObject: [String: Any] {
-        [
-            "counts": counts,
-            "disk_full": diskFull.map { ["host": $0.host, "pid": Int($0.pid), "seconds": ($0.seconds * 10).rounded() / 10] as [String: Any] },
-            "free_bytes": freeBytes ?? NSNull(),
-            "active": active.map { t -> [String: Any] in
-                var o: [String: Any] = ["name": t.name, "attempt": t.attempt]
-                o["host"] = t.host ?? NSNull()
-                o["daemon_pid"] = t.daemonPID.map { Int($0) } ?? NSNull()
-                o["worker_pid"] = t.workerPID.map { Int($0) } ?? NSNull()
-                o["running_seconds"] = t.runningSeconds.map { ($0 * 10).rounded() / 10 } ?? NSNull()
-                o["progress"] = t.progress ?? NSNull()
-                return o
-            },
-            "done": done.map { t -> [String: Any] in
-                ["name": t.name, "status": t.status ?? NSNull(), "failed_questions": t.failedQuestions,
-                 "seconds": t.seconds ?? NSNull()]
-            },
-            "retried": retried.map { ["name": $0.name, "attempts": $0.attempts] as [String: Any] },
-            "failed": failed.map { t -> [String: Any] in
-                ["name": t.name, "code": t.code ?? NSNull(), "message": t.message ?? NSNull(), "attempts": t.attempts]
-            },
-        ]
+    /// `tutor status --json`: keys in alphabetical order at every level.
+    public var jsonValue: JSONValue {
+        func optional<T>(_ x: T?, _ f: (T) -> JSONValue) -> JSONValue { x.map(f) ?? .null }
+        return .object([
+            ("active", .array(active.map { t in
+                .object([("attempt", .int(t.attempt)), ("daemon_pid", optional(t.daemonPID, JSONValue.int)),
+                         ("host", optional(t.host, JSONValue.string)), ("name", .string(t.name)),
+                         ("progress", t.progress ?? .null),
+                         ("running_seconds", optional(t.runningSeconds) { .double(($0 * 10).rounded() / 10) }),
+                         ("worker_pid", optional(t.workerPID, JSONValue.int))])
+            })),
+            ("counts", .object(counts.sorted { $0.key < $1.key }.map { ($0.key, .int($0.value)) })),
+            ("disk_full", .array(diskFull.map {
+                .object([("host", .string($0.host)), ("pid", .int($0.pid)), ("seconds", .double(($0.seconds * 10).rounded() / 10))])
+            })),
+            ("done", .array(done.map { t in
+                .object([("failed_questions", .array(t.failedQuestions.map(JSONValue.string))), ("name", .string(t.name)),
+                         ("seconds", optional(t.seconds, JSONValue.double)), ("status", optional(t.status, JSONValue.string))])
+            })),
+            ("failed", .array(failed.map { t in
+                .object([("attempts", .int(t.attempts)), ("code", optional(t.code, JSONValue.string)),
+                         ("message", optional(t.message, JSONValue.string)), ("name", .string(t.name))])
+            })),
+            ("free_bytes", optional(freeBytes, JSONValue.int)),
+            ("retried", .array(retried.map { .object([("attempts", .int($0.attempts)), ("name", .string($0.name))]) })),
+        ])
     }
 
-    public var json: String { String(decoding: Sys.jsonBytes(jsonObject), as: UTF8.self) }
+    /// `jsonValue` as text, ending with a newline.
+    public var json: String { String(decoding: jsonValue.prettyBytes(), as: UTF8.self) }
 
     /// A short report for a terminal.
     public var text: String {
@@ -154,8 +157,8 @@ public struct SpoolStatus {
             if let h = t.host, let p = t.daemonPID { l += "  on \(h) (daemon pid \(p))" }
             if let r = t.runningSeconds { l += String(format: "  %.0f s", r) }
             if let p = t.progress {
-                if let step = p["step"] { l += "  step \(step)" }
-                if let loss = p["loss"] as? Double { l += String(format: "  loss %.3f", loss) }
+                if let step = p["step"] { l += "  step \(step.serialized())" }
+                if let loss = p["loss"]?.doubleValue { l += String(format: "  loss %.3f", loss) }
             }
             lines.append(l)
         }

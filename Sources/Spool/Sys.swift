@@ -23,16 +23,6 @@ enum Sys {
 
     // MARK: small files
 
-    static func readJSONObject(_ path: String, limit: Int = 1 << 20) -> [String: Any]? {
-        guard let bytes = Files.readSmall(path, limit: limit) else { return nil }
-        return (try? JSONSerialization.jsonObject(with: Data(bytes))) as? [String: Any]
-    }
-
-    static func jsonBytes(_ object: [String: Any]) -> [UInt8] {
-        let data = (try? JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])) ?? Data("{}".utf8)
-        return Array(data) + [0x0A]
-    }
-
     /// Sets a file's modification time to now (a heartbeat that other hosts can see).
     static func touch(_ path: String) {
         utimensat(AT_FDCWD, path, nil, AT_SYMLINK_NOFOLLOW)

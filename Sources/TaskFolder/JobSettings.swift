@@ -1,4 +1,4 @@
-import Foundation
+import Basics
 
 /// The strategies a task can ask for in `job.json`.
 public enum Strategy: String, Sendable, CaseIterable, Codable {
@@ -39,32 +39,40 @@ public struct JobSettings: Sendable, Equatable {
         public var description: String { key.isEmpty ? "job.json: \(message)" : "job.json: \(key): \(message)" }
     }
 
+    /// The largest seed: 2^53 - 1, the largest integer that every JSON reader keeps exact
+    /// (above it, many read `seed` as a nearby double, so the task would not be the one written).
+    public static let maxSeed: UInt64 = (1 << 53) - 1
+
     /// Parses `job.json`, collecting every problem rather than stopping at the first.
     public static func parse(_ bytes: [UInt8]) -> (JobSettings, [Problem]) {
         var s = JobSettings()
         var problems: [Problem] = []
-        guard let obj = try? JSONSerialization.jsonObject(with: Data(bytes), options: [.fragmentsAllowed]) else {
-            return (s, [Problem(key: "", message: "not valid JSON")])
+        let json: JSONValue
+        do { json = try JSONParser.parse(bytes) } catch {
+            if let key = error.duplicateKey {
+                return (s, [Problem(key: key, message: "appears twice (the second at line \(error.line), column \(error.column)); give each key once")])
+            }
+            return (s, [Problem(key: "", message: "not valid JSON (\(error.description))")])
         }
-        guard let dict = obj as? [String: Any] else {
-            return (s, [Problem(key: "", message: "must be a JSON object")])
+        guard case .object(let members) = json else {
+            return (s, [Problem(key: "", message: "must be a JSON object, not \(json.kindName)")])
         }
-        for key in dict.keys.sorted() where !knownKeys.contains(key) {
+        for key in members.map(\.0).sorted() where !knownKeys.contains(key) {
             problems.append(Problem(key: key, message: "unknown key (known: \(knownKeys.joined(separator: ", ")))"))
         }
         func number(_ key: String) -> Double? {
-            guard let v = dict[key] else { return nil }
-            if let n = v as? NSNumber, type(of: n) != type(of: NSNumber(value: true)) { return n.doubleValue }
-            problems.append(Problem(key: key, message: "must be a number"))
+            guard let v = json[key] else { return nil }
+            if let d = v.doubleValue { return d }
+            problems.append(Problem(key: key, message: "must be a number, not \(v.kindName)"))
             return nil
         }
         func integer(_ key: String, _ range: ClosedRange<Int>) -> Int? {
-            guard let d = number(key) else { return nil }
-            guard d == d.rounded(), d >= Double(range.lowerBound), d <= Double(range.upperBound) else {
-                problems.append(Problem(key: key, message: "must be a whole number from \(range.lowerBound) to \(range.upperBound), got \(d)"))
+            guard number(key) != nil, let v = json[key] else { return nil }
+            guard let n = v.integerValue, n >= range.lowerBound, n <= range.upperBound else {
+                problems.append(Problem(key: key, message: "must be a whole number from \(range.lowerBound) to \(range.upperBound), got \(v.serialized())"))
                 return nil
             }
-            return Int(d)
+            return Int(n)
         }
         func real(_ key: String, _ lo: Double, _ hi: Double, openLow: Bool = false) -> Double? {
             guard let d = number(key) else { return nil }
@@ -74,15 +82,17 @@ public struct JobSettings: Sendable, Equatable {
             }
             return d
         }
-        if let v = dict["strategy"] {
-            if let name = v as? String, let st = Strategy(rawValue: name) { s.strategy = st }
+        if let v = json["strategy"] {
+            if let name = v.stringValue, let st = Strategy(rawValue: name) { s.strategy = st }
             else {
                 problems.append(Problem(key: "strategy", message: "must be one of \(Strategy.allCases.map(\.rawValue).joined(separator: ", "))"))
             }
         }
-        if dict["seed"] != nil, let v = number("seed") {
-            if v >= 0, v == v.rounded(), v < 9.007e15 { s.seed = UInt64(v) }
-            else { problems.append(Problem(key: "seed", message: "must be a whole number from 0 to 2^53")) }
+        if number("seed") != nil {
+            if let n = json["seed"]?.integerValue, n >= 0, UInt64(n) <= maxSeed { s.seed = UInt64(n) }
+            else {
+                problems.append(Problem(key: "seed", message: "must be a whole number from 0 to \(maxSeed) (2^53 - 1), got \(json["seed"]!.serialized())"))
+            }
         }
         if let v = integer("max_steps", 0...1000) { s.maxSteps = v }
         if let v = real("stop_loss", 0, 100) { s.stopLoss = v }

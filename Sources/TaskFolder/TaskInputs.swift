@@ -1,3 +1,4 @@
+import Basics
 import Foundation
 import Media
 import System
@@ -32,9 +33,11 @@ public struct TaskInputs: Sendable {
         public var ok: Bool { problems.isEmpty }
 
         public var jsonString: String {
-            let obj: [String: Any] = ["valid": ok, "problems": problems, "warnings": warnings]
-            let data = try! JSONSerialization.data(withJSONObject: obj, options: [.prettyPrinted, .sortedKeys])
-            return String(decoding: data, as: UTF8.self)
+            let obj: JSONValue = .object([("valid", .bool(ok)), ("problems", .array(problems.map(JSONValue.string))),
+                                          ("warnings", .array(warnings.map(JSONValue.string)))])
+            var text = String(decoding: obj.prettyBytes(), as: UTF8.self)
+            text.removeLast() // the caller prints it with its own newline
+            return text
         }
     }
 
@@ -86,8 +89,8 @@ public struct TaskInputs: Sendable {
             if let check = ruleCheck {
                 let (p, w) = check(rules, image)
                 r.problems += p; r.warnings += w
-            } else if (try? JSONSerialization.jsonObject(with: Data(rules))) == nil {
-                r.problems.append("rules.json is not valid JSON")
+            } else {
+                do { _ = try JSONParser.parse(rules) } catch { r.problems.append("rules.json is not valid JSON (\(error.description))") }
             }
         } catch { r.problems.append(error.description) }
 

@@ -1,5 +1,4 @@
 import Basics
-import Teacher
 
 /// Two or three coloured pieces (polyominoes of 4-pixel blocks) moved onto the pale
 /// outlines of their own shape and colour.

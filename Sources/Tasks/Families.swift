@@ -1,6 +1,5 @@
 import Basics
 import Media
-import Teacher
 
 /// The generated task families.
 public enum Family: String, CaseIterable, Codable, Sendable {

@@ -1,5 +1,4 @@
 import Basics
-import Teacher
 
 /// A ball through a maze to a target square.
 ///

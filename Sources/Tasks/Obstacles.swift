@@ -1,5 +1,4 @@
 import Basics
-import Teacher
 
 /// A ball across a 7 x 7 grid of cells (9 native pixels apart) to a target square, without
 /// touching any cross.

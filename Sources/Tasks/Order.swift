@@ -1,5 +1,4 @@
 import Basics
-import Teacher
 
 /// Three or four objects in a row, rearranged into a given order from left to right.
 ///

@@ -1,3 +1,4 @@
+import Basics
 import Media
 
 /// Hard masks and 4-connected blobs of every subject in every frame of a video.

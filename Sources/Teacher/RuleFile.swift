@@ -1,3 +1,4 @@
+import Basics
 import Media
 
 /// A problem in `rules.json`, with the path of the offending value
@@ -162,7 +163,7 @@ enum RuleParser {
 
     static func number(_ v: JSONValue?, _ path: String, default d: Float, in range: ClosedRange<Float>) throws(RuleError) -> Float {
         guard let v else { return d }
-        guard case .number(let x) = v else { throw RuleError(path, "must be a number, not \(v.kindName)") }
+        guard let x = v.doubleValue else { throw RuleError(path, "must be a number, not \(v.kindName)") }
         let f = Float(x)
         guard range.contains(f) else { throw RuleError(path, "is \(x); it must be between \(range.lowerBound) and \(range.upperBound)") }
         return f
@@ -177,7 +178,7 @@ enum RuleParser {
     static func file(_ json: JSONValue) throws(RuleError) -> RuleFile {
         _ = try fields(json, "", allowed: ["version", "objects", "goal", "process", "lambda"])
         guard let vv = json["version"] else { throw RuleError("version", "is missing; write \"version\": 1") }
-        guard case .number(let version) = vv, version == 1 else {
+        guard vv.doubleValue == 1 else {
             throw RuleError("version", "is \(vv.serialized()); this tutor reads version 1")
         }
         guard let objs = json["objects"] else { throw RuleError("objects", "is missing; name each object and its colour") }
@@ -212,13 +213,15 @@ enum RuleParser {
         return RuleFile(version: 1, objects: objects, goal: goal, process: process, lambda: lambda)
     }
 
+    /// `#rrggbb`, six hex digits and nothing else (no sign: `UInt8(_:radix:)` would read
+    /// `"#+f+f+f"` as `#0f0f0f`).
     static func parseHex(_ s: String) -> SIMD3<Float>? {
         let u = Array(s.utf8)
         guard u.count == 7, u[0] == UInt8(ascii: "#") else { return nil }
         var c: [Float] = []
         for k in 0..<3 {
-            guard let v = UInt8(String(decoding: u[(1 + 2 * k)..<(3 + 2 * k)], as: UTF8.self), radix: 16) else { return nil }
-            c.append(Float(v))
+            guard let hi = hexDigit(u[1 + 2 * k]), let lo = hexDigit(u[2 + 2 * k]) else { return nil }
+            c.append(Float(hi * 16 + lo))
         }
         return SIMD3(c[0], c[1], c[2])
     }

@@ -1,3 +1,4 @@
+import Basics
 import Media
 
 /// The Teacher's score of one video: the loss the Reasoner is optimised against and the

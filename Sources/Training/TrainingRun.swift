@@ -1,6 +1,9 @@
 import Basics
 import Engine
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 import ModelFiles
 import Reasoner
 import Tasks
@@ -89,7 +92,10 @@ public final class TrainingRun {
     var stepsThisProcess = 0
     var started = Date()
     var lastCheckpoint = Date()
-    var logHandle: FileHandle?
+    /// loss.csv, open for appending once the first row is written.
+    var logFD: Int32 = -1
+
+    deinit { if logFD >= 0 { close(logFD) } }
 
     /// Starts a new run in `folder` (created), or resumes the one there when `resume` is set.
     public init(folder: String, options: Options, resume: Bool) throws {
@@ -190,7 +196,7 @@ public final class TrainingRun {
             state.lastLoss = loss
             recent.append(loss)
             let lr = trainer.learningRate(at: state.step - 1)
-            appendLog("\(name),\(state.step),\(loss),\(norm),\(lr),\(String(format: "%.1f", state.seconds + Date().timeIntervalSince(started)))")
+            try appendLog("\(name),\(state.step),\(loss),\(norm),\(lr),\(String(format: "%.1f", state.seconds + Date().timeIntervalSince(started)))")
             if state.step % 10 == 0 || state.step == steps {
                 let dt = Date().timeIntervalSince(t0), rate = Double(state.step - s0) / max(dt, 1e-9)
                 // the base phase's estimate includes the reflow steps that follow (same cost per step)
@@ -249,18 +255,25 @@ public final class TrainingRun {
         try AtomicFileWriter.write(Array((kept.joined(separator: "\n") + "\n").utf8), to: path)
     }
 
-    /// Appends a line to loss.csv (created with its header on first use), through one handle
-    /// kept open for the run.
-    func appendLog(_ line: String) {
-        if logHandle == nil {
-            let path = folder + "/loss.csv"
-            if !FileManager.default.fileExists(atPath: path) {
-                _ = FileManager.default.createFile(atPath: path, contents: Data("phase,step,loss,grad_norm,lr,seconds\n".utf8))
-            }
-            logHandle = FileHandle(forWritingAtPath: path)
-            logHandle?.seekToEndOfFile()
+    /// Appends a line to loss.csv (created with its header on first use), through one
+    /// descriptor kept open for the run. A failed write (a full disk) stops the run with an
+    /// error that names the file; the last checkpoint stays whole, and `--resume` drops any
+    /// row written after it.
+    func appendLog(_ line: String) throws {
+        let path = folder + "/loss.csv"
+        if logFD < 0 {
+            let fresh = !FileManager.default.fileExists(atPath: path)
+            logFD = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o644)
+            if logFD < 0 { throw ReasonerError.file("cannot open \(path): \(String(cString: strerror(errno)))") }
+            if fresh { try appendLog("phase,step,loss,grad_norm,lr,seconds") }
         }
-        logHandle?.write(Data((line + "\n").utf8))
+        var bytes = Array((line + "\n").utf8)[...]
+        while !bytes.isEmpty {
+            let n = bytes.withUnsafeBytes { Glibc.write(logFD, $0.baseAddress, $0.count) }
+            if n < 0 && errno == EINTR { continue }
+            if n <= 0 { throw ReasonerError.file("cannot append to \(path): \(String(cString: strerror(n < 0 ? errno : EIO)))") }
+            bytes = bytes.dropFirst(n)
+        }
     }
 
     /// Weights, optimiser moments, then state.json, each atomically: state.json always

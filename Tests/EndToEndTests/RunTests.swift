@@ -110,6 +110,16 @@ final class RunTests: XCTestCase {
             }, "dodge"),
             ("unknown-job-key", { try Data("{\"strategy\": \"base\", \"colour\": 1}".utf8).write(to: $0.appendingPathComponent("job.json")) }, "colour"),
             ("out-of-range", { try Data("{\"max_steps\": 100000}".utf8).write(to: $0.appendingPathComponent("job.json")) }, "max_steps"),
+            ("repeated-job-key", { try Data("{\"seed\": 1, \"seed\": 2}".utf8).write(to: $0.appendingPathComponent("job.json")) }, "job.json: seed: appears twice"),
+            ("job-trailing-comma", { try Data("{\"seed\": 1,}".utf8).write(to: $0.appendingPathComponent("job.json")) }, "trailing comma"),
+            ("utf16-job", { try Data([0xFF, 0xFE] + Array("{}".utf8).flatMap { [$0, 0] }).write(to: $0.appendingPathComponent("job.json")) }, "UTF-16"),
+            ("signed-colour", {
+                let p = $0.appendingPathComponent("rules.json")
+                var s = try String(contentsOf: p, encoding: .utf8)
+                let r = try XCTUnwrap(s.range(of: ##""#[0-9a-f]{6}""##, options: .regularExpression))
+                s.replaceSubrange(r, with: ##""#+f+f+f""##)
+                try Data(s.utf8).write(to: p)
+            }, "#+f+f+f"),
             ("non-utf8-prompt", { try Data([0x4D, 0xFF, 0xFE, 0x6F]).write(to: $0.appendingPathComponent("prompt.txt")) }, "UTF-8"),
         ]
         for (name, damage, mention) in cases {

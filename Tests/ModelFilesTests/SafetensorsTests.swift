@@ -124,8 +124,8 @@ final class SafetensorsTests: XCTestCase {
 
     func testInvalidJSON() {
         let bytes = craft(#"{"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}"#, data: [0, 0, 0, 0])
-        assertRefused(bytes, .invalidJSON("expected ',' or '}' (the header ends early) at byte 53 of the header"), says: "not valid JSON")
-        assertRefused(craft(#"{"a":tru}"#, data: []), .invalidJSON("expected true at byte 5 of the header"), says: "expected true")
+        assertRefused(bytes, .invalidJSON("the text ends inside an object (missing '}') at byte 53 of the header"), says: "not valid JSON")
+        assertRefused(craft(#"{"a":tru}"#, data: []), .invalidJSON("expected 'true' at byte 5 of the header"), says: "expected 'true'")
         assertRefused(craft(#"[1,2]"#, data: []), .invalidJSON("it must start with '{'"), says: "start with")
     }
 
@@ -187,7 +187,7 @@ final class SafetensorsTests: XCTestCase {
                       .invalidEntry(name: "a", reason: "shape [4294967296, 4294967296] has too many elements"), says: "too many")
         assertRefused(craft(#"{"__metadata__":{"n":1}}"#, data: []), .invalidMetadata("has \"n\" set to a number"), says: "strings to strings")
         let deep = "{\"a\":" + String(repeating: "[", count: 100) + String(repeating: "]", count: 100) + "}"
-        assertRefused(craft(deep, data: []), .invalidJSON("nested deeper than 64 levels at byte 69 of the header"), says: "nested deeper")
+        assertRefused(craft(deep, data: []), .invalidJSON("nested more than 64 levels deep at byte 68 of the header"), says: "nested more than 64")
     }
 
     func testNonFloatDTypeIsValidatedButNotConverted() throws {
@@ -196,18 +196,6 @@ final class SafetensorsTests: XCTestCase {
         XCTAssertThrowsError(try f.floats("i")) { XCTAssertEqual($0 as? SafetensorsError, .notFloat(name: "i", dtype: "I64")) }
         try f.withRawBytes("i") { XCTAssertEqual(Array($0), [UInt8](repeating: 7, count: 16)) }
         XCTAssertEqual(try f.allFloats().count, 0)
-    }
-
-    func testJSONParserEscapesAndNumbers() throws {
-        let v = try JSONParser.parse(#" {"s":"a\"b\\c\/\u00e9\ud83d\ude00\n","n":[0,-3,9007199254740993,1.5e2,true,false,null]} "#)
-        XCTAssertEqual(v, .object([
-            ("s", .string("a\"b\\c/é😀\n")),
-            ("n", .array([.integer(0), .integer(-3), .integer(9007199254740993), .number(150), .bool(true), .bool(false), .null])),
-        ]))
-        XCTAssertThrowsError(try JSONParser.parse(#"{"a":01}"#))
-        XCTAssertThrowsError(try JSONParser.parse(#"{"a":"\ud83d"}"#))
-        XCTAssertThrowsError(try JSONParser.parse(#"{"a":1,}"#))
-        XCTAssertThrowsError(try JSONParser.parse("{\"a\":\"tab\there\"}"))
     }
 }
 

@@ -155,12 +155,14 @@ final class PickupTests: XCTestCase {
         let v = readJSON(twice + "/verdict.json")
         XCTAssertEqual(v?["status"] as? String, "error")
         XCTAssertEqual((v?["error"] as? [String: Any])?["code"] as? String, "name-taken")
+        assertMatchesVerdictSchema(twice + "/verdict.json")
         XCTAssertEqual(names(in: t.state("done", "twice")), ["marker"], "done/twice was touched")
         XCTAssertFalse(exists(twice + "/worker.log"), "a task whose name is taken must not run")
 
         XCTAssertTrue(waitUntil(timeout: 10) { exists(t.state("failed", "loose-file.txt") + "/verdict.json") }, d.log)
         let fileVerdict = readJSON(t.state("failed", "loose-file.txt") + "/verdict.json")
         XCTAssertEqual((fileVerdict?["error"] as? [String: Any])?["code"] as? String, "not-a-folder")
+        assertMatchesVerdictSchema(t.state("failed", "loose-file.txt") + "/verdict.json")
         XCTAssertTrue(exists(t.state("failed", "loose-file.txt") + "/loose-file.txt"), "the file is kept, unchanged")
 
         XCTAssertTrue(waitUntil(timeout: 10) { exists(t.state("failed", "linked") + "/verdict.json") }, d.log)

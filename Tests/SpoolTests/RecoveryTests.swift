@@ -94,6 +94,7 @@ final class RecoveryTests: XCTestCase {
         let message = err?["message"] as? String ?? ""
         XCTAssertTrue(message.contains("3 attempts") && message.contains("SIGKILL"), message)
         XCTAssertEqual(v?["attempts"] as? Int, 3)
+        assertMatchesVerdictSchema(t.state("failed", "poison") + "/verdict.json")
         let log = (try? String(contentsOfFile: t.state("failed", "poison") + "/worker.log", encoding: .utf8)) ?? ""
         XCTAssertEqual(log.components(separatedBy: "about to die").count - 1, 3, log)
 
@@ -125,6 +126,7 @@ final class RecoveryTests: XCTestCase {
         XCTAssertEqual(v?["status"] as? String, "error")
         let err = v?["error"] as? [String: Any]
         XCTAssertEqual(err?["code"] as? String, "timed-out")
+        assertMatchesVerdictSchema(t.state("failed", "slow") + "/verdict.json")
         XCTAssertTrue((err?["message"] as? String ?? "").contains("TUTOR_TASK_SECONDS"))
         let log = (try? String(contentsOfFile: t.state("failed", "slow") + "/worker.log", encoding: .utf8)) ?? ""
         XCTAssertEqual(log.components(separatedBy: "started slow").count - 1, 1, log)

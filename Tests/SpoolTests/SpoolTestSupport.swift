@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import XCTest
 #if canImport(Glibc)
 import Glibc
@@ -151,6 +152,13 @@ func exists(_ path: String) -> Bool {
 func readJSON(_ path: String) -> [String: Any]? {
     guard let d = FileManager.default.contents(atPath: path) else { return nil }
     return (try? JSONSerialization.jsonObject(with: d)) as? [String: Any]
+}
+
+/// Checks a verdict written by a daemon against docs/verdict.schema.json (VerdictSchema);
+/// does nothing where python3 lacks jsonschema (EndToEndTests skip visibly then).
+func assertMatchesVerdictSchema(_ path: String, file: StaticString = #filePath, line: UInt = #line) {
+    guard VerdictSchema.unavailable() == nil else { return }
+    XCTAssertEqual(try VerdictSchema.refusals([path]), [:], "\(path) does not match docs/verdict.schema.json", file: file, line: line)
 }
 
 func names(in folder: String) -> [String] {

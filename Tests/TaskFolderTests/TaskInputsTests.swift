@@ -103,6 +103,42 @@ final class TaskInputsTests: XCTestCase {
         XCTAssertTrue(TaskInputs.validate(folder: dir).problems.contains { $0.hasPrefix("job.json: strategy: must be one of") })
     }
 
+    /// job.json is read as strictly as rules.json: no trailing comma, UTF-8 only, each key once.
+    func testJobJSONIsStrict() throws {
+        let job = dir.appendingPathComponent("job.json")
+        func problems(_ bytes: [UInt8]) throws -> [String] {
+            try Data(bytes).write(to: job)
+            return TaskInputs.validate(folder: dir).problems
+        }
+        let twice = try problems(Array(#"{"seed": 1, "seed": 2}"#.utf8))
+        XCTAssertEqual(twice.count, 1, "\(twice)")
+        XCTAssertTrue(twice[0].hasPrefix("job.json: seed: appears twice"), "\(twice)")
+        let comma = try problems(Array("{\"seed\": 1,\n}".utf8))
+        XCTAssertEqual(comma, ["job.json: not valid JSON (line 2, column 1: a trailing comma before '}'; remove it)"])
+        let utf16 = try problems([0xFF, 0xFE] + Array(#"{"seed": 1}"#.utf8).flatMap { [$0, 0] })
+        XCTAssertTrue(utf16.first?.contains("UTF-16") == true && utf16.first?.contains("save it as UTF-8") == true, "\(utf16)")
+        let utf16NoMark = try problems(Array(#"{"seed": 1}"#.utf8).flatMap { [$0, 0] })
+        XCTAssertTrue(utf16NoMark.first?.contains("save it as UTF-8") == true, "\(utf16NoMark)")
+        XCTAssertEqual(try problems(Array("[1]".utf8)), ["job.json: must be a JSON object, not an array"])
+    }
+
+    /// The seed's range in the message is the range the check accepts.
+    func testSeedRangeMessageAgreesWithTheCheck() throws {
+        let top = JobSettings.maxSeed
+        XCTAssertEqual(top, 9_007_199_254_740_991)
+        let (ok, none) = JobSettings.parse(Array("{\"seed\": \(top)}".utf8))
+        XCTAssertEqual(none, [])
+        XCTAssertEqual(ok.seed, top, "the largest seed is kept exactly")
+        XCTAssertEqual(JobSettings.parse(Array(#"{"seed": 7.0}"#.utf8)).0.seed, 7)
+        for bad in ["\(top + 1)", "-1", "0.5", "1e300", "\"7\""] {
+            let (_, p) = JobSettings.parse(Array("{\"seed\": \(bad)}".utf8))
+            XCTAssertEqual(p.count, 1, bad)
+            let message = p.first?.description ?? ""
+            if bad.hasPrefix("\"") { XCTAssertEqual(message, "job.json: seed: must be a number, not a string"); continue }
+            XCTAssertTrue(message.hasPrefix("job.json: seed: must be a whole number from 0 to \(top) (2^53 - 1), got "), message)
+        }
+    }
+
     func testTooManyEntries() throws {
         let extra = dir.appendingPathComponent("extra")
         try FileManager.default.createDirectory(at: extra, withIntermediateDirectories: true)

@@ -110,9 +110,37 @@ final class RuleFileTests: XCTestCase {
         XCTAssertEqual(p2.count, 1)
     }
 
-    func testJSONRoundTrip() throws {
-        let v = try JSONParser.parse(Array(#"{"a": [1, 2.5, "x\"\n\u00e9"], "b": {"c": null, "d": true}}"#.utf8))
-        XCTAssertEqual(try JSONParser.parse(Array(v.serialized().utf8)), v)
-        XCTAssertEqual(v["a"], .array([.number(1), .number(2.5), .string("x\"\né")]))
+    /// A colour is `#` and six hex digits: `UInt8(_:radix:)` alone would read `+f` as 15.
+    func testColoursWithASignAreRefused() {
+        for bad in ["#+f+f+f", "#-0-0-0", "#0x0f0f", "#f2c20 ", "#f2c2g0"] {
+            XCTAssertEqual(parseError(specExample.replacingOccurrences(of: "#f2c200", with: bad))?.path, "objects.ball.color", bad)
+        }
+        XCTAssertNoThrow(try RuleFile.parse(Array(specExample.replacingOccurrences(of: "#f2c200", with: "#F2C200").utf8)))
+    }
+
+    /// A rule file of 1 MB with 110,000 keys in one object is read in time proportional to its
+    /// size (it took minutes when each key was compared with every earlier one).
+    func testAMegabyteOfKeysIsQuick() throws {
+        func keys(_ n: Int) -> [UInt8] {
+            var s = "{"
+            for k in 0..<n { s += (k > 0 ? "," : "") + "\"" + String(k, radix: 36) + "\":0" }
+            return Array((s + "}").utf8)
+        }
+        let file = keys(110_000)
+        XCTAssertLessThan(file.count, 1 << 20)
+        let t0 = ContinuousClock.now
+        let (problems, _) = RuleFile.validate(file, firstFrame: nil)
+        let d = ContinuousClock.now - t0
+        let seconds = Double(d.components.seconds) + Double(d.components.attoseconds) * 1e-18
+        print(String(format: "rules.json with 110,000 keys (%d bytes) validated in %.3f s", file.count, seconds))
+        XCTAssertEqual(problems.count, 1)
+        XCTAssertTrue(problems[0].contains("unknown key"), "\(problems)")
+        XCTAssertLessThan(seconds, 5)
+        // A repeated key among them is reported by name.
+        var dup = file
+        dup.removeLast()
+        dup += Array(",\"zz\":1,\"zz\":2}".utf8)
+        let (p2, _) = RuleFile.validate(dup, firstFrame: nil)
+        XCTAssertTrue(p2.first?.contains("the key \"zz\" appears twice") == true, "\(p2)")
     }
 }

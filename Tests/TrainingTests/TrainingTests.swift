@@ -62,6 +62,22 @@ final class TrainingRunTests: XCTestCase {
         return o
     }
 
+    /// A loss log that cannot be written (here the run folder's loss.csv leads to /dev/full,
+    /// which answers every write with ENOSPC, as a full disk does) ends the run with an error
+    /// naming the file, not a trap.
+    func testALossLogThatCannotBeWrittenEndsTheRunWithAnError() throws {
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("tutor-fulllog-\(getpid())").path
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
+        try FileManager.default.createSymbolicLink(atPath: root + "/loss.csv", withDestinationPath: "/dev/full")
+        let run = try TrainingRun(folder: root, options: tinyRun(steps: 2, reflowSteps: 0), resume: false)
+        run.log = { _ in }
+        XCTAssertThrowsError(try run.run()) { error in
+            XCTAssertTrue("\(error)".contains("loss.csv"), "\(error)")
+            XCTAssertTrue("\(error)".contains("No space left"), "\(error)")
+        }
+    }
+
     /// A run stopped twice (once in the base phase, once in reflow) and resumed each time ends
     /// with the same bytes as the same run done in one go: weights, base weights, moments, and
     /// the loss log, even when the stopped process logged steps after its last checkpoint.

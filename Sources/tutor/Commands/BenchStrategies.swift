@@ -1,5 +1,6 @@
 import Adaptation
 import ArgumentParser
+import Basics
 import Foundation
 import Media
 import Reasoner
@@ -234,32 +235,34 @@ struct BenchStrategies: ParsableCommand {
 
     func printJSON(_ results: [(String, [BenchOutcome])], _ tasks: [BenchTask], _ families: [String],
                    _ s: StrategySettings, _ bestN: Int?, digest: String, wall: Double) {
-        var strategies: [String: Any] = [:]
+        // Keys in alphabetical order at every level, as before the results were JSONValue.
+        func sorted(_ kv: [(String, JSONValue)]) -> JSONValue { .object(kv.sorted { $0.0 < $1.0 }) }
+        var strategies: [(String, JSONValue)] = []
         for (name, o) in results {
             let sm = summary(o)
-            var perFamily: [String: Any] = [:]
+            var perFamily: [(String, JSONValue)] = []
             for f in families {
                 let sel = tasks.indices.filter { tasks[$0].family == f }.map { o[$0] }
-                perFamily[f] = ["tasks": sel.count, "passed": sel.filter(\.passed).count]
+                perFamily.append((f, sorted([("tasks", .int(sel.count)), ("passed", .int(sel.filter(\.passed).count))])))
             }
-            strategies[name] = [
-                "pass_rate": sm.rate, "mean_evaluations": sm.meanEval, "mean_seconds": sm.meanSec, "median_seconds": sm.medianSec,
-                "families": perFamily,
-                "tasks": zip(tasks, o).map { t, x in
-                    ["task": t.name, "passed": x.passed, "evaluations": x.evaluations, "seconds": rounded(x.seconds, 3),
-                     "steps": x.steps, "base_passed": x.basePassed, "failed": x.failedTypes] as [String: Any]
-                },
-            ]
+            strategies.append((name, sorted([
+                ("pass_rate", .double(sm.rate)), ("mean_evaluations", .double(sm.meanEval)), ("mean_seconds", .double(sm.meanSec)),
+                ("median_seconds", .double(sm.medianSec)), ("families", sorted(perFamily)),
+                ("tasks", .array(zip(tasks, o).map { t, x in
+                    sorted([("task", .string(t.name)), ("passed", .bool(x.passed)), ("evaluations", .int(x.evaluations)),
+                            ("seconds", .double(rounded(x.seconds, 3))), ("steps", .int(x.steps)), ("base_passed", .bool(x.basePassed)),
+                            ("failed", .array(x.failedTypes.map(JSONValue.string)))])
+                })),
+            ])))
         }
-        let obj: [String: Any] = [
-            "model_sha256": digest, "jobs": jobs, "wall_seconds": wall, "peak_rss_bytes": (Memory.peakResidentBytes() ?? 0),
-            "best_of_n": bestN ?? NSNull(),
-            "settings": ["learning_rate": Double(s.learningRate), "rank": s.rank, "max_steps": s.maxSteps,
-                         "stop_loss": Double(s.stopLoss), "gradient": s.gradient.rawValue, "loss": s.loss.rawValue,
-                         "samples": s.samples, "sample_steps": s.sampleSteps],
-            "strategies": strategies,
-        ]
-        let data = try! JSONSerialization.data(withJSONObject: obj, options: [.prettyPrinted, .sortedKeys])
-        print(String(decoding: data, as: UTF8.self))
+        let obj = sorted([
+            ("model_sha256", .string(digest)), ("jobs", .int(jobs)), ("wall_seconds", .double(wall)),
+            ("peak_rss_bytes", .int(Memory.peakResidentBytes() ?? 0)), ("best_of_n", .optional(bestN.map(JSONValue.int))),
+            ("settings", sorted([("learning_rate", .double(Double(s.learningRate))), ("rank", .int(s.rank)), ("max_steps", .int(s.maxSteps)),
+                                 ("stop_loss", .double(Double(s.stopLoss))), ("gradient", .string(s.gradient.rawValue)),
+                                 ("loss", .string(s.loss.rawValue)), ("samples", .int(s.samples)), ("sample_steps", .int(s.sampleSteps))])),
+            ("strategies", sorted(strategies)),
+        ])
+        print(String(decoding: obj.prettyBytes(), as: UTF8.self), terminator: "")
     }
 }
