@@ -17,6 +17,7 @@ let package = Package(
     targets: [
         .target(name: "CFuzzDriver"),
         .target(name: "FuzzSupport", dependencies: ["CFuzzDriver"]),
+        .executableTarget(name: "FuzzJSON", dependencies: ["FuzzSupport", .product(name: "TutorInputs", package: "tutor")]),
         .executableTarget(name: "FuzzRules", dependencies: ["FuzzSupport", .product(name: "TutorInputs", package: "tutor")]),
         .executableTarget(name: "FuzzSafetensors", dependencies: ["FuzzSupport", .product(name: "TutorInputs", package: "tutor")]),
         .executableTarget(name: "FuzzJPEG", dependencies: ["FuzzSupport", .product(name: "TutorInputs", package: "tutor")]),
