@@ -57,53 +57,43 @@ static double now(void) {
     return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
 }
 
-// Twelve independent accumulators hide the FMA latency (4 cycles) on two FMA pipes.
+// Twelve independent accumulators hide the FMA latency (4 cycles) on two FMA pipes. One body
+// for both widths: VEC is the vector type, LANES its floats, SET1, FMADD and STORE its intrinsics
+// (FMADD and STORE defined around each use).
 #define CHAINS(X) X(0) X(1) X(2) X(3) X(4) X(5) X(6) X(7) X(8) X(9) X(10) X(11)
+#define PEAK_BODY(VEC, LANES, SET1)                                          \
+    VEC x = SET1(0.999999f), y = SET1(1e-7f);                                 \
+    CHAINS(DECL)                                                              \
+    long rounds = 0;                                                          \
+    double t0 = now(), t;                                                     \
+    do {                                                                      \
+        for (int r = 0; r < 4096; r++) { CHAINS(STEP) }                       \
+        rounds += 4096;                                                       \
+        t = now();                                                            \
+    } while (t - t0 < seconds);                                               \
+    float lanes[LANES], sum = 0;                                              \
+    CHAINS(SUM)                                                               \
+    volatile float sink = sum;                                                \
+    (void)sink;                                                               \
+    return (double)rounds * 12 * LANES * 2 / (t - t0);
+#define DECL(i) __typeof__(x) acc##i = x;
+#define STEP(i) acc##i = FMADD(acc##i, x, y);
+#define SUM(i) STORE(lanes, acc##i); sum += lanes[0];
 
 __attribute__((target("avx512f"))) static double peak512(double seconds) {
-    __m512 x = _mm512_set1_ps(0.999999f), y = _mm512_set1_ps(1e-7f);
-#define DECL(i) __m512 acc##i = _mm512_set1_ps((float)(i));
-#define STEP(i) acc##i = _mm512_fmadd_ps(acc##i, x, y);
-#define SUM(i) + acc##i
-    CHAINS(DECL)
-    long rounds = 0;
-    double t0 = now(), t;
-    do {
-        for (int r = 0; r < 4096; r++) { CHAINS(STEP) }
-        rounds += 4096;
-        t = now();
-    } while (t - t0 < seconds);
-    __m512 s = _mm512_setzero_ps() CHAINS(SUM);
-    volatile float sink = _mm512_reduce_add_ps(s);
-    (void)sink;
-    return (double)rounds * 12 * 16 * 2 / (t - t0);
-#undef DECL
-#undef STEP
-#undef SUM
+#define FMADD _mm512_fmadd_ps
+#define STORE _mm512_storeu_ps
+    PEAK_BODY(__m512, 16, _mm512_set1_ps)
+#undef FMADD
+#undef STORE
 }
 
 __attribute__((target("avx2,fma"))) static double peak256(double seconds) {
-    __m256 x = _mm256_set1_ps(0.999999f), y = _mm256_set1_ps(1e-7f);
-#define DECL(i) __m256 acc##i = _mm256_set1_ps((float)(i));
-#define STEP(i) acc##i = _mm256_fmadd_ps(acc##i, x, y);
-#define SUM(i) + acc##i
-    CHAINS(DECL)
-    long rounds = 0;
-    double t0 = now(), t;
-    do {
-        for (int r = 0; r < 4096; r++) { CHAINS(STEP) }
-        rounds += 4096;
-        t = now();
-    } while (t - t0 < seconds);
-    __m256 s = _mm256_setzero_ps() CHAINS(SUM);
-    float lanes[8];
-    _mm256_storeu_ps(lanes, s);
-    volatile float sink = lanes[0] + lanes[7];
-    (void)sink;
-    return (double)rounds * 12 * 8 * 2 / (t - t0);
-#undef DECL
-#undef STEP
-#undef SUM
+#define FMADD _mm256_fmadd_ps
+#define STORE _mm256_storeu_ps
+    PEAK_BODY(__m256, 8, _mm256_set1_ps)
+#undef FMADD
+#undef STORE
 }
 
 double tutor_fma_peak_flops(double seconds) {

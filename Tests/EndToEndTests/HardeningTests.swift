@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import XCTest
 #if canImport(Glibc)
 import Glibc
@@ -54,17 +55,6 @@ extension RunTests {
         return (dir, { _ = umount2(dir, Int32(MNT_DETACH)) })
     }
 
-    /// Fills the file system holding `folder` with one file; returns its path.
-    func fill(_ folder: String) -> String {
-        let path = folder + "/filler"
-        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
-        var block = [UInt8](repeating: 7, count: 64 << 10)
-        while block.withUnsafeMutableBytes({ write(fd, $0.baseAddress!, $0.count) }) > 0 {}
-        block = [7]
-        while write(fd, &block, 1) > 0 {}
-        close(fd)
-        return path
-    }
 
     /// On a full disk `tutor run` cannot write even its error verdict: it says so, exits 75
     /// (the daemon's sign to hold the task), leaves no temporary behind, and writes its verdict
@@ -76,7 +66,7 @@ extension RunTests {
         let dir = URL(fileURLWithPath: disk.path + "/task")
         try FileManager.default.copyItem(at: made, to: dir)
         let before = try snapshot(dir)
-        let filler = fill(disk.path)
+        let filler = fillFileSystem(holding: disk.path)
         let r = try run(["run", dir.path, "--model", root.appendingPathComponent("none").path])
         XCTAssertEqual(r.status, 75, r.output)
         XCTAssertTrue(r.output.contains("No space left on device") && r.output.contains("free some space"), r.output)

@@ -1,6 +1,7 @@
 import Foundation
 import Media
 import Reasoner
+import TestSupport
 import XCTest
 #if canImport(Glibc)
 import Glibc
@@ -20,31 +21,18 @@ final class RunTests: XCTestCase {
     // MARK: Helpers
 
     func tutor() throws -> String {
-        let beside = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("tutor").path
-        if access(beside, X_OK) == 0 { return beside }
-        let pkg = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-        let debug = pkg.appendingPathComponent(".build/debug/tutor").path
-        if access(debug, X_OK) == 0 { return debug }
-        throw XCTSkip("the tutor executable is not built: run `swift build` first")
+        guard let t = builtTutor() else { throw XCTSkip("the tutor executable is not built: run `swift build` first") }
+        return t
     }
 
-    /// Runs tutor with `args`; returns the exit status and what it printed.
+    /// Runs tutor with `args` (and `environment` on top of this process's, without TUTOR_MODEL);
+    /// returns the exit status and what it printed.
     @discardableResult
     func run(_ args: [String], environment: [String: String] = [:]) throws -> (status: Int32, output: String) {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: try tutor())
-        p.arguments = args
-        var env = ProcessInfo.processInfo.environment
-        env.removeValue(forKey: "TUTOR_MODEL")
+        var env: [String: String?] = ["TUTOR_MODEL": nil]
         for (k, v) in environment { env[k] = v }
-        p.environment = env
-        let out = Pipe()
-        p.standardOutput = out
-        p.standardError = out
-        try p.run()
-        let data = out.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        return (p.terminationStatus, String(decoding: data, as: UTF8.self))
+        let r = try runProgram(try tutor(), args, environment: env, mergeOutput: true)
+        return (r.status, r.stdout)
     }
 
     /// A tiny model with random weights in `root/model`.

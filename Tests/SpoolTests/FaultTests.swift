@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import XCTest
 #if canImport(Glibc)
 import Glibc
@@ -162,13 +163,7 @@ final class FaultTests: XCTestCase {
         }
         let task = try t.makeTask("waiting", in: mnt)
         // Fill the disk to the last byte.
-        let filler = mnt + "/filler"
-        let fd = open(filler, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
-        var block = [UInt8](repeating: 7, count: 64 << 10)
-        while block.withUnsafeMutableBytes({ write(fd, $0.baseAddress!, $0.count) }) > 0 {}
-        block = [7]
-        while write(fd, &block, 1) > 0 {}
-        close(fd)
+        let filler = fillFileSystem(holding: mnt)
 
         let runner = try t.verdictRunner()
         let metrics = t.path + "/metrics/tutor.prom"
@@ -207,17 +202,3 @@ final class FaultTests: XCTestCase {
     }
 }
 
-/// Runs a program; returns its status, standard output and standard error.
-func runCommand(_ exe: String, _ args: [String]) throws -> (Int32, String, String) {
-    let p = Process()
-    p.executableURL = URL(fileURLWithPath: exe)
-    p.arguments = args
-    let out = Pipe(), err = Pipe()
-    p.standardOutput = out
-    p.standardError = err
-    try p.run()
-    let o = out.fileHandleForReading.readDataToEndOfFile()
-    let e = err.fileHandleForReading.readDataToEndOfFile()
-    p.waitUntilExit()
-    return (p.terminationStatus, String(decoding: o, as: UTF8.self), String(decoding: e, as: UTF8.self))
-}

@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import XCTest
 @testable import Spool
 import System
@@ -129,15 +130,7 @@ final class ServiceTests: XCTestCase {
     }
 
     private func run(_ exe: String, _ args: [String]) throws -> (status: Int32, output: String) {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: exe)
-        p.arguments = args
-        let pipe = Pipe()
-        p.standardOutput = pipe
-        p.standardError = pipe
-        try p.run()
-        let d = pipe.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        return (p.terminationStatus, String(decoding: d, as: UTF8.self))
+        let r = try runProgram(exe, args, mergeOutput: true)
+        return (r.status, r.stdout)
     }
 }

@@ -5,14 +5,10 @@ import XCTest
 import Glibc
 #endif
 
-/// The built `tutor` executable: next to the test bundle, or in the package's .build/debug.
+/// The built `tutor` executable, or a skip that says to build it.
 func tutorExecutable() throws -> String {
-    let beside = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("tutor").path
-    if access(beside, X_OK) == 0 { return beside }
-    let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-    let debug = root.appendingPathComponent(".build/debug/tutor").path
-    if access(debug, X_OK) == 0 { return debug }
-    throw XCTSkip("the tutor executable is not built: run `swift build` first (looked at \(beside) and \(debug))")
+    guard let t = builtTutor() else { throw XCTSkip("the tutor executable is not built: run `swift build` first") }
+    return t
 }
 
 /// Whether the `tutor run` command exists in the built executable (the adaptation issue

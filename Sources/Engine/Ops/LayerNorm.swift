@@ -14,11 +14,12 @@ public enum LayerNorm {
                 let v = rowSum(x, C) { ($0 - m) * ($0 - m) } / Float(C)
                 let rs = 1 / (v + eps).squareRoot()
                 let o = out + r * C
-                for c in 0..<C {
-                    var y = (x[c] - m) * rs
-                    if let weight { y *= weight[c] }
-                    if let bias { y += bias[c] }
-                    o[c] = y
+                // one loop per case, so that each vectorises (same arithmetic in every case)
+                switch (weight, bias) {
+                case let (w?, b?): for c in 0..<C { o[c] = (x[c] - m) * rs * w[c] + b[c] }
+                case let (w?, nil): for c in 0..<C { o[c] = (x[c] - m) * rs * w[c] }
+                case let (nil, b?): for c in 0..<C { o[c] = (x[c] - m) * rs + b[c] }
+                case (nil, nil): for c in 0..<C { o[c] = (x[c] - m) * rs }
                 }
                 mean[r] = m
                 rstd[r] = rs

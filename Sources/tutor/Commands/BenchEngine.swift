@@ -296,8 +296,8 @@ struct BenchEngine: ParsableCommand {
         print(String(format: "  measured FMA peak (independent multiply-adds on the widest vectors): 1 thread %.1f GFLOP/s, %d threads %.1f GFLOP/s",
                      one, cores, all))
         if let mhz, one > 0 {
-            print(String(format: "    that is %.1f FLOP per cycle at the reported clock, or %d FLOP per cycle at %.0f MHz (clocks boost above the reported one)",
-                         one * 1e3 / mhz, perCycle, one * 1e3 / Double(perCycle)))
+            print(String(format: "    one thread: %.1f FLOP per cycle at the reported clock, against %d nominal (clocks boost above the reported one; other processes share the cores)",
+                         one * 1e3 / mhz, perCycle))
         }
     }
 
