@@ -1,4 +1,6 @@
+import System
 import Foundation
+import ModelFiles
 
 /// SHA-256 (FIPS 180-4), for the model's fingerprint in every verdict.
 public struct SHA256 {
@@ -44,14 +46,20 @@ public struct SHA256 {
     }
 
     /// The digest of a file, read in 1 MiB pieces, as 64 hex digits.
+    /// The digest of a regular file, read in blocks (a FIFO or device is refused, not waited on).
     public static func hex(ofFile path: String) throws -> String {
-        guard let fh = FileHandle(forReadingAtPath: path) else {
-            throw CocoaError(.fileReadNoSuchFile, userInfo: [NSFilePathErrorKey: path])
-        }
-        defer { try? fh.close() }
+        let (fd, _) = try RegularFile.open(path)
+        defer { close(fd) }
         var d = SHA256()
-        while let chunk = try fh.read(upToCount: 1 << 20), !chunk.isEmpty {
-            chunk.withUnsafeBytes { d.update($0) }
+        var block = [UInt8](repeating: 0, count: 1 << 20)
+        while true {
+            let n = block.withUnsafeMutableBytes { read(fd, $0.baseAddress!, $0.count) }
+            if n < 0 {
+                if errno == EINTR || errno == EAGAIN { continue }
+                throw RegularFile.Problem(path: path, reason: "cannot be read: " + ErrorText.reason(errno: errno))
+            }
+            if n == 0 { break }
+            block.withUnsafeBytes { d.update(UnsafeRawBufferPointer(rebasing: $0[0..<n])) }
         }
         return d.finish()
     }

@@ -2,6 +2,7 @@ import Basics
 import Engine
 import Foundation
 import Media
+import ModelFiles
 import Reasoner
 import System
 import TaskFolder
@@ -11,16 +12,21 @@ import Verdicts
 import Glibc
 #endif
 
-/// Runs one task folder in place (`tutor run FOLDER`): validate the inputs, load the model,
-/// compile the teacher, run the strategy, write the outputs of SPEC section 4, `verdict.json`
-/// last.
+/// Runs one task folder in place (`tutor run FOLDER`): check the folder, read the inputs, load
+/// the model, run the strategy, write the outputs of SPEC section 4, `verdict.json` last.
 ///
-/// Input problems never throw out of here: they end as an `error` verdict whose message says
-/// what to fix, written before the model is loaded, and the inputs are left untouched. Every
-/// output goes to a temporary dot-name and is renamed into place, so a run killed at any point
-/// leaves only complete files (and `.tutor-tmp.` temporaries, removed by the next run).
+/// Nothing a task folder or a model folder holds makes it crash, hang or exit without a word:
+/// input and model problems end as an `error` verdict whose message says what to fix, and a
+/// folder that cannot take a verdict is refused before anything runs. Inputs are left
+/// untouched. An earlier run's verdict stays until this run's inputs and model have passed
+/// their checks; every output goes to a temporary name and is renamed into place, so a run
+/// killed at any point leaves only complete files (and `.tutor-tmp.` temporaries, removed by
+/// the next run).
 public struct TaskRun {
     public var folder: URL
+    /// The task's name in the verdict: the folder's name, or the spool's name for the task when
+    /// the daemon runs it (`tutor run` is told it by the daemon).
+    public var name: String
     /// `--model DIR`; nil looks it up (`ModelLocation`).
     public var modelOption: String?
     /// Engine threads (OpenBLAS and the engine's loops).
@@ -31,138 +37,202 @@ public struct TaskRun {
     /// Why verdict.json could not be written, once `run` found out; nil when it was written.
     public let verdictWrite = VerdictWriteRecord()
 
-    public init(folder: URL, modelOption: String? = nil, threads: Int = 1, quiet: Bool = false) {
+    public init(folder: URL, name: String? = nil, modelOption: String? = nil, threads: Int = 1, quiet: Bool = false) {
         self.folder = folder
+        self.name = name ?? folder.lastPathComponent
         self.modelOption = modelOption
         self.threads = threads
         self.quiet = quiet
     }
 
-    /// The task's name in the verdict: the spool's name for it when run by the daemon.
-    var taskName: String {
-        if let n = ProcessInfo.processInfo.environment["TUTOR_SPOOL_TASK"], !n.isEmpty { return n }
-        return folder.lastPathComponent
-    }
-
-    /// Runs the task and returns the verdict written (nil when the folder itself is unusable:
-    /// not a folder, or a link to one; then nothing is written).
+    /// Runs the task and returns the verdict written; nil when none could be written (the
+    /// folder is unusable, or writing verdict.json failed), after saying why on standard error.
     @discardableResult
     public func run() -> Verdict? {
         let started = Clock.monotonicSeconds()
-        let name = taskName
-        guard SafeFile.kind(at: folder) == .folder else {
-            report("\(folder.path) is not a folder (a link to one is not followed): give the task folder itself")
+        // 1. The folder: one this user may write into, with room for verdict.json.
+        if let problem = Self.folderProblem(folder) {
+            StandardError.line("\(name): no verdict: \(problem)")
             return nil
         }
         let outputs = Outputs(folder: folder)
-        outputs.clearVerdict()
-        outputs.removeStaleTemporaries()
 
-        // 1. Inputs, rules included, before anything expensive.
+        // 2. The inputs, read, checked and parsed once.
         let report = TaskInputs.validate(folder: folder)
         guard let inputs = report.inputs else {
-            let v = Verdict.failure(task: name, strategy: JobSettings.defaultStrategy.rawValue, seed: 0, code: .invalidInput,
-                                    message: report.problems.joined(separator: "; "))
-            return finish(v, outputs, started)
+            return finish(.failure(.invalidInput, report.problems.joined(separator: "; ")), nil, outputs, started)
         }
         let settings = StrategySettings(job: inputs.job, gradient: gradient)
-        func failure(_ code: ErrorCode, _ message: String) -> Verdict {
-            Verdict.failure(task: name, strategy: settings.strategy.rawValue, seed: settings.seed, code: code, message: message)
-        }
-        let rules: RuleFile
-        do { rules = try RuleFile.parse(inputs.rulesBytes) } catch {
-            return finish(failure(.invalidInput, error.description), outputs, started)
-        }
 
-        // 2. The model.
+        // 3. The model, checked through before it is used.
         Threads.set(max(1, threads))
-        let reasoner: Reasoner
-        let modelInfo: Verdict.Model
-        do {
-            let dir = try ModelLocation.resolve(option: modelOption)
-            reasoner = try Reasoner.load(from: dir.path)
-            let digest = try SHA256.hex(ofFile: dir.appendingPathComponent(Reasoner.weightsFileName).path)
-            modelInfo = Verdict.Model(name: reasoner.config.name, sha256: digest, parameters: reasoner.parameterCount)
-        } catch {
-            return finish(failure(.modelUnavailable, "\(error)"), outputs, started)
+        let model: Model
+        do { model = try Model.load(option: modelOption) } catch {
+            return finish(.failure(.modelUnavailable, ErrorText.describe(error)), settings, outputs, started)
         }
 
-        // 3. The strategy.
+        // 4. The strategy. The earlier run's verdict goes first, so that a verdict again means
+        //    "this run finished".
+        outputs.clearVerdict()
+        outputs.removeStaleTemporaries()
+        let (runner, result) = runStrategy(inputs, model.reasoner, settings, outputs)
+
+        // 5. The outputs, and the judgment of the frames as written.
+        let ending: Ending
+        do { ending = try writeOutputs(result, runner, model, settings, outputs) } catch {
+            ending = .failure(.outputNotWritten, "\(ErrorText.describe(error)); check that the task folder is writable and has free space",
+                              evaluations: result.evaluations)
+        }
+        model.reasoner.detachLoRA()
+
+        // 6. The verdict, last.
+        return finish(ending, settings, outputs, started)
+    }
+
+    /// How a run ended: everything its verdict reports.
+    enum Ending {
+        case failure(_ code: ErrorCode, _ message: String, evaluations: Int = 0)
+        case judged(Judged)
+    }
+
+    /// A run that wrote its outputs: the judgment of the frames as written and what led to it.
+    struct Judged {
+        var settings: StrategySettings
+        var result: StrategyResult
+        var judgment: Judgment
+        /// The teacher's loss on the frames as written.
+        var loss: Float
+        var frames: [String]
+        /// The adapter's weights, relative to the folder; nil when none was adapted.
+        var adapter: String?
+        var model: Verdict.Model
+    }
+
+    /// The Reasoner, and what a verdict says of it.
+    struct Model {
+        let reasoner: Reasoner
+        let info: Verdict.Model
+
+        static func load(option: String?) throws -> Model {
+            let dir = try ModelLocation.resolve(option: option)
+            let reasoner = try Reasoner.load(from: dir.path)
+            let digest = try SHA256.hex(ofFile: dir.appendingPathComponent(Reasoner.weightsFileName).path)
+            return Model(reasoner: reasoner,
+                         info: Verdict.Model(name: reasoner.config.name, sha256: digest, parameters: reasoner.parameterCount))
+        }
+    }
+
+    /// Why no verdict could be written into `folder`, or nil. Checked before anything else, so
+    /// that a run whose result would be lost does not start.
+    static func folderProblem(_ folder: URL) -> String? {
+        var st = stat()
+        if lstat(folder.path, &st) != 0 {
+            if errno == ENOENT { return "\(folder.path) does not exist: give the task folder" }
+            return "cannot look at \(folder.path): \(ErrorText.reason(errno: errno))"
+        }
+        if st.st_mode & S_IFMT != S_IFDIR {
+            return "\(folder.path) is a \(FileKind(mode: st.st_mode)), not a folder (a link to one is not followed): give the task folder itself"
+        }
+        if access(folder.path, W_OK | X_OK) != 0 {
+            return "cannot write into the task folder \(folder.path): \(ErrorText.reason(errno: errno)); tutor writes the frames and verdict.json there"
+        }
+        let verdict = folder.appendingPathComponent("verdict.json")
+        if let k = SafeFile.kind(at: verdict), k != .file {
+            return "cannot write \(verdict.path): it is a \(k); tutor writes the task's verdict under that name: move it away, then run the task again"
+        }
+        return nil
+    }
+
+    /// Runs the job's strategy, reporting progress in `progress.json` and on a terminal.
+    func runStrategy(_ inputs: TaskInputs, _ reasoner: Reasoner, _ settings: StrategySettings,
+                     _ outputs: Outputs) -> (StrategyRunner, StrategyResult) {
         let scene = Scene(prompt: inputs.prompt, firstFrame: inputs.firstFrame, tokenizer: reasoner.tokenizer)
-        let runner = StrategyRunner(reasoner: reasoner, scene: scene, rules: rules, firstFrame: inputs.firstFrame,
+        let runner = StrategyRunner(reasoner: reasoner, scene: scene, rules: inputs.rules, firstFrame: inputs.firstFrame,
                                     settings: settings)
         let line = ProgressLine(enabled: !quiet && isatty(STDERR_FILENO) != 0)
-        let questions = ([rules.goal] + rules.process).map(\.question)
+        let questions = ([inputs.rules.goal] + inputs.rules.process).map(\.question)
         runner.progress = { event in
             try? outputs.writeJSON(ProgressLine.object(event, questions: questions, strategy: settings.strategy), name: "progress.json")
             line.show(event)
         }
         let result = runner.run()
         line.end()
-
-        // 4. The outputs, verdict last.
-        do {
-            let (paths, asWritten) = try outputs.writeFrames(result.final.rendered, quality: AsWritten.quality)
-            try outputs.writeJPEG(ContactSheet.render(asWritten), name: "contact_sheet.jpg")
-            var adapterPath: String?
-            if let lora = result.adapter {
-                let staged = folder.appendingPathComponent(TemporaryName.make(for: "adapter"))
-                // A half-saved adapter would hold space a full disk needs for the verdict.
-                do { try lora.save(to: staged.path, baseModel: reasoner.config.name) } catch {
-                    try? Files.removeTree(staged.path)
-                    throw error
-                }
-                Files.syncFolder(staged.path)
-                try outputs.replaceFolder("adapter", with: staged)
-                adapterPath = "adapter/adapter_model.safetensors"
-            } else {
-                try outputs.removeFolder("adapter")
-            }
-            reasoner.detachLoRA()
-            // The verdict judges the frames as written, decoded back from the files.
-            let judgment = runner.teacher.judge(asWritten)
-            var v = Verdict(task: name, status: judgment.passed ? .passed : .failed, strategy: settings.strategy.rawValue,
-                            seed: settings.seed)
-            v.goal = Verdict.Answer(judgment.goal)
-            v.process = judgment.process.map(Verdict.Answer.init)
-            v.optimization = result.optimization.map(Verdict.Optimization.init)
-            v.outputs = Verdict.Outputs(frames: paths, contactSheet: "contact_sheet.jpg", adapter: adapterPath)
-            v.model = modelInfo
-            v.base = Verdict.Answers(result.base.judgment)
-            v.loss = rounded(Double(runner.teacher.score(asWritten, gradient: nil).loss))
-            if !result.samples.isEmpty { v.samples = result.samples.map(Verdict.Sample.init) }
-            v.settings = Verdict.Settings(settings)
-            return finish(v, outputs, started, evaluations: result.evaluations)
-        } catch {
-            reasoner.detachLoRA()
-            return finish(failure(.outputNotWritten, "\(error); check that the task folder is writable and has free space"),
-                          outputs, started, evaluations: result.evaluations)
-        }
+        return (runner, result)
     }
 
-    /// Adds the cost, writes the verdict, prints the summary.
-    func finish(_ verdict: Verdict, _ outputs: Outputs, _ started: Double, evaluations: Int = 0) -> Verdict {
-        var v = verdict
+    /// Writes the frames, the contact sheet and the adapter (or removes an earlier run's), and
+    /// judges the frames as written, decoded back from the files.
+    func writeOutputs(_ result: StrategyResult, _ runner: StrategyRunner, _ model: Model, _ settings: StrategySettings,
+                      _ outputs: Outputs) throws -> Ending {
+        let (paths, asWritten) = try outputs.writeFrames(result.final.rendered, quality: AsWritten.quality)
+        try outputs.writeJPEG(ContactSheet.render(asWritten), name: "contact_sheet.jpg")
+        var adapter: String? = nil
+        if let lora = result.adapter {
+            let staged = folder.appendingPathComponent(TemporaryName.make(for: "adapter"))
+            // A half-saved adapter would hold space a full disk needs for the verdict.
+            do { try lora.save(to: staged.path, baseModel: model.reasoner.config.name) } catch {
+                try? Files.removeTree(staged.path)
+                throw error
+            }
+            Files.syncFolder(staged.path)
+            try outputs.replaceFolder("adapter", with: staged)
+            adapter = "adapter/adapter_model.safetensors"
+        } else {
+            try outputs.removeFolder("adapter")
+        }
+        return .judged(Judged(settings: settings, result: result, judgment: runner.teacher.judge(asWritten),
+                              loss: runner.teacher.score(asWritten, gradient: nil).loss, frames: paths, adapter: adapter,
+                              model: model.info))
+    }
+
+    /// The verdict of a run: every verdict of `tutor run` is assembled here.
+    func verdict(_ ending: Ending, _ settings: StrategySettings?, _ started: Double) -> Verdict {
+        let strategy = (settings?.strategy ?? JobSettings.defaultStrategy).rawValue, seed = settings?.seed ?? 0
+        var v: Verdict
+        let evaluations: Int
+        switch ending {
+        case let .failure(code, message, n):
+            v = Verdict.failure(task: name, strategy: strategy, seed: seed, code: code, message: message)
+            evaluations = n
+        case let .judged(j):
+            v = Verdict(task: name, status: j.judgment.passed ? .passed : .failed, strategy: strategy, seed: seed)
+            v.goal = Verdict.Answer(j.judgment.goal)
+            v.process = j.judgment.process.map(Verdict.Answer.init)
+            v.optimization = j.result.optimization.map(Verdict.Optimization.init)
+            v.outputs = Verdict.Outputs(frames: j.frames, contactSheet: "contact_sheet.jpg", adapter: j.adapter)
+            v.model = j.model
+            v.base = Verdict.Answers(j.result.base.judgment)
+            v.loss = rounded(Double(j.loss))
+            if !j.result.samples.isEmpty { v.samples = j.result.samples.map(Verdict.Sample.init) }
+            v.settings = Verdict.Settings(j.settings)
+            evaluations = j.result.evaluations
+        }
         v.cost = Verdict.Cost(modelEvaluations: evaluations, seconds: rounded(Clock.monotonicSeconds() - started, 3),
                               peakRSSBytes: Memory.peakResidentBytes() ?? 0)
-        do { try outputs.writeVerdict(v) } catch {
-            verdictWrite.failure = error as? SystemError ?? SystemError("write", folder.path + "/verdict.json", errno: EIO)
-            report("\(v.task): \(error); the task's result (\(v.status.rawValue)) is lost: \(verdictWrite.failure!.isDiskFull ? "free some space and run it again" : "make the folder writable and run it again")")
-            return v
-        }
-        if let e = v.error {
-            report("\(v.task): error: \(e.message)")
-        } else if !quiet {
-            var s = "\(v.task): \(v.status.rawValue) (\(v.strategy ?? "")"
-            if let o = v.optimization?.steps { s += ", \(o) steps" }
-            s += ", \(evaluations) model evaluations, \(v.cost?.seconds ?? 0) s)"
-            print(s)
-        }
         return v
     }
 
-    func report(_ message: String) {
-        StandardError.line(message)
+    /// Writes the verdict and says how the run ended; nil when the verdict could not be written
+    /// (then `verdictWrite` says why).
+    func finish(_ ending: Ending, _ settings: StrategySettings?, _ outputs: Outputs, _ started: Double) -> Verdict? {
+        let v = verdict(ending, settings, started)
+        do { try outputs.writeVerdict(v) } catch {
+            let failure = error as? SystemError ?? SystemError("write", folder.path + "/verdict.json", errno: EIO)
+            verdictWrite.failure = failure
+            let result = v.error.map { "an error: \($0.message)" } ?? v.status.rawValue
+            let todo = failure.isDiskFull ? "run the task again when there is space" : "fix this and run the task again"
+            StandardError.line("\(name): no verdict: \(ErrorText.describe(failure)); the run's result (\(result)) is lost: \(todo)")
+            return nil
+        }
+        if let e = v.error {
+            StandardError.line("\(name): error: \(e.message)")
+        } else if !quiet {
+            var s = "\(name): \(v.status.rawValue) (\(v.strategy ?? "")"
+            if let o = v.optimization?.steps { s += ", \(o) steps" }
+            s += ", \(v.cost?.modelEvaluations ?? 0) model evaluations, \(v.cost?.seconds ?? 0) s)"
+            print(s)
+        }
+        return v
     }
 }
 

@@ -24,20 +24,16 @@ final class ByteStorage: @unchecked Sendable {
         mapped = false
     }
 
-    /// Maps `path` read-only. Refuses anything but a regular file.
+    /// Maps `path` read-only. Refuses anything but a regular file, without blocking on a FIFO.
     init(mapping path: String) throws(SafetensorsError) {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        if fd < 0 { throw .cannotOpen(path: path, reason: lastError()) }
+        let fd: Int32
+        do { (fd, count) = try RegularFile.open(path) } catch { throw .cannotOpen(path: path, reason: error.reason) }
         defer { close(fd) }
-        var st = stat()
-        if fstat(fd, &st) != 0 { throw .cannotOpen(path: path, reason: lastError()) }
-        if (st.st_mode & S_IFMT) != S_IFREG { throw .cannotOpen(path: path, reason: "not a regular file") }
-        count = Int(st.st_size)
         array = []
         mapped = true
         if count == 0 { base = nil; return } // mmap refuses length 0
         let p = mmap(nil, count, PROT_READ, MAP_PRIVATE, fd, 0)
-        if p == MAP_FAILED || p == nil { throw .cannotOpen(path: path, reason: "mmap: " + lastError()) }
+        if p == MAP_FAILED || p == nil { throw .cannotOpen(path: path, reason: "cannot be mapped: " + ErrorText.reason(errno: errno)) }
         base = UnsafeRawPointer(p!)
     }
 
@@ -94,4 +90,4 @@ func makeFolder(_ path: String) throws(SafetensorsError) {
     do { try Files.makeFolders(path) } catch { throw .writeFailed(path: error.path, reason: error.reason) }
 }
 
-func lastError() -> String { SystemError.text(errno) }
+func lastError() -> String { ErrorText.reason(errno: errno) }

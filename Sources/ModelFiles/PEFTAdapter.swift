@@ -1,3 +1,4 @@
+import System
 import Foundation
 
 /// A LoRA adapter in Hugging Face PEFT's folder layout, so that PEFT (and anything
@@ -108,14 +109,16 @@ public struct PEFTAdapter: Sendable, Equatable {
         let configPath = folder + "/" + configFileName
         let config: LoRAConfig
         do {
-            let data = try Data(contentsOf: URL(fileURLWithPath: configPath))
+            let data = Data(try RegularFile.read(configPath, limit: 1 << 20))
             config = try JSONDecoder().decode(LoRAConfig.self, from: data)
+        } catch let e as RegularFile.Problem {
+            throw .config(e.description)
         } catch let e as LoRAConfig.Invalid {
             throw .config("\(configPath): \(e.reason)")
         } catch let e as DecodingError {
             throw .config("\(configPath): \(describe(e))")
         } catch {
-            throw .config("cannot read \(configPath): \(error.localizedDescription)")
+            throw .config("cannot read \(configPath): \(ErrorText.describe(error))")
         }
         let file: SafetensorsFile
         do { file = try SafetensorsFile(path: folder + "/" + weightsFileName) } catch { throw .file(error) }

@@ -39,7 +39,7 @@ public enum SafetensorsError: Error, Equatable, CustomStringConvertible {
     public var description: String {
         switch self {
         case let .cannotOpen(path, reason):
-            return "cannot read the safetensors file \(path): \(reason)"
+            return "the safetensors file \(path) \(reason)"
         case let .fileTooSmall(size):
             return "the file is \(size) bytes; a safetensors file starts with an 8-byte header length"
         case let .headerTooLarge(length):

@@ -2,6 +2,7 @@ import Basics
 import Engine
 import Foundation
 import ModelFiles
+import System
 
 /// What can go wrong loading or saving a Reasoner checkpoint. Messages say what to fix.
 public enum ReasonerError: Error, CustomStringConvertible {
@@ -12,6 +13,8 @@ public enum ReasonerError: Error, CustomStringConvertible {
     case shapeMismatch(path: String, name: String, expected: [Int], found: [Int])
     case file(String)
     case adapterMismatch(String)
+    /// A weight that is not finite, or beyond `Reasoner.maxWeightMagnitude`.
+    case damagedTensor(path: String, name: String, index: Int, value: Float)
 
     public var description: String {
         switch self {
@@ -23,6 +26,10 @@ public enum ReasonerError: Error, CustomStringConvertible {
         case let .shapeMismatch(p, n, e, f): return "\(p): tensor \"\(n)\" is \(f) but config.json implies \(e)"
         case .file(let m): return m
         case .adapterMismatch(let m): return "the adapter does not fit this model: \(m)"
+        case let .damagedTensor(p, n, i, v):
+            let what = v.isNaN ? "NaN" : v.isInfinite ? "\(v > 0 ? "+" : "-")infinity" : "\(v)"
+            let limit = v.isFinite ? " (a weight may be at most \(Int(Reasoner.maxWeightMagnitude)) in magnitude)" : ""
+            return "\(p): tensor \"\(n)\" holds \(what) at index \(i)\(limit): the weights are damaged; \(Reasoner.restoreAdvice)"
         }
     }
 }
@@ -54,30 +61,73 @@ extension Reasoner {
         return r
     }
 
+    /// The largest `config.json` read (the shipped one is 300 bytes).
+    public static let configSizeLimit = 64 * 1024
+    /// The largest magnitude a weight may have. A trained Reasoner's weights stay near 1 (the
+    /// shipped model's largest is 1.07); anything beyond this, like a NaN or an infinity, is a
+    /// damaged file, and refused at load rather than left to poison every video.
+    public static let maxWeightMagnitude: Float = 10_000
+
     /// Loads a checkpoint folder (`model.safetensors` + `config.json`), e.g. `models/reasoner`.
+    ///
+    /// Everything a damaged or hostile folder could use to crash, hang or exhaust memory is
+    /// checked before it can: the config's values against `ReasonerConfig.Limits` before any size
+    /// is computed from them; both files as regular files opened without blocking; the weights'
+    /// element count against the config's before the model is allocated; every weight finite and
+    /// at most `maxWeightMagnitude`. Each failure names the file and what to do.
     public static func load(from folder: String) throws -> Reasoner {
         let configPath = folder + "/" + configFileName, weightsPath = folder + "/" + weightsFileName
-        guard FileManager.default.fileExists(atPath: configPath) else { throw ReasonerError.missingFile(configPath) }
-        guard FileManager.default.fileExists(atPath: weightsPath) else { throw ReasonerError.missingFile(weightsPath) }
-        let config: ReasonerConfig
-        do {
-            config = try JSONDecoder().decode(ReasonerConfig.self, from: Data(contentsOf: URL(fileURLWithPath: configPath)))
-        } catch let DecodingError.dataCorrupted(ctx) {
-            throw ReasonerError.badConfig(path: configPath, reason: ctx.debugDescription)
-        } catch let DecodingError.keyNotFound(key, _) {
-            throw ReasonerError.badConfig(path: configPath, reason: "missing \"\(key.stringValue)\"")
-        } catch {
-            throw ReasonerError.badConfig(path: configPath, reason: "\(error)")
+        for p in [configPath, weightsPath] where isMissing(p) { throw ReasonerError.missingFile(p) }
+        let config = try readConfig(configPath)
+        let file: SafetensorsFile
+        do { file = try SafetensorsFile(path: weightsPath) } catch {
+            // A file that cannot be opened is named by the error itself, and needs other
+            // permissions (a failed call: "cannot be opened: ...") rather than another copy.
+            if case let .cannotOpen(_, reason) = error {
+                throw ReasonerError.file(reason.hasPrefix("cannot be") ? "\(error)" : "\(error); \(restoreAdvice)")
+            }
+            throw ReasonerError.file("\(weightsPath): \(error); \(restoreAdvice)")
+        }
+        let stored = file.tensors.reduce(0) { $0 + $1.elementCount }
+        if let expected = config.parameterCount, stored != expected {
+            throw ReasonerError.file("\(weightsPath) holds \(stored) values but \(configFileName) describes a model of \(expected) parameters: the two files do not belong together; \(restoreAdvice)")
         }
         let r = Reasoner(config: config)
-        try r.loadWeights(weightsPath)
+        try r.loadWeights(file, path: weightsPath)
         return r
+    }
+
+    /// True when nothing is at `path` (a link is followed; a dangling one counts as missing).
+    static func isMissing(_ path: String) -> Bool {
+        var st = stat()
+        return stat(path, &st) != 0 && errno == ENOENT
+    }
+
+    static let restoreAdvice = "restore the model folder from a good copy, or train one with `tutor train --out DIR`"
+
+    /// Reads and checks `config.json`: a small regular file holding one JSON object whose every
+    /// value is in range.
+    static func readConfig(_ path: String) throws -> ReasonerConfig {
+        let bytes: [UInt8]
+        do { bytes = try RegularFile.read(path, limit: configSizeLimit) } catch {
+            // A file this user may not read needs other permissions, not another copy.
+            throw ReasonerError.badConfig(path: path, reason: error.code != 0 ? error.reason : "\(error.reason); \(restoreAdvice)")
+        }
+        do { return try ReasonerConfig.parse(bytes) } catch {
+            throw ReasonerError.badConfig(path: path, reason: "\(error.reason); \(restoreAdvice)")
+        }
     }
 
     /// Reads every parameter from a safetensors file; names and shapes must match exactly.
     public func loadWeights(_ path: String) throws {
         let file: SafetensorsFile
         do { file = try SafetensorsFile(path: path) } catch { throw ReasonerError.file("\(path): \(error)") }
+        try loadWeights(file, path: path)
+    }
+
+    /// Reads every parameter from an opened safetensors file: names and shapes must match
+    /// exactly, and every value must be finite and at most `maxWeightMagnitude`.
+    func loadWeights(_ file: SafetensorsFile, path: String) throws {
         for e in store.entries {
             guard let info = file.info(e.name) else { throw ReasonerError.missingTensor(path: path, name: e.name) }
             guard info.shape == e.shape else {
@@ -85,8 +135,11 @@ extension Reasoner {
             }
             do {
                 let v = try file.floats(e.name)
+                if let i = v.firstIndex(where: { !(abs($0) <= Self.maxWeightMagnitude) }) {
+                    throw ReasonerError.damagedTensor(path: path, name: e.name, index: i, value: v[i])
+                }
                 v.withUnsafeBufferPointer { store.value(e.name).update(from: $0.baseAddress!, count: e.count) }
-            } catch { throw ReasonerError.file("\(path): \(error)") }
+            } catch let error as SafetensorsError { throw ReasonerError.file("\(path): \(error)") }
         }
         for name in file.names where store.index(of: name) == nil {
             throw ReasonerError.unexpectedTensor(path: path, name: name)
@@ -101,7 +154,9 @@ extension Reasoner {
     /// Writes `model.safetensors` then `config.json` into `folder` (created if missing), each
     /// atomically, so a folder with a config always has matching weights.
     public func saveCheckpoint(to folder: String, metadata: [String: String] = [:]) throws {
-        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        do { try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true) } catch {
+            throw ReasonerError.file("cannot create the folder \(folder): \(ErrorText.describe(error))")
+        }
         var meta = metadata
         meta["format"] = "pt"
         meta["tutor_model"] = config.name

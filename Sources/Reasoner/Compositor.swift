@@ -138,14 +138,22 @@ public enum Compositor {
     }
 
     /// The pixel range a layer covers when shifted by `o`, one pixel of margin, clipped.
+    ///
+    /// An offset that is not finite, or so large that the layer is far off the frame, covers no
+    /// pixel: a diverging adaptation (or a damaged model) can produce one, and converting it to
+    /// Int would trap. Within `maxOffset` every conversion here and in `sample` is exact.
     @inline(__always)
     static func region(_ layer: Layer, _ o: SIMD2<Float>, _ s: Int) -> (Int, Int, Int, Int) {
+        guard abs(o.x) <= maxOffset, abs(o.y) <= maxOffset else { return (0, 0, 0, 0) }
         let x0 = max(0, Int((layer.box.x + o.x).rounded(.down)) - 1)
         let y0 = max(0, Int((layer.box.y + o.y).rounded(.down)) - 1)
         let x1 = min(s, Int((layer.box.z + o.x).rounded(.up)) + 1)
         let y1 = min(s, Int((layer.box.w + o.y).rounded(.up)) + 1)
         return (x0, y0, x1, y1)
     }
+
+    /// Offsets beyond this many pixels (and NaN) leave a layer off the frame.
+    static let maxOffset: Float = 1_048_576
 
     /// Bilinear alpha at pixel (x, y) of a layer shifted by `o`, with its derivatives with respect
     /// to the sampling position (the derivative with respect to the offset is the negative).

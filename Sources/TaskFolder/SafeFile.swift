@@ -36,17 +36,17 @@ public enum SafeFile {
         var st = stat()
         if lstat(path, &st) != 0 {
             if errno == ENOENT { throw .missing(name) }
-            throw .unreadable(name, reason: String(cString: strerror(errno)))
+            throw .unreadable(name, reason: ErrorText.reason(errno: errno))
         }
         if st.st_mode & S_IFMT != S_IFREG { throw .notRegular(name, kind: kindName(st.st_mode)) }
         // O_NONBLOCK so that a FIFO swapped in after lstat cannot hang the open.
         let fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK)
         if fd < 0 {
             if errno == ELOOP { throw .notRegular(name, kind: "symbolic link") }
-            throw .unreadable(name, reason: String(cString: strerror(errno)))
+            throw .unreadable(name, reason: ErrorText.reason(errno: errno))
         }
         defer { close(fd) }
-        if fstat(fd, &st) != 0 { throw .unreadable(name, reason: String(cString: strerror(errno))) }
+        if fstat(fd, &st) != 0 { throw .unreadable(name, reason: ErrorText.reason(errno: errno)) }
         if st.st_mode & S_IFMT != S_IFREG { throw .notRegular(name, kind: kindName(st.st_mode)) }
         let size = Int(st.st_size)
         if size > limit { throw .tooLarge(name, bytes: size, limit: limit) }
@@ -56,7 +56,7 @@ public enum SafeFile {
             let n = out.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress! + done, size - done) }
             if n < 0 {
                 if errno == EINTR { continue }
-                throw .unreadable(name, reason: String(cString: strerror(errno)))
+                throw .unreadable(name, reason: ErrorText.reason(errno: errno))
             }
             if n == 0 { break }
             done += n

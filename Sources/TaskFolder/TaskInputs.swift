@@ -8,7 +8,8 @@ import Teacher
 public struct TaskInputs: Sendable {
     public var name: String
     public var prompt: String
-    public var rulesBytes: [UInt8]
+    /// The rule file, parsed and checked.
+    public var rules: RuleFile
     public var firstFrame: RGBImage
     public var job: JobSettings
 
@@ -18,12 +19,6 @@ public struct TaskInputs: Sendable {
     public static let jpegLimit = 64 * 1024 * 1024
     /// The most entries a task folder may hold (inputs, outputs and anything else).
     public static let maxEntries = 1000
-
-    /// The rule file's own validation (SPEC section 2), against the first frame when it decoded.
-    public static let ruleFileCheck: @Sendable ([UInt8], RGBImage?) -> ([String], [String]) = { bytes, image in
-        let r = RuleFile.validate(bytes, firstFrame: image)
-        return (r.problems, r.warnings)
-    }
 
     /// Every problem and warning found in a folder.
     public struct Report: Sendable {
@@ -42,15 +37,10 @@ public struct TaskInputs: Sendable {
     }
 
     /// Checks a folder: each required file is a regular file (never followed), the JPEG
-    /// decodes within the size limit, the prompt is non-empty UTF-8, rules.json is JSON
-    /// (its rules are checked by `ruleCheck`), job.json has only known keys in range.
-    ///
-    /// - Parameter ruleCheck: validates the rule file against the decoded first frame and
-    ///   returns (problems, warnings); by default the rule file's own validation (`ruleFileCheck`).
-    public static func validate(
-        folder: URL, maxSide: Int = JPEG.defaultMaxSide,
-        ruleCheck: (([UInt8], RGBImage?) -> ([String], [String]))? = TaskInputs.ruleFileCheck
-    ) -> Report {
+    /// decodes within the size limit, the prompt is non-empty UTF-8, rules.json is a valid rule
+    /// file (parsed here, once, and checked against the decoded first frame for warnings),
+    /// job.json has only known keys in range.
+    public static func validate(folder: URL, maxSide: Int = JPEG.defaultMaxSide) -> Report {
         var r = Report()
         let name = folder.lastPathComponent
         switch SafeFile.kind(at: folder) {
@@ -81,18 +71,15 @@ public struct TaskInputs: Sendable {
             image = try JPEG.decode(bytes, maxSide: maxSide)
         } catch let e as InputFileError { r.problems.append(e.description) }
         catch let e as JPEGError { r.problems.append("first_frame.jpg: \(e.description)") }
-        catch { r.problems.append("first_frame.jpg: \(error)") }
+        catch { r.problems.append("first_frame.jpg: \(ErrorText.describe(error))") }
 
-        var rules: [UInt8] = []
+        var rules: RuleFile?
         do {
-            rules = try SafeFile.read("rules.json", in: folder, limit: rulesLimit)
-            if let check = ruleCheck {
-                let (p, w) = check(rules, image)
-                r.problems += p; r.warnings += w
-            } else {
-                do { _ = try JSONParser.parse(rules) } catch { r.problems.append("rules.json is not valid JSON (\(error.description))") }
-            }
-        } catch { r.problems.append(error.description) }
+            let parsed = try RuleFile.parse(try SafeFile.read("rules.json", in: folder, limit: rulesLimit))
+            r.warnings += parsed.warnings(firstFrame: image)
+            rules = parsed
+        } catch let e as InputFileError { r.problems.append(e.description) }
+        catch { r.problems.append("\(error)") }
 
         var job = JobSettings()
         if SafeFile.kind(at: folder.appendingPathComponent("job.json")) != nil {
@@ -103,8 +90,8 @@ public struct TaskInputs: Sendable {
                 r.problems += p.map(\.description)
             } catch { r.problems.append(error.description) }
         }
-        if r.problems.isEmpty, let image {
-            r.inputs = TaskInputs(name: name, prompt: prompt, rulesBytes: rules, firstFrame: image, job: job)
+        if r.problems.isEmpty, let image, let rules {
+            r.inputs = TaskInputs(name: name, prompt: prompt, rules: rules, firstFrame: image, job: job)
         }
         return r
     }

@@ -114,8 +114,15 @@ public struct RuleFile: Sendable, Equatable {
     ///   vacuous: an object with no pixel of its colour in the first frame, no process question).
     public static func validate(_ bytes: [UInt8], firstFrame: RGBImage?, nativeSize: Int = Teacher.defaultNativeSize)
         -> (problems: [String], warnings: [String]) {
-        let rules: RuleFile
-        do { rules = try parse(bytes) } catch { return ([error.description], []) }
+        do { return ([], try parse(bytes).warnings(firstFrame: firstFrame, nativeSize: nativeSize)) } catch {
+            return ([error.description], [])
+        }
+    }
+
+    /// What may make a check of this rule file vacuous (it still runs): no process question, an
+    /// object with no pixel of its colour in the first frame.
+    public func warnings(firstFrame: RGBImage?, nativeSize: Int = Teacher.defaultNativeSize) -> [String] {
+        let rules = self
         var warnings: [String] = []
         if rules.process.isEmpty {
             warnings.append("rules.json: process: no process question; only the goal will be checked")
@@ -130,7 +137,7 @@ public struct RuleFile: Sendable, Equatable {
                 }
             }
         }
-        return ([], warnings)
+        return warnings
     }
 }
 

@@ -42,6 +42,14 @@ enum Main {
                 StandardError.write("Run 'tutor --help' for usage.\n")
                 exit(2)
             }
+            // A Foundation error that escaped a command prints as `Error Domain=NSCocoaErrorDomain
+            // Code=513 "(null)"`: say it in plain words, with the file it concerns.
+            let e = error as NSError
+            if ErrorText.errno(of: error) != nil || e.domain == NSCocoaErrorDomain {
+                let path = (e.userInfo[NSFilePathErrorKey] as? String).map { "\($0): " } ?? ""
+                StandardError.line("error: \(path)\(ErrorText.describe(error))")
+                exit(1)
+            }
             let message = Tutor.fullMessage(for: error)
             if !message.isEmpty {
                 // Help and version text (exit 0) go to standard output, errors to standard error.

@@ -69,7 +69,7 @@ extension RunTests {
         let filler = fillFileSystem(holding: disk.path)
         let r = try run(["run", dir.path, "--model", root.appendingPathComponent("none").path])
         XCTAssertEqual(r.status, 75, r.output)
-        XCTAssertTrue(r.output.contains("No space left on device") && r.output.contains("free some space"), r.output)
+        XCTAssertTrue(r.output.contains("the disk is full: free some space"), r.output)
         XCTAssertFalse(r.output.contains("passed"), r.output)
         XCTAssertEqual(try snapshot(dir), before, "nothing is left behind and the inputs are untouched")
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: dir.path).filter { $0.hasPrefix(".") }, [])
@@ -127,15 +127,16 @@ extension RunTests {
     }
 
     /// A verdict that cannot be written is no success: a folder where verdict.json goes
-    /// makes `tutor run` say so and exit 1, whatever the judge said.
+    /// makes `tutor run` say so and exit 1 before anything runs.
     func testUnwritableVerdictIsNotASuccess() throws {
         let model = try tinyModel()
         let dir = try makeTask("verdict-folder", job: "{\"strategy\": \"base\"}")
         try FileManager.default.createDirectory(at: dir.appendingPathComponent("verdict.json"), withIntermediateDirectories: false)
         let r = try run(["run", dir.path, "--model", model])
         XCTAssertEqual(r.status, 1, r.output)
-        XCTAssertTrue(r.output.contains("cannot write \(dir.path)/verdict.json") && r.output.contains("is lost"), r.output)
+        XCTAssertTrue(r.output.contains("no verdict: cannot write \(dir.path)/verdict.json: it is a folder") && r.output.contains("move it away"), r.output)
         XCTAssertFalse(r.output.contains("passed ("), r.output)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: dir.appendingPathComponent("frames").path), "nothing ran")
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: dir.appendingPathComponent("verdict.json").path), [])
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: dir.path).filter { $0.hasPrefix(".tutor-tmp.") }, [])
     }

@@ -7,8 +7,9 @@ import XCTest
 import Glibc
 #endif
 
-/// `tutor run` as a user runs it: the built executable on task folders on disk.
-final class RunTests: XCTestCase {
+/// `tutor run` as a user runs it: the built executable on task folders on disk. The helpers
+/// of every such test; the tests are in its subclasses.
+class TutorRunTestCase: XCTestCase {
     var root: URL!
 
     override func setUpWithError() throws {
@@ -28,10 +29,10 @@ final class RunTests: XCTestCase {
     /// Runs tutor with `args` (and `environment` on top of this process's, without TUTOR_MODEL);
     /// returns the exit status and what it printed.
     @discardableResult
-    func run(_ args: [String], environment: [String: String] = [:]) throws -> (status: Int32, output: String) {
+    func run(_ args: [String], environment: [String: String] = [:], executable: String? = nil) throws -> (status: Int32, output: String) {
         var env: [String: String?] = ["TUTOR_MODEL": nil]
         for (k, v) in environment { env[k] = v }
-        let r = try runProgram(try tutor(), args, environment: env, mergeOutput: true)
+        let r = try runProgram(try executable ?? tutor(), args, environment: env, mergeOutput: true)
         return (r.status, r.stdout)
     }
 
@@ -70,7 +71,9 @@ final class RunTests: XCTestCase {
         }
         return out
     }
+}
 
+final class RunTests: TutorRunTestCase {
     // MARK: Input errors
 
     /// Each input error ends as an error verdict that names the problem, exit 1, the inputs

@@ -87,10 +87,23 @@ final class SafetensorsTests: XCTestCase {
         XCTAssertEqual([UInt8](onDisk), try Safetensors.serialize([SafetensorsTensor(name: "big", shape: [100, 1000], values: big)], metadata: ["k": "v"]))
         XCTAssertThrowsError(try SafetensorsFile(path: dir.path + "/missing.safetensors")) {
             guard case .cannotOpen(_, let reason)? = $0 as? SafetensorsError else { return XCTFail("\($0)") }
-            XCTAssertTrue(reason.contains("No such file"))
+            XCTAssertTrue(reason.contains("no such file"))
         }
         XCTAssertThrowsError(try SafetensorsFile(path: dir.path)) {
-            XCTAssertEqual($0 as? SafetensorsError, .cannotOpen(path: dir.path, reason: "not a regular file"))
+            XCTAssertEqual($0 as? SafetensorsError,
+                           .cannotOpen(path: dir.path, reason: "is a folder, not a regular file"))
+        }
+    }
+
+    /// A FIFO in place of the weights is refused at once: the open does not wait for a writer.
+    func testFIFOIsRefusedWithoutBlocking() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("st-fifo-\(getpid())")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let path = dir.path + "/model.safetensors"
+        XCTAssertEqual(mkfifo(path, 0o644), 0)
+        XCTAssertThrowsError(try SafetensorsFile(path: path)) {
+            XCTAssertEqual("\($0)", "the safetensors file \(path) is a FIFO, not a regular file")
         }
     }
 

@@ -81,6 +81,27 @@ final class LayerCompositorTests: XCTestCase {
         XCTAssertLessThan(err0, 0.08)
     }
 
+    /// Offsets that are NaN, infinite or far off the frame (a diverging adaptation can produce
+    /// them) leave the layer off the frame: the video is what an offset of a thousand pixels
+    /// gives, and neither rendering nor its gradient traps or turns non-finite.
+    func testNonFiniteOffsetsLeaveTheLayerOffTheFrame() {
+        let cut = LayerCut.cut(drawScene(ball: SIMD2(10.5, 30.5)))
+        let ballSlot = cut.layers.firstIndex { simd_dist($0.color * 255, SIMD3(242, 194, 0)) < 30 }!
+        func moved(_ v: Float) -> Trajectory {
+            var traj = Trajectory.zero
+            for f in 0..<Trajectory.frames { traj.offsets[(ballSlot * Trajectory.frames + f) * 2] = v }
+            return traj
+        }
+        let away = Compositor.render(cut, moved(1000))
+        for bad: Float in [.nan, .infinity, -.infinity, 3e38, -3e38, 1e19] {
+            let video = Compositor.render(cut, moved(bad))
+            XCTAssertEqual(video.pixels, away.pixels, "\(bad)")
+            XCTAssertTrue(Compositor.render(cut, moved(bad), final: true).pixels.allSatisfy(\.isFinite), "\(bad)")
+            let d = Compositor.renderBackward(cut, moved(bad), dVideo: [Float](repeating: 1, count: video.pixels.count))
+            XCTAssertTrue(d.allSatisfy(\.isFinite), "\(bad)")
+        }
+    }
+
     func testCompositorBackwardMatchesFiniteDifferences() {
         let cut = LayerCut.cut(drawScene(ball: SIMD2(30.4, 20.2)))
         var rng = SplitMix64(seed: 3)

@@ -55,6 +55,83 @@ final class ModelTests: XCTestCase {
         XCTAssertThrowsError(try Reasoner.load(from: dir + "/nothing")) { XCTAssertTrue("\($0)".contains("tutor train")) }
     }
 
+    /// config.json's values are checked against their ranges before any size is computed from
+    /// them: the values that once asked for 52 GB, overflowed or ran for minutes are refused,
+    /// each naming its key; a file that is not an object says what it should be.
+    func testConfigValuesOutOfRangeAreRefusedBeforeAnythingIsAllocated() throws {
+        let good = Array(try JSONEncoder().encode(ReasonerConfig.standard))
+        XCTAssertEqual(try ReasonerConfig.parse(good), .standard)
+        func with(_ key: String, _ value: String) -> [UInt8] {
+            var o = try! JSONSerialization.jsonObject(with: Data(good)) as! [String: Any]
+            o[key] = "@@"
+            let s = String(decoding: try! JSONSerialization.data(withJSONObject: o), as: UTF8.self)
+            return Array(s.replacingOccurrences(of: "\"@@\"", with: value).utf8)
+        }
+        let cases: [([UInt8], String)] = [
+            (with("width", "1000000"), "width is 1000000; it must be 8 to 1024"),
+            (with("width", "4611686018427387904"), "width is 4611686018427387904; it must be 8 to 1024"),
+            (with("mlp_ratio", "100000"), "mlp_ratio is 100000; it must be 1 to 8"),
+            (with("mlp_ratio", "1152921504606846976"), "mlp_ratio is 1152921504606846976; it must be 1 to 8"),
+            (with("time_embedding", "1000000000"), "time_embedding is 1000000000; it must be 2 to 2048"),
+            (with("time_embedding", "2305843009213693952"), "time_embedding is 2305843009213693952; it must be 2 to 2048"),
+            (with("depth", "1000000"), "depth is 1000000; it must be 1 to 32"),
+            (with("heads", "0"), "heads is 0; it must be 1 to 32"),
+            (with("heads", "3"), "width 128 is not divisible by heads 3"),
+            (with("time_embedding", "127"), "time_embedding 127 must be even (sines and cosines in pairs)"),
+            (with("width", "1e30"), "\"width\" is 1e+30, not a whole number in range"),
+            (with("width", "true"), "\"width\" must be a whole number"),
+            (with("trajectory_scale", "1e39"), "trajectory_scale is inf; it must be 0.001 to 1024.0"),
+            (with("trajectory_scale", "\"16\""), "\"trajectory_scale\" must be a number"),
+            (with("name", "7"), "\"name\" must be a string"),
+            (with("name", "\"\""), "name must be 1 to 200 characters, not 0"),
+            (Array("[]".utf8), "it must be a JSON object of the model's settings (width, depth, heads, ...), not an array"),
+            (Array("7".utf8), "it must be a JSON object of the model's settings (width, depth, heads, ...), not a number"),
+            (Array("{\"width\": ".utf8), "not valid JSON"),
+        ]
+        for (bytes, message) in cases {
+            XCTAssertThrowsError(try ReasonerConfig.parse(bytes), message) {
+                XCTAssertEqual(($0 as? ReasonerConfig.Problem)?.reason, message)
+            }
+        }
+        // The parameter limit: width 1024, depth 12, MLP 4 fits; depth 32 with MLP 8 does not.
+        var big = ReasonerConfig(width: 1024, depth: 12, heads: 16, mlpRatio: 4)
+        XCTAssertNil(big.validationProblem)
+        big.depth = 32; big.mlpRatio = 8
+        XCTAssertEqual(big.validationProblem, "the model would have \(big.parameterCount!) parameters, over the limit of 268435456 (1 GiB of weights)")
+    }
+
+    /// The parameter count a config is judged by is the one the model declares.
+    func testConfigParameterCountIsTheModels() {
+        for c in [ReasonerConfig.tiny, .standard, ReasonerConfig(width: 48, depth: 3, heads: 3, mlpRatio: 3, timeEmbedding: 10)] {
+            XCTAssertEqual(c.parameterCount, Reasoner(config: c).parameterCount, "\(c)")
+        }
+        XCTAssertEqual(ReasonerConfig.standard.parameterCount, 1_308_064, "the model card's figure")
+    }
+
+    /// Weights that are NaN, infinite or beyond any trained model are refused at load, naming
+    /// the tensor; a config that does not match the weights is refused before allocating.
+    func testDamagedWeightsAreRefusedNamingTheTensor() throws {
+        for (value, words) in [(Float.nan, "holds NaN at index 5"), (.infinity, "holds +infinity at index 5"),
+                               (-.infinity, "holds -infinity at index 5"),
+                               (3e38, "holds 3e+38 at index 5 (a weight may be at most 10000 in magnitude)")] {
+            let r = Reasoner.makeTiny(seed: 7)
+            r.store.value("blocks.0.attn.k.weight")[5] = value
+            let dir = tempDir("damaged")
+            try r.saveCheckpoint(to: dir)
+            XCTAssertThrowsError(try Reasoner.load(from: dir)) {
+                XCTAssertEqual("\($0)", "\(dir)/model.safetensors: tensor \"blocks.0.attn.k.weight\" \(words): the weights are damaged; restore the model folder from a good copy, or train one with `tutor train --out DIR`")
+            }
+        }
+        let dir = tempDir("mismatch")
+        try Reasoner.makeTiny(seed: 7).saveCheckpoint(to: dir)
+        var other = ReasonerConfig.tiny
+        other.depth = 32
+        try Data(try JSONEncoder().encode(other)).write(to: URL(fileURLWithPath: dir + "/config.json"))
+        XCTAssertThrowsError(try Reasoner.load(from: dir)) {
+            XCTAssertTrue("\($0)".contains("holds \(ReasonerConfig.tiny.parameterCount!) values but config.json describes a model of \(other.parameterCount!) parameters"), "\($0)")
+        }
+    }
+
     func testLoRASaveLoadAndFusedMatchesUnfused() throws {
         let r = Reasoner.makeTiny(seed: 11)
         let head = r.store.value("final.head.weight")

@@ -69,7 +69,7 @@ struct BenchReasoner: ParsableCommand {
         Threads.set(threads)
         let reasoner: Reasoner
         do { reasoner = try Reasoner.load(from: model) } catch {
-            StandardError.write("error: \(error)\n")
+            StandardError.line("error: \(ErrorText.describe(error))")
             throw ExitCode(1)
         }
         print("model: \(model) (\(reasoner.config.name), \(reasoner.parameterCount) parameters); \(steps)-step samples, final-video rendering, \(threads) threads")

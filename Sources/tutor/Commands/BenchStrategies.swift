@@ -108,7 +108,7 @@ struct BenchStrategies: ParsableCommand {
                     continue
                 }
                 let family = name.split(separator: "-").first.map(String.init) ?? name
-                out.append(BenchTask(family: family, name: name, prompt: inp.prompt, rules: try RuleFile.parse(inp.rulesBytes),
+                out.append(BenchTask(family: family, name: name, prompt: inp.prompt, rules: inp.rules,
                                      firstFrame: inp.firstFrame, job: inp.job))
             }
             return out

@@ -18,9 +18,10 @@ struct Run: ParsableCommand {
         above it; share/tutor/models/reasoner beside the executable's bin/.
 
         Exit status: 0 the task passed; 1 it failed, or an input or model problem (verdict status \
-        "error", with a message that says what to fix), or verdict.json could not be written; 2 \
-        usage error; 75 verdict.json could not be written because the disk is full or the quota \
-        reached (nothing is wrong with the task: run it again when there is space).
+        "error", with a message that says what to fix), or no verdict could be written (the message \
+        says why: a folder this user may not write, verdict.json being a folder); 2 usage error; 75 \
+        verdict.json could not be written because the disk is full or the quota reached (nothing is \
+        wrong with the task: run it again when there is space).
         """
     )
 
@@ -44,7 +45,9 @@ struct Run: ParsableCommand {
     }
 
     func run() throws {
-        var task = TaskRun(folder: URL(fileURLWithPath: folder), modelOption: model, threads: threads, quiet: quiet)
+        // The daemon names the task (its name in the spool) in the worker's environment.
+        let spoolName = ProcessInfo.processInfo.environment["TUTOR_SPOOL_TASK"].flatMap { $0.isEmpty ? nil : $0 }
+        var task = TaskRun(folder: URL(fileURLWithPath: folder), name: spoolName, modelOption: model, threads: threads, quiet: quiet)
         if let g = gradient { task.gradient = g }
         let verdict = task.run()
         if let failure = task.verdictWrite.failure { throw ExitCode(failure.isDiskFull ? ExitStatus.diskFull : 1) }

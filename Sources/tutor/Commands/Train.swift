@@ -112,7 +112,7 @@ struct Train: ParsableCommand {
         do {
             run = try TrainingRun(folder: out, options: o, resume: resume)
         } catch {
-            StandardError.write("error: \(error)\n")
+            StandardError.line("error: \(ErrorText.describe(error))")
             throw ExitCode(1)
         }
         run.log = { line in StandardOutput.line(line) }
