@@ -36,6 +36,9 @@ public struct DaemonSettings: Sendable {
     public var metricsPath: String?
     /// What runs each task.
     public var worker: WorkerCommand
+    /// Run each task as a Slurm batch job instead of a local process; `workers` then counts
+    /// the jobs submitted at once.
+    public var slurm: SlurmSettings?
 
     public init(worker: WorkerCommand) { self.worker = worker }
 }

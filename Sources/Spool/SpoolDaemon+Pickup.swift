@@ -79,6 +79,8 @@ extension SpoolDaemon {
     func startReadyTasks() {
         guard running.count < settings.workers else { return }
         let now = Clock.monotonicSeconds()
+        // Slurm's controller did not answer the last submission: claim nothing until it may.
+        if settings.slurm != nil && now < slurm.submitsPausedUntil { return }
         let due = candidates.filter { $0.value.ready || $0.value.checkAt <= now }
             .sorted { ($0.value.firstSeen, $0.key) < ($1.value.firstSeen, $1.key) }
         for (name, var c) in due {

@@ -32,6 +32,12 @@ extension SpoolDaemon {
             guard let e = FileEntry(path), e.kind == .folder else { continue }
             let owner = OwnerRecord.read(task: path)
             guard let reason = orphanReason(owner, folder: e, path: path, wall: wall) else { continue }
+            if let o = owner, !o.slurmJob.isEmpty {
+                // Its Slurm job outlives the daemon that submitted it: follow it, never run it twice.
+                if settings.slurm != nil { adoptJob(path: path, name: name, owner: o, reason: reason) }
+                else { slurmTaskSeen(name) }
+                continue
+            }
             recover(path: path, name: name, owner: owner, reason: reason)
         }
     }

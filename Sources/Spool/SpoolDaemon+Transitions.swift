@@ -12,7 +12,7 @@ extension SpoolDaemon {
     /// to incoming/ (counting a crash when `countCrash`) or to failed/ after `maxAttempts`.
     /// A worker that exited with `ExitStatus.diskFull` is not a crash: its task is held.
     func settle(path: String, name: String, crash: String, seconds: Double?, countCrash: Bool,
-                exit: WorkerProcess.Exit? = nil) {
+                exit: WorkerProcess.Exit? = nil, crashCode: ErrorCode = .workerCrashed) {
         let took = seconds.map { String(format: " (%.1f s)", $0) } ?? ""
         switch VerdictStatus.read(task: path) {
         case .passed, .failed:
@@ -42,7 +42,7 @@ extension SpoolDaemon {
                 }
             }
             if countCrash && crashes >= settings.maxAttempts {
-                finishWithError(path: path, name: name, code: .workerCrashed,
+                finishWithError(path: path, name: name, code: crashCode,
                                 message: "gave up after \(crashes) attempts: each time the worker died without writing a verdict; the last time \(crash). worker.log in this folder holds what it printed.",
                                 attempts: crashes)
                 return

@@ -58,6 +58,10 @@ extension SpoolDaemon {
         let log = path + "/" + SpoolFolders.workerLog
         let used = crashes > 0 ? " (\(crashes) of \(settings.maxAttempts) crashes used)" : ""
         appendLine("--- tutor daemon: attempt \(attempt) on \(identity.host), \(Self.isoTime())\(used) ---", to: log)
+        if let s = settings.slurm {
+            submitJob(path: path, name: name, attempt: attempt, owner: owner, settings: s)
+            return
+        }
         var env = settings.worker.environment
         env["TUTOR_SPOOL_TASK"] = name
         env["TUTOR_SPOOL_ATTEMPT"] = String(attempt)
@@ -76,8 +80,9 @@ extension SpoolDaemon {
     }
 
     func reapWorkers() {
+        if settings.slurm != nil { followJobs(); return }
         for (name, r) in running {
-            guard let exit = r.worker.poll() else { continue }
+            guard let exit = r.worker?.poll() else { continue }
             running.removeValue(forKey: name)
             statusDirty = true
             let seconds = Clock.monotonicSeconds() - r.started
@@ -91,10 +96,11 @@ extension SpoolDaemon {
     /// Stops the workers that ran past `taskSeconds`. A task whose worker wrote its verdict
     /// just in time is settled by it; the others go to failed/ with a `timed-out` verdict.
     func stopOverdueWorkers() {
-        guard settings.taskSeconds > 0 else { return }
+        // Slurm enforces a job's time limit itself (sbatch --time).
+        guard settings.taskSeconds > 0, settings.slurm == nil else { return }
         let now = Clock.monotonicSeconds()
         for (name, r) in running where now - r.started >= settings.taskSeconds {
-            r.worker.killAndReap()
+            r.worker?.killAndReap()
             running.removeValue(forKey: name)
             statusDirty = true
             if vanished(name) { continue }
@@ -111,8 +117,9 @@ extension SpoolDaemon {
     /// Kills the workers still running after the grace period and puts their tasks back in
     /// incoming/ (not counted as crashes: the task did nothing wrong).
     func killRemaining() {
+        if settings.slurm != nil { detachJobs(why: "their cancellation had not ended them within the grace period"); return }
         for (name, r) in running {
-            r.worker.killAndReap()
+            r.worker?.killAndReap()
             running.removeValue(forKey: name)
             if vanished(name) { continue }
             let path = folders.active + "/" + name
@@ -133,7 +140,8 @@ extension SpoolDaemon {
             if Files.exists(path) {
                 Sys.touch(path + "/" + SpoolFolders.ownerFile)
             } else {
-                r.worker.killAndReap()
+                r.worker?.killAndReap()
+                if let job = r.job { cancelJob(job, name: name, why: "its task folder was removed from active/") }
                 running.removeValue(forKey: name)
                 _ = vanished(name)
             }

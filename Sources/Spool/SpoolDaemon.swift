@@ -31,9 +31,12 @@ public final class SpoolDaemon {
     }
 
     struct Running {
-        let worker: WorkerProcess
+        /// The local worker process; nil when the task runs as a Slurm job.
+        let worker: WorkerProcess?
         let attempt: Int
         let started: Double
+        /// The Slurm job running the task (`--executor slurm`).
+        var job: SlurmJob? = nil
     }
 
     /// The file system of the spool is full (or the quota reached): no task is claimed until
@@ -66,6 +69,8 @@ public final class SpoolDaemon {
     var missingFolders: Set<String> = []
     /// Tasks that stay in active/ until a state folder exists again (each logged once).
     var stuckTasks: Set<String> = []
+    /// How this daemon follows its Slurm jobs (`--executor slurm`).
+    var slurm = SlurmFollow()
     var metrics = SpoolMetrics()
     var metricsDue = 0.0
     var metricsFailing = false
@@ -101,7 +106,7 @@ public final class SpoolDaemon {
         countStates()
         notify.send("READY=1\nSTATUS=\(statusLine())")
         statusDirty = false
-        SpoolLog.line("serving \(folders.root) with \(settings.workers) worker(s)\(settings.once ? ", until incoming/ is drained" : "")")
+        SpoolLog.line("serving \(folders.root) with \(settings.workers) \(settings.slurm == nil ? "worker(s)" : "Slurm job(s) at most")\(settings.once ? ", until incoming/ is drained" : "")")
 
         var nextRescan = Clock.monotonicSeconds() + settings.rescanSeconds
         var nextWatchdog = Clock.monotonicSeconds()
@@ -129,9 +134,10 @@ public final class SpoolDaemon {
             }
             if let d = diskFull { wakeAt = min(wakeAt, d.nextProbe) }
             if settings.metricsPath != nil { wakeAt = min(wakeAt, metricsDue) }
-            if settings.taskSeconds > 0 {
+            if settings.taskSeconds > 0 && settings.slurm == nil {
                 for r in running.values { wakeAt = min(wakeAt, r.started + settings.taskSeconds) }
             }
+            if settings.slurm != nil && !running.isEmpty { wakeAt = min(wakeAt, slurm.nextPoll) }
             let timeoutMS = Int32(max(0, min(60_000, ((wakeAt - now) * 1000).rounded(.up))))
             fds[0].revents = 0; fds[1].revents = 0
             _ = poll(&fds, 2, timeoutMS)
@@ -194,5 +200,6 @@ public final class SpoolDaemon {
         } else {
             SpoolLog.line("\(Sys.signalName(sig)): taking no more tasks; \(running.count) running task(s) have \(Int(settings.graceSeconds)) s to finish")
         }
+        if settings.slurm != nil { stopJobs() }
     }
 }

@@ -92,6 +92,15 @@ struct OwnerRecord: Equatable {
     var claimedAt: Double
     /// The worker process running the task, once started.
     var workerPID: Int32 = 0
+    /// The Slurm job running the task (`--executor slurm`): its id once sbatch answered,
+    /// `submitting` just before; empty for a local worker.
+    var slurmJob = ""
+    /// What Slurm last said of the job (`PENDING (reason: Priority)`, `RUNNING`).
+    var slurmState = ""
+
+    /// Written as the owner record's `slurm_job` while sbatch runs: a daemon that died then
+    /// left a job it may not know the id of, found again by its name and comment.
+    static let submitting = "submitting"
 
     static func mine(attempt: Int, identity: DaemonIdentity) -> OwnerRecord {
         OwnerRecord(host: identity.host, bootID: identity.bootID, pid: identity.pid,
@@ -99,10 +108,17 @@ struct OwnerRecord: Equatable {
     }
 
     var json: JSONValue {
-        .object([("attempt", .int(attempt)), ("boot_id", .string(bootID)), ("claimed_at", .double((claimedAt * 1000).rounded() / 1000)),
-                 ("host", .string(host)), ("pid", .int(pid)), ("start_ticks", .integer(Int64(clamping: startTicks))),
-                 ("worker_pid", .int(workerPID))])
+        var members: [(String, JSONValue)] = [
+            ("attempt", .int(attempt)), ("boot_id", .string(bootID)), ("claimed_at", .double((claimedAt * 1000).rounded() / 1000)),
+            ("host", .string(host)), ("pid", .int(pid))]
+        if !slurmJob.isEmpty { members += [("slurm_job", .string(slurmJob)), ("slurm_state", .string(slurmState))] }
+        members += [("start_ticks", .integer(Int64(clamping: startTicks))), ("worker_pid", .int(workerPID))]
+        return .object(members)
     }
+
+    /// The comment of the Slurm job submitted for this claim: it finds the job when the
+    /// daemon died before it could write down the job's id.
+    var slurmComment: String { "tutor claim \(host) \(pid) \(startTicks) \(String(format: "%.3f", claimedAt))" }
 
     init(host: String, bootID: String, pid: Int32, startTicks: UInt64, attempt: Int, claimedAt: Double, workerPID: Int32 = 0) {
         self.host = host; self.bootID = bootID; self.pid = pid; self.startTicks = startTicks
@@ -119,6 +135,8 @@ struct OwnerRecord: Equatable {
         self.attempt = o["attempt"]?.integerValue.flatMap { Int(exactly: $0) } ?? 1
         self.claimedAt = o["claimed_at"]?.doubleValue ?? 0
         self.workerPID = o["worker_pid"]?.integerValue.flatMap { Int32(exactly: $0) } ?? 0
+        self.slurmJob = o["slurm_job"]?.stringValue ?? ""
+        self.slurmState = o["slurm_state"]?.stringValue ?? ""
     }
 
     static func read(task path: String) -> OwnerRecord? {

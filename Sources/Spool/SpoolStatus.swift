@@ -13,6 +13,9 @@ public struct SpoolStatus {
         public var host: String?
         public var daemonPID: Int32?
         public var workerPID: Int32?
+        /// The Slurm job running it (`--executor slurm`), and what Slurm last said of it.
+        public var slurmJob: String?
+        public var slurmState: String?
         public var attempt: Int
         public var runningSeconds: Double?
         /// progress.json as the worker last wrote it (step, loss, p_yes per question).
@@ -92,6 +95,8 @@ public struct SpoolStatus {
             let o = OwnerRecord.read(task: path)
             s.active.append(ActiveTask(
                 name: n, host: o?.host, daemonPID: o?.pid, workerPID: o.map(\.workerPID).flatMap { $0 > 0 ? $0 : nil },
+                slurmJob: o.flatMap { $0.slurmJob.isEmpty ? nil : $0.slurmJob },
+                slurmState: o.flatMap { $0.slurmJob.isEmpty ? nil : $0.slurmState },
                 attempt: o?.attempt ?? SpoolFolders.crashedAttempts(path) + 1,
                 runningSeconds: o.map { max(0, wall - $0.claimedAt) },
                 progress: Sys.readJSON(path + "/progress.json", limit: 1 << 20)))
@@ -123,7 +128,12 @@ public struct SpoolStatus {
                          ("host", optional(t.host, JSONValue.string)), ("name", .string(t.name)),
                          ("progress", t.progress ?? .null),
                          ("running_seconds", optional(t.runningSeconds) { .double(($0 * 10).rounded() / 10) }),
-                         ("worker_pid", optional(t.workerPID, JSONValue.int))])
+                         ("worker_pid", optional(t.workerPID, JSONValue.int))]
+                        // Only tasks run by Slurm have a job: the keys sort after running_seconds.
+                        .flatMap { m -> [(String, JSONValue)] in
+                            guard m.0 == "worker_pid", let j = t.slurmJob else { return [m] }
+                            return [("slurm_job", .string(j)), ("slurm_state", .string(t.slurmState ?? "")), m]
+                        })
             })),
             ("counts", .object(counts.sorted { $0.key < $1.key }.map { ($0.key, .int($0.value)) })),
             ("disk_full", .array(diskFull.map {
@@ -155,6 +165,7 @@ public struct SpoolStatus {
         for t in active {
             var l = "  running  \(t.name)  attempt \(t.attempt)"
             if let h = t.host, let p = t.daemonPID { l += "  on \(h) (daemon pid \(p))" }
+            if let j = t.slurmJob { l += "  Slurm job \(j)" + ((t.slurmState ?? "").isEmpty ? "" : " \(t.slurmState!)") }
             if let r = t.runningSeconds { l += String(format: "  %.0f s", r) }
             if let p = t.progress {
                 if let step = p["step"] { l += "  step \(step.serialized())" }

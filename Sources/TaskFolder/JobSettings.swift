@@ -24,11 +24,25 @@ public struct JobSettings: Sendable, Equatable {
     public var alpha: Double = 16
     public var samples: Int = 8
     public var sampleSteps: Int = 4
+    /// What the task asks of a Slurm cluster when a daemon runs it as a batch job
+    /// (`tutor daemon --executor slurm`); `tutor run` itself does not use it.
+    public var slurm = SlurmRequest()
+
+    /// The `slurm` object of job.json: each key optional, each overriding the daemon's setting.
+    public struct SlurmRequest: Sendable, Equatable {
+        public var cpus: Int?
+        public var memoryMB: Int?
+        public var timeMinutes: Int?
+        public var partition: String?
+        public var account: String?
+        public static let knownKeys = ["cpus", "memory_mb", "time_minutes", "partition", "account"]
+        public init() {}
+    }
 
     public static let defaultStrategy: Strategy = .sampleThenAdapt
 
     public static let knownKeys = ["strategy", "seed", "max_steps", "stop_loss", "learning_rate",
-                                   "rank", "alpha", "samples", "sample_steps"]
+                                   "rank", "alpha", "samples", "sample_steps", "slurm"]
 
     public init() {}
 
@@ -101,6 +115,42 @@ public struct JobSettings: Sendable, Equatable {
         if let v = real("alpha", 0, 4096, openLow: true) { s.alpha = v }
         if let v = integer("samples", 1...1000) { s.samples = v }
         if let v = integer("sample_steps", 1...64) { s.sampleSteps = v }
+        if let v = json["slurm"] {
+            if case .object = v {
+                s.slurm = parseSlurm(v, &problems)
+            } else {
+                problems.append(Problem(key: "slurm", message: "must be an object with any of \(SlurmRequest.knownKeys.joined(separator: ", "))"))
+            }
+        }
         return (s, problems)
+    }
+
+    /// The `slurm` object. Its ranges are the ones the daemon accepts (Spool's SlurmRequest).
+    static func parseSlurm(_ o: JSONValue, _ problems: inout [Problem]) -> SlurmRequest {
+        var r = SlurmRequest()
+        for key in (o.objectValue ?? []).map(\.0).sorted() where !SlurmRequest.knownKeys.contains(key) {
+            problems.append(Problem(key: "slurm.\(key)", message: "unknown key (known: \(SlurmRequest.knownKeys.joined(separator: ", ")))"))
+        }
+        func integer(_ key: String, _ hi: Int) -> Int? {
+            guard let v = o[key] else { return nil }
+            if let n = v.integerValue, n >= 1, n <= hi { return Int(n) }
+            problems.append(Problem(key: "slurm.\(key)", message: "must be a whole number from 1 to \(hi)"))
+            return nil
+        }
+        func name(_ key: String) -> String? {
+            guard let v = o[key] else { return nil }
+            if let s = v.stringValue, !s.isEmpty, s.count <= 64,
+               s.utf8.allSatisfy({ (0x30...0x39).contains($0) || (0x41...0x5A).contains($0) || (0x61...0x7A).contains($0) || $0 == 0x2D || $0 == 0x5F || $0 == 0x2E }) {
+                return s
+            }
+            problems.append(Problem(key: "slurm.\(key)", message: "must be a Slurm name: 1 to 64 letters, digits, '-', '_' or '.'"))
+            return nil
+        }
+        r.cpus = integer("cpus", 4096)
+        r.memoryMB = integer("memory_mb", 1 << 30)
+        r.timeMinutes = integer("time_minutes", 525_600)
+        r.partition = name("partition")
+        r.account = name("account")
+        return r
     }
 }

@@ -21,4 +21,11 @@ public enum ErrorCode: String, Sendable, CaseIterable {
     case badVerdict = "bad-verdict"
     /// The worker died without a verdict on every attempt allowed.
     case workerCrashed = "worker-crashed"
+    /// The task's Slurm job ended without a verdict (cancelled, over its time limit, out of
+    /// memory, node failure, preempted) on every attempt allowed; the message names Slurm's
+    /// state and reason.
+    case jobFailed = "job-failed"
+    /// Slurm refused the task's batch job (sbatch failed: a partition, account or resource
+    /// request the cluster does not allow); the message holds sbatch's words.
+    case jobRejected = "job-rejected"
 }

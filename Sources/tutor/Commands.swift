@@ -35,6 +35,7 @@ struct Bench: ParsableCommand {
         BenchEngine.self,
         BenchTeacher.self,
         BenchSpool.self,
+        BenchExecutors.self,
         BenchReasoner.self,
         BenchStrategies.self,
     ]

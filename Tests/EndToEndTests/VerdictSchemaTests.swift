@@ -67,7 +67,7 @@ extension RunTests {
             let dir = root.appendingPathComponent("daemon-" + code.rawValue)
             try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
             try VerdictStatus.writeError(task: dir.path, name: "task-" + code.rawValue, code: code,
-                                         message: "what happened, and what to do", attempts: code == .workerCrashed ? 3 : nil)
+                                         message: "what happened, and what to do", attempts: code == .workerCrashed || code == .jobFailed ? 3 : nil)
             try keepError(dir, code)
         }
         XCTAssertEqual(Set(codes.values.map(\.rawValue)), Set(ErrorCode.allCases.map(\.rawValue)))

@@ -161,4 +161,15 @@ final class RuleCheckTests: XCTestCase {
         let r = TaskInputs.validate(folder: dir)
         XCTAssertTrue(r.problems.contains { $0.contains("process[0].check.area_tolerance") }, "\(r.problems)")
     }
+
+    func testJobSlurmObjectIsCheckedKeyByKey() {
+        let (ok, none) = JobSettings.parse(Array(#"{"slurm": {"cpus": 4, "memory_mb": 2000, "time_minutes": 30, "partition": "long", "account": "lab-1"}}"#.utf8))
+        XCTAssertEqual(none, [])
+        XCTAssertEqual(ok.slurm.cpus, 4)
+        XCTAssertEqual(ok.slurm.partition, "long")
+        let (_, problems) = JobSettings.parse(Array(#"{"slurm": {"cpus": 0, "gpus": 1, "partition": "a b"}}"#.utf8))
+        XCTAssertEqual(Set(problems.map(\.key)), ["slurm.cpus", "slurm.gpus", "slurm.partition"])
+        let (_, notObject) = JobSettings.parse(Array(#"{"slurm": 3}"#.utf8))
+        XCTAssertEqual(notObject.map(\.key), ["slurm"])
+    }
 }

@@ -23,7 +23,17 @@ struct Daemon: ParsableCommand {
         Every option can also come from the environment (for systemd's EnvironmentFile): \
         TUTOR_SPOOL, TUTOR_WORKERS, TUTOR_RUNNER, TUTOR_MODEL, TUTOR_THREADS, TUTOR_SETTLE_SECONDS, \
         TUTOR_RESCAN_SECONDS, TUTOR_GRACE_SECONDS, TUTOR_LEASE_SECONDS, TUTOR_MAX_ATTEMPTS, \
-        TUTOR_INCOMPLETE_SECONDS, TUTOR_TASK_SECONDS, TUTOR_METRICS_FILE. Options on the command line win.
+        TUTOR_INCOMPLETE_SECONDS, TUTOR_TASK_SECONDS, TUTOR_METRICS_FILE, TUTOR_EXECUTOR and the \
+        TUTOR_SLURM_* settings below. Options on the command line win.
+
+        --executor slurm: each task is submitted as a Slurm batch job (sbatch) that runs \
+        `tutor run FOLDER` on a compute node mounting the same spool; the daemon keeps no process \
+        per task, follows its jobs with squeue (and sacct where the cluster keeps accounting), and \
+        --workers counts the jobs submitted at once (default 100). A job that ends without a \
+        verdict counts a crash; after --max-attempts the task fails with error code job-failed \
+        and Slurm's state and reason. A restarted daemon follows the jobs it had submitted; \
+        stopping it leaves them running unless --slurm-cancel-on-stop. The job's time limit is \
+        --slurm-time-minutes, else --task-seconds rounded up to minutes.
 
         A full disk is a state: a task that cannot be written for lack of space (its worker \
         exits 75, or the daemon cannot write into it) goes back to incoming/ without counting an \
@@ -75,9 +85,82 @@ struct Daemon: ParsableCommand {
     @Option(help: "Write the daemon's counters and durations to this file in the Prometheus text format, atomically (for node_exporter's textfile collector, name it *.prom). Env: TUTOR_METRICS_FILE.")
     var metricsFile: String?
 
+    @Option(help: "What runs each task: local (a child process, the default) or slurm (a Slurm batch job per task). Env: TUTOR_EXECUTOR.")
+    var executor: String?
+
+    @Option(help: "Slurm: CPUs per task's job (sbatch --cpus-per-task). Env: TUTOR_SLURM_CPUS.")
+    var slurmCpus: Int?
+
+    @Option(help: "Slurm: memory per task's job in MiB (sbatch --mem). Env: TUTOR_SLURM_MEMORY_MB.")
+    var slurmMemoryMb: Int?
+
+    @Option(help: "Slurm: time limit per job in minutes (sbatch --time; default: --task-seconds rounded up). Env: TUTOR_SLURM_TIME_MINUTES.")
+    var slurmTimeMinutes: Int?
+
+    @Option(help: "Slurm: partition (sbatch --partition). Env: TUTOR_SLURM_PARTITION.")
+    var slurmPartition: String?
+
+    @Option(help: "Slurm: account (sbatch --account). Env: TUTOR_SLURM_ACCOUNT.")
+    var slurmAccount: String?
+
+    @Option(help: "Slurm: more sbatch options, separated by spaces (e.g. \"--qos=long --constraint=avx2\"). Env: TUTOR_SLURM_OPTIONS.")
+    var slurmOptions: String?
+
+    @Option(help: "Slurm: seconds between looks at the jobs with squeue (default 5). Env: TUTOR_SLURM_POLL_SECONDS.")
+    var slurmPoll: Double?
+
+    @Flag(help: "Slurm: cancel the running jobs when the daemon stops (their tasks go back to incoming/). Env: TUTOR_SLURM_CANCEL_ON_STOP=yes.")
+    var slurmCancelOnStop = false
+
+    @Option(help: "Slurm: the tutor executable on the compute nodes (default: this one's path). Env: TUTOR_SLURM_TUTOR.")
+    var slurmTutor: String?
+
+    private func text(_ option: String?, _ key: String) -> String? {
+        if let option { return option }
+        guard let s = env[key], !s.isEmpty else { return nil }
+        return s
+    }
+
+    private var resolvedExecutor: String { text(executor, "TUTOR_EXECUTOR") ?? "local" }
+
+    /// The Slurm settings, or nil for the local executor.
+    private func slurmSettings() throws -> SlurmSettings? {
+        guard resolvedExecutor == "slurm" else { return nil }
+        var s = SlurmSettings()
+        for (v, key, name) in [(slurmCpus, "TUTOR_SLURM_CPUS", "--slurm-cpus"), (slurmMemoryMb, "TUTOR_SLURM_MEMORY_MB", "--slurm-memory-mb"),
+                               (slurmTimeMinutes, "TUTOR_SLURM_TIME_MINUTES", "--slurm-time-minutes")] {
+            if let x = try number(v, key, Int.init), x < 1 { throw ValidationError("\(name) must be at least 1") }
+        }
+        s.cpus = try number(slurmCpus, "TUTOR_SLURM_CPUS", Int.init)
+        s.memoryMB = try number(slurmMemoryMb, "TUTOR_SLURM_MEMORY_MB", Int.init)
+        s.timeMinutes = try number(slurmTimeMinutes, "TUTOR_SLURM_TIME_MINUTES", Int.init)
+        s.partition = text(slurmPartition, "TUTOR_SLURM_PARTITION")
+        s.account = text(slurmAccount, "TUTOR_SLURM_ACCOUNT")
+        s.extraOptions = (text(slurmOptions, "TUTOR_SLURM_OPTIONS") ?? "").split(separator: " ").map(String.init)
+        if let p = try number(slurmPoll, "TUTOR_SLURM_POLL_SECONDS", Double.init) {
+            guard p >= 0.2 && p < 1e6 else { throw ValidationError("--slurm-poll must be at least 0.2 s") }
+            s.pollSeconds = p
+        }
+        let cancel = (env["TUTOR_SLURM_CANCEL_ON_STOP"] ?? "").lowercased()
+        guard ["", "yes", "no", "true", "false", "1", "0"].contains(cancel) else {
+            throw ValidationError("TUTOR_SLURM_CANCEL_ON_STOP=\(cancel): say yes or no")
+        }
+        s.cancelOnStop = slurmCancelOnStop || ["yes", "true", "1"].contains(cancel)
+        return s
+    }
+
     func validate() throws {
+        guard ["local", "slurm"].contains(resolvedExecutor) else {
+            throw ValidationError("--executor must be local or slurm, got \(resolvedExecutor)")
+        }
+        if resolvedExecutor == "slurm" {
+            if let p = try slurmSettings()?.clientProblem() {
+                throw ValidationError("--executor slurm needs Slurm's sbatch, squeue and scancel on PATH: \(p)")
+            }
+        }
         if resolvedSpool == nil { throw ValidationError("give the spool folder: --spool DIR (or TUTOR_SPOOL)") }
-        if let w = try number(workers, "TUTOR_WORKERS", Int.init), w < 1 || w > 256 { throw ValidationError("--workers must be between 1 and 256") }
+        let maxWorkers = resolvedExecutor == "slurm" ? 100_000 : 256
+        if let w = try number(workers, "TUTOR_WORKERS", Int.init), w < 1 || w > maxWorkers { throw ValidationError("--workers must be between 1 and \(maxWorkers)") }
         for (v, env, name) in [(settle, "TUTOR_SETTLE_SECONDS", "--settle"), (rescan, "TUTOR_RESCAN_SECONDS", "--rescan"),
                                (grace, "TUTOR_GRACE_SECONDS", "--grace"), (lease, "TUTOR_LEASE_SECONDS", "--lease"),
                                (incompleteAfter, "TUTOR_INCOMPLETE_SECONDS", "--incomplete-after"),
@@ -115,6 +198,7 @@ struct Daemon: ParsableCommand {
 
     func run() throws {
         let me = getpid()
+        let slurm = try slurmSettings()
         var worker: WorkerCommand
         if let r = resolvedRunner {
             worker = WorkerCommand(runner: [r])
@@ -122,12 +206,17 @@ struct Daemon: ParsableCommand {
             var options: [String] = []
             if let m = model ?? env["TUTOR_MODEL"].flatMap({ $0.isEmpty ? nil : $0 }) { options += ["--model", m] }
             if let t = try number(threads, "TUTOR_THREADS", Int.init) { options += ["--threads", String(t)] }
-            worker = WorkerCommand(runner: ["/proc/self/exe", "run"], runnerOptions: options)
+            // A job runs on another node: it needs this executable's real path, not /proc/self/exe.
+            let exe = slurm == nil ? "/proc/self/exe"
+                : text(slurmTutor, "TUTOR_SLURM_TUTOR") ?? ((try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0])
+            worker = WorkerCommand(runner: [exe, "run"], runnerOptions: options)
         }
-        // Every worker starts as `tutor spool-exec`, which makes it die with this daemon.
-        worker.wrapper = ["/proc/self/exe", "spool-exec", "--parent", String(me), "--"]
+        // Every local worker starts as `tutor spool-exec`, which makes it die with this daemon.
+        if slurm == nil { worker.wrapper = ["/proc/self/exe", "spool-exec", "--parent", String(me), "--"] }
 
         var s = DaemonSettings(worker: worker)
+        s.slurm = slurm
+        if slurm != nil { s.workers = 100 }
         s.once = once
         if let v = try number(workers, "TUTOR_WORKERS", Int.init) { s.workers = v }
         if let v = try number(settle, "TUTOR_SETTLE_SECONDS", Double.init) { s.settleSeconds = v }
