@@ -1,7 +1,7 @@
 // swift-tools-version: 6.0
 import PackageDescription
 
-// Layout: C at the bottom (CBLAS, CJPEG, CInotify, CSystem, and CKernels: the engine's
+// Layout: C at the bottom (CBLAS, CJPEG, CPNG, CInotify, CSystem, and CKernels: the engine's
 // attention and GELU); Basics (the seeded random generator; the one JSON value, parser and
 // writer) and System (every system call more than one module needs: atomic writes, renames,
 // file kinds, clocks, memory, messages on standard error); Verdicts (verdict.json's type and
@@ -25,6 +25,7 @@ let package = Package(
         .systemLibrary(name: "CBLAS", pkgConfig: "openblas",
                        providers: [.apt(["libopenblas-dev"])]),
         .target(name: "CJPEG", linkerSettings: [.linkedLibrary("jpeg")]),
+        .target(name: "CPNG", linkerSettings: [.linkedLibrary("png")]),
         .systemLibrary(name: "CInotify", providers: [.apt(["libinotifytools0-dev"])]),
         // libc declarations Swift does not import (renameat2, close_range, pipe2, prctl)
         .target(name: "CSystem"),
@@ -33,7 +34,7 @@ let package = Package(
 
         .target(name: "Basics"),
         .target(name: "System", dependencies: ["CSystem"]),
-        .target(name: "Media", dependencies: ["CJPEG"]),
+        .target(name: "Media", dependencies: ["CJPEG", "CPNG"]),
         .target(name: "Verdicts", dependencies: ["Basics"]),
         .target(name: "ModelFiles", dependencies: ["Basics", "System"]),
         .target(name: "Engine", dependencies: ["Basics", "System", "CBLAS", "CKernels"]),
@@ -41,7 +42,7 @@ let package = Package(
         .target(name: "Tasks", dependencies: ["Basics", "Media"]),
         .target(name: "Reasoner", dependencies: ["Basics", "Engine", "Media", "ModelFiles", "System"]),
         .target(name: "Training", dependencies: ["Basics", "Engine", "ModelFiles", "Reasoner", "Tasks"]),
-        .target(name: "TaskFolder", dependencies: ["Basics", "Media", "ModelFiles", "System", "Teacher"]),
+        .target(name: "TaskFolder", dependencies: ["Basics", "Media", "System", "Teacher"]),
         .target(name: "Adaptation", dependencies: ["Basics", "Engine", "Media", "ModelFiles", "Teacher", "Reasoner", "System", "TaskFolder", "Verdicts"]),
         .target(name: "Spool", dependencies: ["Basics", "CInotify", "System", "Verdicts"]),
         .executableTarget(name: "tutor", dependencies: [

@@ -1,5 +1,6 @@
 import Foundation
 import Media
+import Reasoner
 import Teacher
 
 /// What a user will look at: a video's frames as written to disk (JPEG, quality 95, 4:4:4)
@@ -13,7 +14,7 @@ public enum AsWritten {
         var images: [RGBImage] = []
         images.reserveCapacity(video.frames)
         for t in 0..<video.frames {
-            // Encoding an in-memory 64 x 64 image and decoding what we encoded cannot fail
+            // Encoding an in-memory image and decoding what we encoded cannot fail
             // short of memory exhaustion.
             let bytes = try! JPEG.encode(video.image(t), quality: quality, subsample444: true)
             images.append(try! JPEG.decode(bytes))
@@ -24,9 +25,11 @@ public enum AsWritten {
 
 /// One judged video: the hard judgment and the teacher's loss on the frames as written.
 public struct JudgedVideo: Sendable {
-    /// The video as rendered, what `frames/NN.jpg` are encoded from, `[frames, 64, 64, 3]`.
+    /// The final trajectory the video was drawn from (nil for a video given as pixels).
+    public var trajectory: Trajectory?
+    /// The video as rendered at the teacher's working size, `[frames, h, w, 3]`.
     public var rendered: Video
-    /// The frames as written (decoded back from JPEG), `[frames, 64, 64, 3]`.
+    /// The frames through JPEG (encoded and decoded back), `[frames, h, w, 3]`.
     public var video: Video
     public var judgment: Judgment
     /// The teacher's loss on `video` (the full rule file, whatever loss the strategy optimised).
@@ -35,7 +38,8 @@ public struct JudgedVideo: Sendable {
     public var passed: Bool { judgment.passed }
 
     /// Round-trips a rendered video through JPEG and judges the result.
-    public init(teacher: Teacher, video rendered: Video) {
+    public init(teacher: Teacher, video rendered: Video, trajectory: Trajectory? = nil) {
+        self.trajectory = trajectory
         self.rendered = rendered
         video = AsWritten.roundTrip(rendered)
         judgment = teacher.judge(video)

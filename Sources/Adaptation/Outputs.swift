@@ -5,7 +5,7 @@ import System
 import TaskFolder
 import Verdicts
 
-/// Writes a task's outputs into its folder (SPEC section 4). Every file goes to a
+/// Writes a task's outputs into its folder (docs/FORMAT.md, section 4). Every file goes to a
 /// temporary name (System's `AtomicFile`) and is renamed into place; `verdict.json` is
 /// written last.
 public struct Outputs {
@@ -16,16 +16,25 @@ public struct Outputs {
     /// Writes `frames/00.jpg ...` (quality 95, 4:4:4) and returns their relative paths
     /// together with the video decoded back from those files, which is what the verdict judges.
     public func writeFrames(_ video: Video, quality: Int = 95) throws -> (paths: [String], asWritten: Video) {
+        var decoded: [RGBImage] = []
+        let paths = try writeFrames(count: video.frames, quality: quality, frame: video.image) { decoded.append($1) }
+        return (paths, Video(images: decoded))
+    }
+
+    /// Writes `frames/00.jpg ...` one at a time, as `frame(t)` draws them, and hands each one
+    /// decoded back from its file to `written` (so that a long video of large frames is never
+    /// held whole); returns the relative paths.
+    public func writeFrames(count: Int, quality: Int = 95, frame: (Int) throws -> RGBImage,
+                            written: (Int, RGBImage) throws -> Void) throws -> [String] {
         let dir = folder.appendingPathComponent("frames")
         try ensureFolder(dir)
         var paths: [String] = []
-        var decoded: [RGBImage] = []
-        let digits = max(2, String(video.frames - 1).count)
-        for t in 0..<video.frames {
+        let digits = max(2, String(count - 1).count)
+        for t in 0..<count {
             let name = String(repeating: "0", count: max(0, digits - String(t).count)) + String(t) + ".jpg"
-            let bytes = try JPEG.encode(video.image(t), quality: quality, subsample444: true)
+            let bytes = try JPEG.encode(try frame(t), quality: quality, subsample444: true)
             try AtomicFile.write(bytes, to: dir.appendingPathComponent(name).path)
-            decoded.append(try JPEG.decode(bytes))
+            try written(t, try JPEG.decode(bytes, maxSide: 1 << 16))
             paths.append("frames/" + name)
         }
         // Frames left over from an earlier run with more frames would be mistaken for this
@@ -33,7 +42,7 @@ public struct Outputs {
         for n in Files.names(in: dir.path) ?? [] where Self.isFrameName(n) && !paths.contains("frames/" + n) {
             try? Files.removeFile(dir.appendingPathComponent(n).path)
         }
-        return (paths, Video(images: decoded))
+        return paths
     }
 
     /// Whether `name` is one tutor gives a frame: two or more digits and `.jpg`.

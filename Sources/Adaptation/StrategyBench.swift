@@ -36,6 +36,10 @@ public struct BenchOutcome: Sendable {
     public var steps: Int
     /// Whether the unadapted video from the same noise passed.
     public var basePassed: Bool
+    /// The size the teacher judged at, width and height.
+    public var workingSize: [Int] = []
+    /// Whether the strategy's own judgment (at the working size) passed the kept video.
+    public var keptPassed = false
 }
 
 /// Runs strategies over tasks, several tasks at a time (one Reasoner per worker thread, the
@@ -70,14 +74,20 @@ public struct StrategyBench {
                 s.strategy = strategy
                 configure(&s)
                 let start = Clock.monotonicSeconds()
-                let scene = Scene(prompt: t.prompt, firstFrame: t.firstFrame, tokenizer: reasoner.tokenizer)
+                let working = WorkingSize.choose(rules: t.rules, firstFrame: t.firstFrame)
+                let scene = Scene(prompt: t.prompt, firstFrame: t.firstFrame, working: (working.width, working.height),
+                                  tokenizer: reasoner.tokenizer)
                 let runner = StrategyRunner(reasoner: reasoner, scene: scene, rules: t.rules, firstFrame: t.firstFrame, settings: s)
                 let r = runner.run()
                 reasoner.detachLoRA()
+                // Judged as `tutor run`'s verdict judges: the frames at the first frame's size.
+                let judgment = FinalVideo.judge(runner.teacher, firstFrame: t.firstFrame, scene: scene,
+                                                trajectory: r.final.trajectory!, longSide: t.job.frameLongSide)
                 let seconds = Clock.monotonicSeconds() - start
-                let failed = r.final.judgment.questions.filter { !$0.satisfied }.map(\.type)
-                let o = BenchOutcome(passed: r.final.passed, evaluations: r.evaluations, seconds: seconds, failedTypes: failed,
-                                     steps: r.optimization?.steps ?? 0, basePassed: r.base.passed)
+                let failed = judgment.questions.filter { !$0.satisfied }.map(\.type)
+                let o = BenchOutcome(passed: judgment.passed, evaluations: r.evaluations, seconds: seconds, failedTypes: failed,
+                                     steps: r.optimization?.steps ?? 0, basePassed: r.base.passed,
+                                     workingSize: [working.width, working.height], keptPassed: r.final.passed)
                 box.put(i, o, done.value)
             }
         }

@@ -75,19 +75,23 @@ public final class StrategyRunner {
     public var progress: (ProgressEvent) -> Void = { _ in }
 
     /// - Parameters:
-    ///   - firstFrame: the task's first frame at any size (the teachers area-average it).
+    ///   - firstFrame: the task's first frame at any size (the teachers judge the scene's
+    ///     working frame, cut from it).
     public init(reasoner: Reasoner, scene: Scene, rules: RuleFile, firstFrame: RGBImage, settings: StrategySettings) {
         self.reasoner = reasoner
         self.scene = scene
         self.settings = settings
-        teacher = Teacher(rules: rules, firstFrame: firstFrame)
+        // The teachers judge at the scene's working size, on the first frame the layers were cut from.
+        let w = scene.working
+        teacher = Teacher(rules: rules, nativeFirstFrame: w.frame, width: w.width, height: w.height)
         var training = rules
         switch settings.loss {
         case .both: break
         case .goalOnly: training.lambda = 1
         case .processOnly: training.lambda = 0
         }
-        trainingTeacher = settings.loss == .both ? teacher : Teacher(rules: training, firstFrame: firstFrame)
+        trainingTeacher = settings.loss == .both ? teacher
+            : Teacher(rules: training, nativeFirstFrame: w.frame, width: w.width, height: w.height)
         staticLayers = settings.staticPrior ? StrategyRunner.staticLayers(rules: training, scene: scene) : []
     }
 
@@ -150,7 +154,7 @@ public final class StrategyRunner {
 
     /// The final video of a trajectory, rendered as it will be written, and judged.
     func judged(_ trajectory: Trajectory) -> JudgedVideo {
-        JudgedVideo(teacher: teacher, video: Compositor.render(scene.layered, trajectory, final: true))
+        JudgedVideo(teacher: teacher, video: Compositor.render(scene.working, trajectory, final: true), trajectory: trajectory)
     }
 
     /// `count` base videos from noises 0..<count (sampled in batches), judged; keeps the best
@@ -247,14 +251,14 @@ public final class StrategyRunner {
         // video's, so checking it costs no model evaluation.
         let checkFree = s.gradient == .allSteps && s.sampleSteps == gradSteps
         var evaluations = 0
-        let frameFloats = Trajectory.frames * scene.layered.size * scene.layered.size * 3
+        let frameFloats = Trajectory.frames * scene.working.width * scene.working.height * 3
         var dVideo = [Float](repeating: 0, count: frameFloats)
         var final: JudgedVideo?
         for step in stride(from: 1, through: maxSteps, by: 1) {
             lora.zeroGradients()
             let sample = DifferentiableSample(reasoner, scene: scene, noise: z, steps: gradSteps, activations: acts)
             evaluations += gradSteps
-            let video = Compositor.render(scene.layered, sample.trajectory)
+            let video = Compositor.render(scene.working, sample.trajectory)
             for i in 0..<frameFloats { dVideo[i] = 0 }
             let scored = dVideo.withUnsafeMutableBufferPointer { trainingTeacher.score(video, gradient: $0.baseAddress!) }
             record.losses.append(scored.loss)
@@ -274,7 +278,7 @@ public final class StrategyRunner {
                     break
                 }
             }
-            var dTraj = Compositor.renderBackward(scene.layered, sample.trajectory, dVideo: dVideo)
+            var dTraj = Compositor.renderBackward(scene.working, sample.trajectory, dVideo: dVideo)
             _ = staticPrior(sample.trajectory, &dTraj)
             sample.backward(dTrajectory: dTraj)
             evaluations += 2 * gradSteps

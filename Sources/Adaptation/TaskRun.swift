@@ -13,7 +13,7 @@ import Glibc
 #endif
 
 /// Runs one task folder in place (`tutor run FOLDER`): check the folder, read the inputs, load
-/// the model, run the strategy, write the outputs of SPEC section 4, `verdict.json` last.
+/// the model, run the strategy, write the outputs of docs/FORMAT.md, section 4, `verdict.json` last.
 ///
 /// Nothing a task folder or a model folder holds makes it crash, hang or exit without a word:
 /// input and model problems end as an `error` verdict whose message says what to fix, and a
@@ -79,7 +79,7 @@ public struct TaskRun {
 
         // 5. The outputs, and the judgment of the frames as written.
         let ending: Ending
-        do { ending = try writeOutputs(result, runner, model, settings, outputs) } catch {
+        do { ending = try writeOutputs(inputs, result, runner, model, settings, outputs) } catch {
             ending = .failure(.outputNotWritten, "\(ErrorText.describe(error)); check that the task folder is writable and has free space",
                               evaluations: result.evaluations)
         }
@@ -106,6 +106,9 @@ public struct TaskRun {
         /// The adapter's weights, relative to the folder; nil when none was adapted.
         var adapter: String?
         var model: Verdict.Model
+        /// Where the picture was judged, and the written frames' size: [width, height].
+        var workingSize: [Int]
+        var frameSize: [Int]
     }
 
     /// The Reasoner, and what a verdict says of it.
@@ -146,7 +149,10 @@ public struct TaskRun {
     /// Runs the job's strategy, reporting progress in `progress.json` and on a terminal.
     func runStrategy(_ inputs: TaskInputs, _ reasoner: Reasoner, _ settings: StrategySettings,
                      _ outputs: Outputs) -> (StrategyRunner, StrategyResult) {
-        let scene = Scene(prompt: inputs.prompt, firstFrame: inputs.firstFrame, tokenizer: reasoner.tokenizer)
+        // At the working size the rule file's objects need; the Reasoner sees a letterboxed view.
+        let working = WorkingSize.choose(rules: inputs.rules, firstFrame: inputs.firstFrame)
+        let scene = Scene(prompt: inputs.prompt, firstFrame: inputs.firstFrame, working: (working.width, working.height),
+                          tokenizer: reasoner.tokenizer)
         let runner = StrategyRunner(reasoner: reasoner, scene: scene, rules: inputs.rules, firstFrame: inputs.firstFrame,
                                     settings: settings)
         let line = ProgressLine(enabled: !quiet && isatty(STDERR_FILENO) != 0)
@@ -160,12 +166,21 @@ public struct TaskRun {
         return (runner, result)
     }
 
-    /// Writes the frames, the contact sheet and the adapter (or removes an earlier run's), and
-    /// judges the frames as written, decoded back from the files.
-    func writeOutputs(_ result: StrategyResult, _ runner: StrategyRunner, _ model: Model, _ settings: StrategySettings,
-                      _ outputs: Outputs) throws -> Ending {
-        let (paths, asWritten) = try outputs.writeFrames(result.final.rendered, quality: AsWritten.quality)
-        try outputs.writeJPEG(ContactSheet.render(asWritten), name: "contact_sheet.jpg")
+    /// Writes the frames at the first frame's size (the longer side at most `frame_long_side`),
+    /// one at a time, the contact sheet and the adapter (or removes an earlier run's), and judges
+    /// the frames as written, decoded back from the files, at the working size.
+    func writeOutputs(_ inputs: TaskInputs, _ result: StrategyResult, _ runner: StrategyRunner, _ model: Model,
+                      _ settings: StrategySettings, _ outputs: Outputs) throws -> Ending {
+        let scene = runner.scene
+        let renderer = FinalVideo.renderer(firstFrame: inputs.firstFrame, scene: scene, trajectory: result.final.trajectory!,
+                                           longSide: inputs.job.frameLongSide)
+        var judged: [Float] = [], tiles: [RGBImage] = []
+        let paths = try outputs.writeFrames(count: Trajectory.frames, quality: AsWritten.quality, frame: renderer.frame) { _, image in
+            judged += FinalVideo.judgeable(image, working: scene.working)
+            tiles.append(FinalVideo.sheetTile(image))
+        }
+        let asWritten = Video(frames: Trajectory.frames, height: scene.working.height, width: scene.working.width, pixels: judged)
+        try outputs.writeJPEG(FinalVideo.contactSheet(tiles), name: "contact_sheet.jpg")
         var adapter: String? = nil
         if let lora = result.adapter {
             let staged = folder.appendingPathComponent(TemporaryName.make(for: "adapter"))
@@ -182,7 +197,8 @@ public struct TaskRun {
         }
         return .judged(Judged(settings: settings, result: result, judgment: runner.teacher.judge(asWritten),
                               loss: runner.teacher.score(asWritten, gradient: nil).loss, frames: paths, adapter: adapter,
-                              model: model.info))
+                              model: model.info, workingSize: [scene.working.width, scene.working.height],
+                              frameSize: [renderer.width, renderer.height]))
     }
 
     /// The verdict of a run: every verdict of `tutor run` is assembled here.
@@ -205,6 +221,8 @@ public struct TaskRun {
             v.loss = rounded(Double(j.loss))
             if !j.result.samples.isEmpty { v.samples = j.result.samples.map(Verdict.Sample.init) }
             v.settings = Verdict.Settings(j.settings)
+            v.workingSize = j.workingSize
+            v.frameSize = j.frameSize
             evaluations = j.result.evaluations
         }
         v.cost = Verdict.Cost(modelEvaluations: evaluations, seconds: rounded(Clock.monotonicSeconds() - started, 3),

@@ -7,7 +7,7 @@ import Media
 public struct Trajectory: Sendable, Equatable {
     public static let maxLayers = LayerCut.maxLayers
     public static let frames = 16
-    /// Floats in one trajectory: `maxLayers * frames * 2` (512).
+    /// Floats in one trajectory: `maxLayers * frames * 2` (1024).
     public static let count = maxLayers * frames * 2
 
     /// `[maxLayers, frames, 2]`
@@ -44,7 +44,7 @@ public struct Trajectory: Sendable, Equatable {
 public enum Compositor {
     /// Layers whose offsets never exceed this many pixels are drawn static in the final video.
     ///
-    /// DESIGN.md (finding 3) used about 1.5 px. On the shipped model's base checkpoint, 200
+    /// docs/DESIGN.md (decision 2) used about 1.5 px. On the shipped model's base checkpoint, 200
     /// held-out tasks, `tutor bench reasoner`: static objects stayed put in 74% of tasks at 1.5 px
     /// and 92% at 3 px (moving pieces intact 54% -> 88%, their pale outlines no longer drawn
     /// shifted over them), with no change to the goal rate. Every generated mover travels much
@@ -75,23 +75,38 @@ public enum Compositor {
         return idx.filter { !moving[$0] } + idx.filter { moving[$0] }
     }
 
-    /// Renders `Trajectory.frames` frames at the native size.
+    /// Layer `l`'s offset in frame `f`, in the pixels of `frame`: the trajectory's offset times
+    /// the frame's `offsetScale`; in the final video a static layer's is zero and a moving
+    /// layer's is rounded to whole pixels of the frame drawn.
+    @inline(__always)
+    static func drawnOffset(_ frame: LayeredFrame, _ trajectory: Trajectory, layer l: Int, frame f: Int,
+                            final: Bool, moving: Bool) -> SIMD2<Float> {
+        let o = trajectory.offset(layer: l, frame: f) * frame.offsetScale
+        if !final { return o }
+        return moving ? o.rounded(.toNearestOrAwayFromZero) : .zero
+    }
+
+    /// Renders `Trajectory.frames` frames at the frame's own size (the model's 64 x 64 view, or
+    /// the teacher's working size, whose `offsetScale` turns the trajectory into its pixels).
     ///
     /// - Parameters:
     ///   - final: draw the final video (static layers held still, movers at whole pixels) instead
     ///     of the differentiable rendering at the exact offsets.
-    ///   - staticThreshold: the final video's limit for a static layer, in pixels.
+    ///   - staticThreshold: the final video's limit for a static layer, in trajectory pixels.
     public static func render(_ frame: LayeredFrame, _ trajectory: Trajectory, final: Bool = false,
                               staticThreshold: Float = staticThreshold) -> Video {
-        let traj = final ? finalOffsets(trajectory, layerCount: frame.layers.count, staticThreshold: staticThreshold) : trajectory
+        let count = min(frame.layers.count, Trajectory.maxLayers)
+        let moving = (0..<count).map { trajectory.maxDisplacement(layer: $0) > staticThreshold }
         let order = drawOrder(frame, trajectory, staticThreshold: staticThreshold)
-        let s = frame.size, fs = s * s * 3
-        var video = Video(frames: Trajectory.frames, height: s, width: s)
+        let w = frame.width, h = frame.height, fs = w * h * 3
+        var video = Video(frames: Trajectory.frames, height: h, width: w)
         video.pixels.withUnsafeMutableBufferPointer { out in
             for f in 0..<Trajectory.frames {
                 let o = out.baseAddress! + f * fs
                 frame.plate.withUnsafeBufferPointer { o.update(from: $0.baseAddress!, count: fs) }
-                for l in order { composite(o, frame.layers[l], traj.offset(layer: l, frame: f), s) }
+                for l in order {
+                    composite(o, frame.layers[l], drawnOffset(frame, trajectory, layer: l, frame: f, final: final, moving: moving[l]), w, h)
+                }
             }
         }
         return video
@@ -100,14 +115,16 @@ public enum Compositor {
     /// Gradient of a scalar with respect to the offsets, given its gradient with respect to the
     /// frames of `render(frame, trajectory, final: false)`.
     ///
-    /// - Parameter dVideo: `[frames, size, size, 3]`.
-    /// - Returns: `[maxLayers, frames, 2]`, zero on padding slots. Bilinear sampling is piecewise
-    ///   linear in the offset, so this is the exact derivative away from whole-pixel offsets.
+    /// - Parameter dVideo: `[frames, height, width, 3]`.
+    /// - Returns: `[maxLayers, frames, 2]`, per trajectory pixel, zero on padding slots. Bilinear
+    ///   sampling is piecewise linear in the offset, so this is the exact derivative away from
+    ///   whole-pixel offsets.
     public static func renderBackward(_ frame: LayeredFrame, _ trajectory: Trajectory, dVideo: [Float]) -> [Float] {
-        let s = frame.size, fs = s * s * 3, order = drawOrder(frame, trajectory), k = order.count
+        let w = frame.width, h = frame.height, fs = w * h * 3, order = drawOrder(frame, trajectory), k = order.count
         precondition(dVideo.count == Trajectory.frames * fs, "renderBackward: dVideo has \(dVideo.count) floats")
+        let scale = frame.offsetScale
         var dTraj = [Float](repeating: 0, count: Trajectory.count)
-        // The frame before each layer is drawn, `[k, size, size, 3]`.
+        // The frame before each layer is drawn, `[k, height, width, 3]`.
         var before = [Float](repeating: 0, count: max(1, k) * fs)
         var cur = [Float](repeating: 0, count: fs)
         var dOut = [Float](repeating: 0, count: fs)
@@ -117,7 +134,7 @@ public enum Compositor {
                 before.withUnsafeMutableBufferPointer { b in
                     for (p, l) in order.enumerated() {
                         (b.baseAddress! + p * fs).update(from: c.baseAddress!, count: fs)
-                        composite(c.baseAddress!, frame.layers[l], trajectory.offset(layer: l, frame: f), s)
+                        composite(c.baseAddress!, frame.layers[l], trajectory.offset(layer: l, frame: f) * scale, w, h)
                     }
                 }
             }
@@ -127,11 +144,11 @@ public enum Compositor {
                 let g = before.withUnsafeBufferPointer { b in
                     dOut.withUnsafeMutableBufferPointer { d in
                         compositeBackward(d.baseAddress!, b.baseAddress! + p * fs, frame.layers[l],
-                                          trajectory.offset(layer: l, frame: f), s)
+                                          trajectory.offset(layer: l, frame: f) * scale, w, h)
                     }
                 }
                 let i = (l * Trajectory.frames + f) * 2
-                dTraj[i] += g.x; dTraj[i + 1] += g.y
+                dTraj[i] += g.x * scale; dTraj[i + 1] += g.y * scale
             }
         }
         return dTraj
@@ -143,12 +160,12 @@ public enum Compositor {
     /// pixel: a diverging adaptation (or a damaged model) can produce one, and converting it to
     /// Int would trap. Within `maxOffset` every conversion here and in `sample` is exact.
     @inline(__always)
-    static func region(_ layer: Layer, _ o: SIMD2<Float>, _ s: Int) -> (Int, Int, Int, Int) {
+    static func region(_ layer: Layer, _ o: SIMD2<Float>, _ w: Int, _ h: Int) -> (Int, Int, Int, Int) {
         guard abs(o.x) <= maxOffset, abs(o.y) <= maxOffset else { return (0, 0, 0, 0) }
         let x0 = max(0, Int((layer.box.x + o.x).rounded(.down)) - 1)
         let y0 = max(0, Int((layer.box.y + o.y).rounded(.down)) - 1)
-        let x1 = min(s, Int((layer.box.z + o.x).rounded(.up)) + 1)
-        let y1 = min(s, Int((layer.box.w + o.y).rounded(.up)) + 1)
+        let x1 = min(w, Int((layer.box.z + o.x).rounded(.up)) + 1)
+        let y1 = min(h, Int((layer.box.w + o.y).rounded(.up)) + 1)
         return (x0, y0, x1, y1)
     }
 
@@ -158,13 +175,13 @@ public enum Compositor {
     /// Bilinear alpha at pixel (x, y) of a layer shifted by `o`, with its derivatives with respect
     /// to the sampling position (the derivative with respect to the offset is the negative).
     @inline(__always)
-    static func sample(_ alpha: UnsafePointer<Float>, _ x: Int, _ y: Int, _ o: SIMD2<Float>, _ s: Int) -> (Float, Float, Float) {
+    static func sample(_ alpha: UnsafePointer<Float>, _ x: Int, _ y: Int, _ o: SIMD2<Float>, _ w: Int, _ h: Int) -> (Float, Float, Float) {
         let sx = Float(x) - o.x, sy = Float(y) - o.y
         let fx0 = sx.rounded(.down), fy0 = sy.rounded(.down)
         let ix = Int(fx0), iy = Int(fy0)
         let wx = sx - fx0, wy = sy - fy0
         @inline(__always) func at(_ xx: Int, _ yy: Int) -> Float {
-            (xx < 0 || yy < 0 || xx >= s || yy >= s) ? 0 : alpha[yy * s + xx]
+            (xx < 0 || yy < 0 || xx >= w || yy >= h) ? 0 : alpha[yy * w + xx]
         }
         let a00 = at(ix, iy), a10 = at(ix + 1, iy), a01 = at(ix, iy + 1), a11 = at(ix + 1, iy + 1)
         let top = a00 + wx * (a10 - a00), bottom = a01 + wx * (a11 - a01)
@@ -174,16 +191,16 @@ public enum Compositor {
         return (a, dx, dy)
     }
 
-    /// Alpha-composites one shifted layer over `out` (`[s, s, 3]`) in place.
-    static func composite(_ out: UnsafeMutablePointer<Float>, _ layer: Layer, _ o: SIMD2<Float>, _ s: Int) {
-        let (x0, y0, x1, y1) = region(layer, o, s)
+    /// Alpha-composites one shifted layer over `out` (`[h, w, 3]`) in place.
+    static func composite(_ out: UnsafeMutablePointer<Float>, _ layer: Layer, _ o: SIMD2<Float>, _ w: Int, _ h: Int) {
+        let (x0, y0, x1, y1) = region(layer, o, w, h)
         if x0 >= x1 || y0 >= y1 { return }
         layer.alpha.withUnsafeBufferPointer { al in
             for y in y0..<y1 {
                 for x in x0..<x1 {
-                    let a = sample(al.baseAddress!, x, y, o, s).0
+                    let a = sample(al.baseAddress!, x, y, o, w, h).0
                     if a == 0 { continue }
-                    let p = out + 3 * (y * s + x)
+                    let p = out + 3 * (y * w + x)
                     p[0] = p[0] * (1 - a) + layer.color.x * a
                     p[1] = p[1] * (1 - a) + layer.color.y * a
                     p[2] = p[2] * (1 - a) + layer.color.z * a
@@ -195,16 +212,16 @@ public enum Compositor {
     /// Backward of `composite`: returns d/d(offset) and turns `dOut` (gradient after the layer)
     /// into the gradient before it, in place. `before` is the frame before the layer was drawn.
     static func compositeBackward(_ dOut: UnsafeMutablePointer<Float>, _ before: UnsafePointer<Float>, _ layer: Layer,
-                                  _ o: SIMD2<Float>, _ s: Int) -> SIMD2<Float> {
-        let (x0, y0, x1, y1) = region(layer, o, s)
+                                  _ o: SIMD2<Float>, _ w: Int, _ h: Int) -> SIMD2<Float> {
+        let (x0, y0, x1, y1) = region(layer, o, w, h)
         if x0 >= x1 || y0 >= y1 { return .zero }
         var g = SIMD2<Float>.zero
         layer.alpha.withUnsafeBufferPointer { al in
             for y in y0..<y1 {
                 for x in x0..<x1 {
-                    let (a, dax, day) = sample(al.baseAddress!, x, y, o, s)
+                    let (a, dax, day) = sample(al.baseAddress!, x, y, o, w, h)
                     if a == 0 && dax == 0 && day == 0 { continue }
-                    let i = 3 * (y * s + x)
+                    let i = 3 * (y * w + x)
                     let d = dOut + i, b = before + i
                     // out = b * (1 - a) + color * a  =>  dA = sum_c dOut_c * (color_c - b_c)
                     let dA = d[0] * (layer.color.x - b[0]) + d[1] * (layer.color.y - b[1]) + d[2] * (layer.color.z - b[2])

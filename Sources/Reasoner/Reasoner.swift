@@ -10,7 +10,7 @@ import Media
 /// `Compositor` renders the video. A transformer (the engine's `DiTStack`, adaLN-Zero) runs over
 ///
 ///     tokens = 64 patch tokens (8 x 8 patches of the 64 x 64 first frame, + learned position)
-///            + K = 16 layer tokens (colour, box, area, centroid, pooled alpha, present flag,
+///            + K = 32 layer tokens (colour, box, area, centroid, pooled alpha, present flag,
 ///              and the layer's noisy trajectory x_t, 16 frames x 2, in units of 16 px)
 ///            + up to 32 prompt tokens (learned word embedding + learned position)
 ///     cond   = MLP(sinusoid(1000 t)) + mean of the prompt embeddings
@@ -19,7 +19,7 @@ import Media
 /// `prediction: "v"` in the config, the velocity `v = z - x1`); t = 1 is pure noise `z`, t = 0 the
 /// clean trajectory, `x_t = (1 - t) x1 + t z`, and the velocity of a clean prediction is
 /// `(x_t - x1) / t`. Sampling is Euler from t = 1 to 0; one step gives `z - v(z, 1)`, which is the
-/// predicted `x1` itself. After reflow (DESIGN.md, finding 4) that one-step output is a sample.
+/// predicted `x1` itself. After reflow (docs/DESIGN.md, decision 3) that one-step output is a sample.
 ///
 /// Use at test time (what `tutor run` does):
 ///
@@ -121,7 +121,8 @@ public final class Reasoner {
     }
 
     /// Cuts the first frame into layers and tokenises the prompt: everything the model
-    /// conditions on. The frame may have any size; it is area-averaged to 64 x 64.
+    /// conditions on. The frame may have any size; the model sees it letterboxed into 64 x 64
+    /// (`Picture`).
     public func prepare(prompt: String, firstFrame: RGBImage) -> Scene {
         Scene(prompt: prompt, firstFrame: firstFrame, tokenizer: tokenizer)
     }

@@ -9,7 +9,8 @@ extension ReasonerConfig {
 
     /// Reads `config.json`: one JSON object; every key below present with a value of its type
     /// (`prediction` and `name` may be absent: "v" and "tutor-reasoner", the defaults of the
-    /// first checkpoints); other keys are ignored; then every value checked against `Limits`.
+    /// first checkpoints); other keys are ignored; `max_layers` is raised to this build's slots
+    /// (`slots(forCheckpoint:)`); then every value checked against `Limits`.
     public static func parse(_ bytes: [UInt8]) throws(Problem) -> ReasonerConfig {
         guard let object = try? JSONSerialization.jsonObject(with: Data(bytes), options: [.fragmentsAllowed]) else {
             throw Problem(reason: "not valid JSON")
@@ -39,7 +40,7 @@ extension ReasonerConfig {
         let config = ReasonerConfig(
             width: try int("width"), depth: try int("depth"), heads: try int("heads"),
             mlpRatio: try int(CodingKeys.mlpRatio.rawValue), timeEmbedding: try int(CodingKeys.timeEmbedding.rawValue),
-            maxLayers: try int(CodingKeys.maxLayers.rawValue), frames: try int("frames"),
+            maxLayers: slots(forCheckpoint: try int(CodingKeys.maxLayers.rawValue)), frames: try int("frames"),
             maxPromptTokens: try int(CodingKeys.maxPromptTokens.rawValue), vocabulary: try int("vocabulary"),
             trajectoryScale: Float(scale), prediction: try string("prediction", default: "v"),
             name: try string("name", default: "tutor-reasoner"))

@@ -16,7 +16,10 @@ public struct ReasonerConfig: Encodable, Sendable, Equatable {
     public var mlpRatio: Int
     /// Width of the sinusoidal time embedding before its MLP.
     public var timeEmbedding: Int
-    /// Layer slots K (tokens for layers; the trajectory is `[K, frames, 2]`).
+    /// Layer slots K (tokens for layers; the trajectory is `[K, frames, 2]`): always this build's
+    /// `Trajectory.maxLayers`. No parameter depends on K (layer tokens carry no slot position,
+    /// and empty slots are masked out of attention), so a checkpoint trained with fewer slots
+    /// runs unchanged with more: its `max_layers` is read, checked and raised to this build's.
     public var maxLayers: Int
     public var frames: Int
     /// Prompt tokens kept.
@@ -65,6 +68,12 @@ public struct ReasonerConfig: Encodable, Sendable, Equatable {
     /// A very small model for tests: random weights are fine, it only has to run quickly.
     public static let tiny = ReasonerConfig(width: 32, depth: 1, heads: 2, mlpRatio: 2, timeEmbedding: 16, name: "tutor-reasoner-tiny")
 
+    /// The slots a checkpoint trained with `trained` slots runs with: this build's, when it has
+    /// at least as many (otherwise `trained`, which `validationProblem` refuses).
+    static func slots(forCheckpoint trained: Int) -> Int {
+        trained >= 1 && trained <= Trajectory.maxLayers ? Trajectory.maxLayers : trained
+    }
+
     /// The ranges a config must keep to, checked before anything is allocated, so that a damaged
     /// or hostile `config.json` ends as a clear error instead of a huge allocation or an
     /// arithmetic trap. Generous but bounded: the shipped model is width 128, depth 4, 4 heads,
@@ -94,7 +103,7 @@ public struct ReasonerConfig: Encodable, Sendable, Equatable {
         if width % heads != 0 { return "width \(width) is not divisible by heads \(heads)" }
         if timeEmbedding % 2 != 0 { return "time_embedding \(timeEmbedding) must be even (sines and cosines in pairs)" }
         if maxLayers != Trajectory.maxLayers || frames != Trajectory.frames {
-            return "this build renders \(Trajectory.maxLayers) layers over \(Trajectory.frames) frames; the config asks for \(maxLayers) and \(frames)"
+            return "this build renders up to \(Trajectory.maxLayers) layers over \(Trajectory.frames) frames; the config asks for \(maxLayers) and \(frames)"
         }
         if maxPromptTokens <= 0 || maxPromptTokens > PromptTokenizer.maxTokens {
             return "max_prompt_tokens is \(maxPromptTokens); it must be 1 to \(PromptTokenizer.maxTokens)"

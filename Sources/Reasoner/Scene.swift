@@ -17,7 +17,11 @@ public struct Scene: Sendable {
     public static let layerFeatures = 3 + 4 + 1 + 2 + pooledSide * pooledSide + 1
 
     public var prompt: String
+    /// The model's view: the first frame letterboxed into 64 x 64 (`Picture`).
     public var layered: LayeredFrame
+    /// The same layers at the size the teacher judges at, in the same order; `layered` itself
+    /// when the scene was built from a 64 x 64 view alone.
+    public var working: LayeredFrame
     /// Prompt token ids, 1...`PromptTokenizer.maxTokens` of them.
     public var tokens: [Int]
     /// `[patches, patchFeatures]`, pixel values centred on 0 (value - 0.5).
@@ -28,13 +32,18 @@ public struct Scene: Sendable {
     /// Number of real layers (the rest of the K slots is padding).
     public var layerCount: Int { layered.layers.count }
 
-    public init(prompt: String, firstFrame: RGBImage, tokenizer: PromptTokenizer = PromptTokenizer()) {
-        self.init(prompt: prompt, layered: LayerCut.cut(firstFrame), tokenizer: tokenizer)
+    /// - Parameter working: the size the teacher judges at (`WorkingSize`); nil for the frame's
+    ///   aspect at a long side of 64.
+    public init(prompt: String, firstFrame: RGBImage, working: (width: Int, height: Int)? = nil,
+                tokenizer: PromptTokenizer = PromptTokenizer()) {
+        let p = Picture(firstFrame: firstFrame, working: working ?? Picture.defaultWorkingSize(firstFrame))
+        self.init(prompt: prompt, layered: p.view, working: p.working, tokenizer: tokenizer)
     }
 
-    public init(prompt: String, layered: LayeredFrame, tokenizer: PromptTokenizer = PromptTokenizer()) {
+    public init(prompt: String, layered: LayeredFrame, working: LayeredFrame? = nil, tokenizer: PromptTokenizer = PromptTokenizer()) {
         self.prompt = prompt
         self.layered = layered
+        self.working = working ?? layered
         self.tokens = tokenizer.encode(prompt)
         let s = layered.size, ps = Scene.patchSide, grid = s / ps
         precondition(s == LayerCut.size, "Scene: frames must be \(LayerCut.size) x \(LayerCut.size)")

@@ -46,7 +46,7 @@ extension SpoolDaemon {
 
     enum Readiness { case ready, later(Double), gone, notAFolder(FileKind) }
 
-    /// Whether the candidate `name` is a complete task folder now (SPEC section 5).
+    /// Whether the candidate `name` is a complete task folder now (docs/FORMAT.md, section 5).
     func evaluate(_ name: String, _ c: Candidate) -> Readiness {
         let path = folders.incoming + "/" + name
         guard let e = FileEntry(path) else { return .gone }
@@ -69,7 +69,7 @@ extension SpoolDaemon {
         }
         if entries.contains(SpoolFolders.readyFile) { return .ready }
         if quiet < settings.settleSeconds { return .later(now + settings.settleSeconds - quiet + 0.01) }
-        let complete = SpoolFolders.requiredInputs.allSatisfy(entries.contains)
+        let complete = SpoolFolders.hasInputs(Set(entries))
         if complete || settings.once { return .ready }
         if quiet >= settings.incompleteSeconds { return .ready }
         return .later(now + settings.incompleteSeconds - quiet + 0.01)

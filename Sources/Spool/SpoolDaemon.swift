@@ -5,7 +5,7 @@ import Verdicts
 import Glibc
 #endif
 
-/// The spool daemon (SPEC section 5): picks up complete task folders from incoming/, claims
+/// The spool daemon (docs/FORMAT.md, section 5): picks up complete task folders from incoming/, claims
 /// each by renaming it into active/, runs a worker process on it, and moves it to done/ or
 /// failed/ by the status of the verdict the worker wrote.
 ///

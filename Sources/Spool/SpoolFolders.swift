@@ -3,7 +3,7 @@ import Foundation
 import System
 import Verdicts
 
-/// The four folders of a spool (SPEC section 5). Each state of a task is the folder it
+/// The four folders of a spool (docs/FORMAT.md, section 5). Each state of a task is the folder it
 /// sits in, so a person can see and repair the spool with `ls` and `mv`.
 ///
 ///     spool/incoming/   users put task folders here (dot-names are uploads in progress)
@@ -30,7 +30,14 @@ public struct SpoolFolders: Sendable {
     public static let workerLog = "worker.log"
     /// A user's signal that a folder is complete.
     public static let readyFile = "READY"
-    public static let requiredInputs = ["prompt.txt", "rules.json", "first_frame.jpg"]
+    public static let requiredInputs = ["prompt.txt", "rules.json"]
+    /// The first frame: one of these (docs/FORMAT.md).
+    public static let firstFrameNames = ["first_frame.jpg", "first_frame.png"]
+
+    /// Whether a folder's entries hold every required input.
+    public static func hasInputs(_ entries: Set<String>) -> Bool {
+        requiredInputs.allSatisfy(entries.contains) && firstFrameNames.contains(where: entries.contains)
+    }
 
     public init(root: String) {
         var r = root

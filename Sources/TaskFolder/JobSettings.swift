@@ -12,7 +12,7 @@ public enum Strategy: String, Sendable, CaseIterable, Codable {
     case sampleThenAdapt = "sample-then-adapt"
 }
 
-/// Per-task settings from `job.json` (SPEC section 3). Absent keys take the defaults;
+/// Per-task settings from `job.json` (docs/FORMAT.md, section 3). Absent keys take the defaults;
 /// unknown keys and out-of-range values are input errors.
 public struct JobSettings: Sendable, Equatable {
     public var strategy: Strategy = JobSettings.defaultStrategy
@@ -24,6 +24,9 @@ public struct JobSettings: Sendable, Equatable {
     public var alpha: Double = 16
     public var samples: Int = 8
     public var sampleSteps: Int = 4
+    /// The written frames' longer side at most (docs/FORMAT.md); the first frame's size when smaller.
+    public var frameLongSide: Int = 1024
+
     /// What the task asks of a Slurm cluster when a daemon runs it as a batch job
     /// (`tutor daemon --executor slurm`); `tutor run` itself does not use it.
     public var slurm = SlurmRequest()
@@ -42,7 +45,7 @@ public struct JobSettings: Sendable, Equatable {
     public static let defaultStrategy: Strategy = .sampleThenAdapt
 
     public static let knownKeys = ["strategy", "seed", "max_steps", "stop_loss", "learning_rate",
-                                   "rank", "alpha", "samples", "sample_steps", "slurm"]
+                                   "rank", "alpha", "samples", "sample_steps", "frame_long_side", "slurm"]
 
     public init() {}
 
@@ -115,6 +118,7 @@ public struct JobSettings: Sendable, Equatable {
         if let v = real("alpha", 0, 4096, openLow: true) { s.alpha = v }
         if let v = integer("samples", 1...1000) { s.samples = v }
         if let v = integer("sample_steps", 1...64) { s.sampleSteps = v }
+        if let v = integer("frame_long_side", 16...4096) { s.frameLongSide = v }
         if let v = json["slurm"] {
             if case .object = v {
                 s.slurm = parseSlurm(v, &problems)

@@ -37,10 +37,13 @@ enum AlignFamily {
         return SIMD2(Float(bs.map(\.0).max()! + 1), Float(bs.map(\.1).max()! + 1)) * block
     }
 
-    static func build(_ rng: inout SplitMix64) -> Built {
+    /// - Parameter identical: every piece the same shape and colour, every outline alike, so
+    ///   any piece may take any outline (a layer per colour would move them all as one).
+    static func build(_ rng: inout SplitMix64, identical: Bool = false) -> Built {
         let frames = NativeVideo.frames, W = Float(NativeVideo.size)
         let count = rng.int(2...3)
         var kinds = Array(shapes.indices); rng.shuffle(&kinds)
+        if identical { kinds = Array(repeating: kinds[0], count: kinds.count) }
         var pieces: [Piece] = []
         let local = rng.chance(0.4)
         if local {
@@ -82,8 +85,12 @@ enum AlignFamily {
         }
 
         let bg = rng.pick(Palette.backgrounds)
-        let colours = Palette.pick(count, avoiding: [bg], &rng, minDistance: 150)
+        var colours = Palette.pick(count, avoiding: [bg], &rng, minDistance: 150)
+        if identical { colours = Array(repeating: colours[0], count: count) }
         let tints = colours.map { $0.mixed(with: bg, 0.45, name: "pale \($0.name)") }
+        if identical {
+            return identicalBuilt(pieces: pieces, colour: colours[0], tint: tints[0], background: bg, frames: frames)
+        }
 
         var layers: [Layer] = []
         for (k, p) in pieces.enumerated() { layers.append(Layer(color: tints[k], shapes: rects(p.shape, at: p.slot), frames: frames)) }
@@ -122,5 +129,32 @@ enum AlignFamily {
         wrong[count + 1] = constantSpeed([pieces[1].start, pieces[0].slot], frames: frames)
         return Built(scene: scene, prompt: prompt, rules: rules, moving: Array(count..<(2 * count)), primary: count,
                      wrongEnding: wrong)
+    }
+
+    /// The rules and prompt of identical pieces: one object for the pieces and one for the
+    /// outlines; every piece on a different outline, the pieces always `count` whole blobs.
+    static func identicalBuilt(pieces: [Piece], colour: Colour, tint: Colour, background: Colour, frames: Int) -> Built {
+        let count = pieces.count
+        var layers: [Layer] = []
+        for p in pieces { layers.append(Layer(color: tint, shapes: rects(p.shape, at: p.slot), frames: frames)) }
+        for p in pieces {
+            var l = Layer(color: colour, shapes: rects(p.shape, at: p.start), frames: frames)
+            l.offsets = constantSpeed([p.start, p.slot], frames: frames)
+            layers.append(l)
+        }
+        let shape = shapes[pieces[0].shape].name
+        let words = "\(colour.name) \(shape)s"
+        let rules = RulesText.file(
+            objects: [("pieces", RulesText.object(colour)), ("outlines", RulesText.object(tint, tolerance: 30))],
+            goal: RulesText.question("By the end of the video, is each \(colour.name) \(shape) on a different pale outline?", "align",
+                                     [("object", .string("pieces")), ("target", .string("outlines")), ("min_fraction", .number(0.75))]),
+            process: [
+                RulesText.question("Do the \(words) stay \(count) separate whole pieces?", "count",
+                                   [("object", .string("pieces")), ("n", .number(Double(count)))]),
+                RulesText.question("Do the outlines stay where they are?", "static", [("object", .string("outlines"))]),
+            ])
+        let prompt = "Move the \(count) \(words) onto the \(count) pale outlines, one piece on each. Keep every piece whole."
+        return Built(scene: Scene(background: background, layers: layers), prompt: prompt, rules: rules,
+                     moving: Array(count..<(2 * count)), primary: count)
     }
 }

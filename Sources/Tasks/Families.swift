@@ -25,11 +25,28 @@ public enum Families {
 
     public static func isHeldOut(seed: UInt64) -> Bool { seed >= heldOutSeedStart }
 
+    /// Parses `WxH` (`--size 512x340`): each side 16 to 4096.
+    public static func parseSize(_ text: String) -> (width: Int, height: Int)? {
+        let parts = text.lowercased().split(separator: "x")
+        guard parts.count == 2, let w = Int(parts[0]), let h = Int(parts[1]), (16...4096).contains(w), (16...4096).contains(h)
+        else { return nil }
+        return (w, h)
+    }
+
     /// Generates one task: prompt, rules, first frame (256 x 256), the solution video at
     /// native size and the track of every moving object. Takes well under 10 ms in a
     /// release build.
-    public static func generate(family: Family, seed: UInt64) -> GeneratedTask {
-        let b = build(family: family, seed: seed)
+    ///
+    /// - Parameters:
+    ///   - size: the first frame's width and height; nil for the 256 x 256 sample grid. At
+    ///     another size and aspect the same task is drawn as large as fits, centred on the
+    ///     background, each pixel the mean of 4 x 4 samples (anti-aliased, as renderers draw;
+    ///     fewer past a side of 1024, to bound the memory).
+    ///     The rules are the same (they name colours only); the solution stays native.
+    ///   - identicalPieces: `align` only: every piece the same shape and colour.
+    public static func generate(family: Family, seed: UInt64, size: (width: Int, height: Int)? = nil,
+                                identicalPieces: Bool = false) -> GeneratedTask {
+        let b = build(family: family, seed: seed, identicalPieces: identicalPieces)
         let solution = b.scene.render()
         let tracks = b.moving.map { k in
             let layer = b.scene.layers[k]
@@ -37,7 +54,9 @@ public enum Families {
                               offsets: layer.offsets)
         }
         return GeneratedTask(family: family.rawValue, seed: seed, prompt: b.prompt, rulesJSON: RulesText.pretty(b.rules),
-                             firstFrame: b.scene.sampleImage(frame: 0), solution: solution, tracks: tracks)
+                             firstFrame: size.map { b.scene.image(width: $0.width, height: $0.height, samples: max(1, min(4, 4096 / max($0.width, $0.height)))) }
+                                ?? b.scene.sampleImage(frame: 0),
+                             solution: solution, tracks: tracks)
     }
 
     /// The solution video with `fault` injected, at native size; nil when the fault does not
@@ -48,7 +67,7 @@ public enum Families {
         return Video(images: scene.render())
     }
 
-    static func build(family: Family, seed: UInt64) -> Built {
+    static func build(family: Family, seed: UInt64, identicalPieces: Bool = false) -> Built {
         // Mix the family into the stream so that equal seeds of two families are unrelated.
         let salt: UInt64
         switch family {
@@ -61,7 +80,7 @@ public enum Families {
         switch family {
         case .maze: return MazeFamily.build(&rng)
         case .obstacles: return ObstaclesFamily.build(&rng)
-        case .align: return AlignFamily.build(&rng)
+        case .align: return AlignFamily.build(&rng, identical: identicalPieces)
         case .order: return OrderFamily.build(&rng)
         }
     }

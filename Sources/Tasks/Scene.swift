@@ -140,6 +140,59 @@ struct Scene: Sendable {
         return RGBImage(width: sampleSide, height: sampleSide, pixels: s)
     }
 
+    /// Frame `t` drawn at `width x height`: the native square scaled uniformly to fit and
+    /// centred, the margins background; each pixel the mean of `samples x samples` samples.
+    func image(width: Int, height: Int, frame t: Int = 0, samples: Int = 4) -> RGBImage {
+        let k = Float(min(width, height)) / Float(size)
+        let ox = (Float(width) - k * Float(size)) / 2, oy = (Float(height) - k * Float(size)) / 2
+        let sw = width * samples, sh = height * samples, ks = k * Float(samples)
+        var grid = [UInt8](repeating: 0, count: sw * sh * 3)
+        for i in 0..<(sw * sh) { grid[3 * i] = background.r; grid[3 * i + 1] = background.g; grid[3 * i + 2] = background.b }
+        // Static layers first, then the moving ones, each in order (later on top), as `render` does.
+        let ordered = layers.filter(\.isStatic).map { ($0, [Placement.identity]) }
+            + layers.filter { !$0.isStatic }.map { ($0, $0.placements[t]) }
+        for (layer, placements) in ordered {
+            for p in placements {
+                for shape in layer.shapes {
+                    var b = shape.bounds
+                    b += SIMD4(p.offset.x, p.offset.y, p.offset.x, p.offset.y)
+                    let x0 = max(0, Int((ox * Float(samples) + b.x * ks).rounded(.down)))
+                    let x1 = min(sw - 1, Int((ox * Float(samples) + b.z * ks).rounded(.up)))
+                    let y0 = max(0, Int((oy * Float(samples) + b.y * ks).rounded(.down)))
+                    let y1 = min(sh - 1, Int((oy * Float(samples) + b.w * ks).rounded(.up)))
+                    if x0 > x1 || y0 > y1 { continue }
+                    for sy in y0...y1 {
+                        let v = ((Float(sy) + 0.5) / Float(samples) - oy) / k - p.offset.y
+                        for sx in x0...x1 {
+                            let u = ((Float(sx) + 0.5) / Float(samples) - ox) / k - p.offset.x
+                            if let c = p.clipX, !c.contains(u) { continue }
+                            if shape.contains(u, v) {
+                                let i = 3 * (sy * sw + sx)
+                                grid[i] = layer.color.r; grid[i + 1] = layer.color.g; grid[i + 2] = layer.color.b
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        var px = [UInt8](repeating: 0, count: width * height * 3)
+        let den = samples * samples
+        for y in 0..<height {
+            for x in 0..<width {
+                var r = 0, g = 0, b = 0
+                for j in 0..<samples {
+                    for m in 0..<samples {
+                        let i = 3 * ((y * samples + j) * sw + x * samples + m)
+                        r += Int(grid[i]); g += Int(grid[i + 1]); b += Int(grid[i + 2])
+                    }
+                }
+                let o = 3 * (y * width + x)
+                px[o] = UInt8((r + den / 2) / den); px[o + 1] = UInt8((g + den / 2) / den); px[o + 2] = UInt8((b + den / 2) / den)
+            }
+        }
+        return RGBImage(width: width, height: height, pixels: px)
+    }
+
     /// Every frame at the native size, each native pixel the mean of its samples
     /// (anti-aliased); `[frames]` images of `size x size`.
     func render() -> [RGBImage] {

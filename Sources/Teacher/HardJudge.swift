@@ -54,7 +54,7 @@ func num(_ x: Float) -> JSONValue { .number((Double(x) * 10_000).rounded() / 10_
 func ints(_ a: [Int]) -> JSONValue { .array(a.map { .number(Double($0)) }) }
 
 extension Teacher {
-    /// SPEC section 2's hard "satisfied" for one check, with its evidence.
+    /// The hard "satisfied" of one check (docs/FORMAT.md, section 2), with its evidence.
     func hardJudge(_ check: CompiledCheck, _ h: HardFrames) -> (Bool, [(String, JSONValue)]) {
         let F = h.frames, N = h.n
         switch check {
@@ -133,20 +133,27 @@ extension Teacher {
             }
             return (failing.isEmpty, [("failing_frames", ints(failing)), ("blob_counts", ints(counts)), ("n", .number(Double(n)))])
 
-        case let .static(s, maxc):
+        case let .static(s, maxc, occluders):
             let S0 = subjects[s].firstMask
             let K = S0.reduce(0) { $0 + Int($1) }
-            var failing: [Int] = [], worst: Float = 0
+            var failing: [Int] = [], worst: Float = 0, covered: [Int] = []
             for t in 0..<F where K > 0 {
                 let m = h.masks[s][t]
-                var lost = 0
-                for i in 0..<N where S0[i] != 0 && m[i] == 0 { lost += 1 }
+                var union = [Float](repeating: 0, count: occluders.isEmpty ? 0 : N)
+                for o in occluders { for i in 0..<N where h.masks[o][t][i] != 0 { union[i] = 1 } }
+                let cover = Teacher.withRim(union, width: width, height: height)
+                var lost = 0, hidden = 0
+                for i in 0..<N where S0[i] != 0 && m[i] == 0 {
+                    if !cover.isEmpty && cover[i] > 0 { hidden += 1 } else { lost += 1 }
+                }
                 let f = Float(lost) / Float(K)
                 worst = max(worst, f)
+                covered.append(hidden)
                 if f > maxc { failing.append(t) }
             }
             return (failing.isEmpty, [("failing_frames", ints(failing)), ("worst_changed_fraction", num(worst)),
-                                      ("first_frame_pixels", .number(Double(K))), ("max_change", num(maxc))])
+                                      ("first_frame_pixels", .number(Double(K))), ("max_change", num(maxc)),
+                                      ("covered_pixels", ints(covered))])
 
         case let .order(ss, axis):
             let t = F - 1

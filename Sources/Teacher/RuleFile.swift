@@ -32,7 +32,7 @@ public enum Region: Sendable, Equatable {
     case box(Float, Float, Float, Float)
 }
 
-/// One machine-checkable check of SPEC section 2 (version 1), with defaults filled in.
+/// One machine-checkable check of docs/FORMAT.md, section 2 (version 1), with defaults filled in.
 public enum Check: Sendable, Equatable {
     case reach(object: String, target: Region, minFraction: Float)
     case avoid(object: String, obstacle: Region, maxFraction: Float)
@@ -82,7 +82,7 @@ public struct RuleQuestion: Sendable, Equatable {
     public var weight: Float
 }
 
-/// A parsed and checked `rules.json` (SPEC section 2, version 1).
+/// A parsed and checked `rules.json` (docs/FORMAT.md, section 2, version 1).
 public struct RuleFile: Sendable, Equatable {
     public var version: Int
     /// In the order of the file.
@@ -109,35 +109,41 @@ public struct RuleFile: Sendable, Equatable {
     ///
     /// - Parameters:
     ///   - firstFrame: the task's first frame at its own size, or nil when it could not be read.
-    ///   - nativeSize: the side the Teacher judges at (the first frame is area-averaged to it).
-    /// - Returns: problems (the file is unusable) and warnings (it will run, but a check may be
-    ///   vacuous: an object with no pixel of its colour in the first frame, no process question).
-    public static func validate(_ bytes: [UInt8], firstFrame: RGBImage?, nativeSize: Int = Teacher.defaultNativeSize)
-        -> (problems: [String], warnings: [String]) {
-        do { return ([], try parse(bytes).warnings(firstFrame: firstFrame, nativeSize: nativeSize)) } catch {
+    /// - Returns: problems (the file is unusable: an object with no pixel of its colour in the
+    ///   first frame, at the size the teacher judges at) and warnings (it will run, but a check
+    ///   may be unreliable: an object of fewer than twice the speck size's pixels, no process
+    ///   question).
+    public static func validate(_ bytes: [UInt8], firstFrame: RGBImage?) -> (problems: [String], warnings: [String]) {
+        do { return try parse(bytes).check(firstFrame: firstFrame) } catch {
             return ([error.description], [])
         }
     }
 
-    /// What may make a check of this rule file vacuous (it still runs): no process question, an
-    /// object with no pixel of its colour in the first frame.
-    public func warnings(firstFrame: RGBImage?, nativeSize: Int = Teacher.defaultNativeSize) -> [String] {
+    /// Checks this parsed rule file against the first frame (at its own size, or nil when it
+    /// could not be read), at the working size the teacher will judge it at: an object with no
+    /// pixel of its colour is a problem; an object under twice the speck size, or no process
+    /// question, is a warning.
+    public func check(firstFrame: RGBImage?) -> (problems: [String], warnings: [String]) {
         let rules = self
-        var warnings: [String] = []
+        var warnings: [String] = [], problems: [String] = []
         if rules.process.isEmpty {
             warnings.append("rules.json: process: no process question; only the goal will be checked")
         }
         if let image = firstFrame {
-            let native = NativeFrame(image: image, size: nativeSize)
-            for o in rules.objects {
-                let n = ColorMask.hardCount(native.pixels, count: nativeSize * nativeSize, color: o.color, tolerance: o.tolerance)
+            let size = WorkingSize.choose(rules: rules, firstFrame: image)
+            let counts = WorkingSize.objectPixels(rules, image, at: size)
+            let speck = 0.001 * Double(size.width * size.height)
+            let at = "at the \(size.width) x \(size.height) the teacher judges this \(image.width) x \(image.height) frame at"
+            for (o, n) in zip(rules.objects, counts) {
+                let hex = RuleParser.hex(o.color)
                 if n == 0 {
-                    let hex = RuleParser.hex(o.color)
-                    warnings.append("rules.json: objects.\(o.name): no pixel of the first frame, at the \(nativeSize) x \(nativeSize) the teacher judges at, is within \(Int(o.tolerance)) of \(hex); checks on \(o.name) see nothing (draw it larger or adjust its colour or tolerance)")
+                    problems.append("rules.json: objects.\(o.name): no pixel of the first frame, \(at), is within \(Int(o.tolerance)) of \(hex); checks on \(o.name) would see nothing (draw it, or fix its colour or tolerance)")
+                } else if Double(n) < 2 * speck {
+                    warnings.append("rules.json: objects.\(o.name): only \(n) pixels of the first frame, \(at), are within \(Int(o.tolerance)) of \(hex), under twice the speck size (\(Int(speck.rounded(.up))) pixels, 0.1% of the frame, below which a blob is ignored); \(o.name) may vanish from the judge's view when it moves (draw it larger, or widen its tolerance)")
                 }
             }
         }
-        return warnings
+        return (problems, warnings)
     }
 }
 

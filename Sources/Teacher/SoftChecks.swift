@@ -17,7 +17,7 @@
 /// - `reach` and `align` subtract the mean geodesic distance of the object's mass to the
 ///   target through free space (0 once the object's centre is on the target), so the loss
 ///   falls as the object travels along a corridor toward the target, where overlap alone is
-///   flat (DESIGN.md, finding 5).
+///   flat (docs/DESIGN.md, decision 5).
 /// - `path` takes hard maxima and minima over frames (differentiable almost everywhere).
 
 /// Soft masks of one video and the buffer their gradients go into.
@@ -196,16 +196,37 @@ extension Teacher {
             }
             return z
 
-        case let .static(s, maxc):
+        case let .static(s, maxc, occluders):
+            // A pixel counts as changed in proportion to how far it is from the object's colour
+            // and how far it is from being covered by another object, `(1 - m) * (1 - cover)`,
+            // cover being the soft union of the other objects' masks with their rim (`withRim`),
+            // as the judge counts it. The cover is held constant
+            // for the gradient: the loss should pull the object back into place, never invite
+            // another object to hide it.
             let S0 = subjects[s].firstMask
             let K = S0.reduce(0) { $0 + Int($1) }
             if K == 0 { return 10 }
             let bound = Teacher.discreteBound(maxc, total: K)
             var zs = [Float](repeating: 0, count: F)
+            // `[frames, h * w]`: 1 - cover.
+            var open = [Float](repeating: 1, count: occluders.isEmpty ? 0 : F * N)
+            for t in 0..<F where !occluders.isEmpty {
+                var free = [Float](repeating: 1, count: N)
+                for o in occluders {
+                    let mo = c.mask(o, t)
+                    for i in c.active(o, t) { free[i] *= 1 - mo[i] }
+                }
+                let cover = Teacher.withRim(free.map { 1 - $0 }, width: c.width, height: c.height)
+                for i in 0..<N { open[t * N + i] = 1 - cover[i] }
+            }
             for t in 0..<F {
                 let m = c.mask(s, t)
                 var lost: Float = 0
-                for i in 0..<N where S0[i] != 0 { lost += 1 - m[i] }
+                if occluders.isEmpty {
+                    for i in 0..<N where S0[i] != 0 { lost += 1 - m[i] }
+                } else {
+                    for i in 0..<N where S0[i] != 0 { lost += (1 - m[i]) * open[t * N + i] }
+                }
                 zs[t] = (bound - lost / Float(K)) / Scale.changed
             }
             let (z, w) = softmin(zs)
@@ -214,7 +235,11 @@ extension Teacher {
                 for t in 0..<F {
                     let gm = c.grad(s, t)!
                     let k = dz * w[t] / Float(K) / Scale.changed
-                    for i in 0..<N where S0[i] != 0 { gm[i] += k }
+                    if occluders.isEmpty {
+                        for i in 0..<N where S0[i] != 0 { gm[i] += k }
+                    } else {
+                        for i in 0..<N where S0[i] != 0 { gm[i] += k * open[t * N + i] }
+                    }
                 }
             }
             return z

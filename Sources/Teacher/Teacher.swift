@@ -20,7 +20,7 @@ public struct QuestionJudgment: Sendable {
     public var question: String
     /// The check's type (`reach`, `avoid`, ...).
     public var type: String
-    /// The hard judgment of SPEC section 2.
+    /// The hard judgment of docs/FORMAT.md, section 2.
     public var satisfied: Bool
     /// The score's probability of "yes", for comparison.
     public var pYes: Float
@@ -127,7 +127,11 @@ public struct Teacher: Sendable {
             case let .count(o, cnt, atEnd):
                 checks.append(.count(subject: subject(o), n: cnt, atEnd: atEnd))
             case let .static(o, maxc):
-                checks.append(.static(subject: subject(o), maxChange: maxc))
+                // Every other object of the rule file may cover it (docs/FORMAT.md: occlusion is not
+                // movement), so their masks are read in every frame too.
+                let me = subject(o)
+                let others = rules.objects.map(\.name).filter { $0 != o }.map(subject)
+                checks.append(.static(subject: me, maxChange: maxc, occluders: others))
             case let .order(os, axis):
                 checks.append(.order(subjects: os.map(subject), axis: axis))
             case let .path(o, through):
@@ -185,6 +189,14 @@ public struct Teacher: Sendable {
             for i in 0..<n where !geo[i].isFinite { geo[i] = finiteMax + Float(w) / 4 }
             for i in 0..<n { geo[i] /= Float(w) }
             checks[k] = .overlap(subject: s, region: r, minFraction: minf, align: isAlign, geodesic: geo)
+        }
+
+        // An object whose colour matches most of the first frame (a tolerance wide enough to take
+        // in the background) would "cover" every pixel a static object leaves: it hides nothing.
+        for k in checks.indices {
+            guard case let .static(s, maxc, occluders) = checks[k] else { continue }
+            let kept = occluders.filter { o in subjects[o].firstMask.reduce(0) { $0 + Int($1) } * 2 < n }
+            checks[k] = .static(subject: s, maxChange: maxc, occluders: kept)
         }
 
         self.subjects = subjects
@@ -262,7 +274,7 @@ public struct Teacher: Sendable {
         return TeacherScore(loss: loss, pYes: pYes)
     }
 
-    /// Judges a video by SPEC's hard definitions, with evidence, and reports each question's p_yes.
+    /// Judges a video by the rule format's hard definitions (docs/FORMAT.md, section 2), with evidence, and reports each question's p_yes.
     public func judge(_ video: Video) -> Judgment {
         let scored = score(video, gradient: nil)
         let questions = [rules.goal] + rules.process
@@ -302,10 +314,43 @@ enum CompiledCheck: Sendable {
     case avoid(subject: Int, region: Int, maxFraction: Float)
     case intact(subject: Int, areaTolerance: Float)
     case count(subject: Int, n: Int, atEnd: Bool)
-    case `static`(subject: Int, maxChange: Float)
+    /// `occluders`: the subjects of every other object of the rule file; a first-frame pixel
+    /// of the object that one of them covers in a frame is not counted as changed.
+    case `static`(subject: Int, maxChange: Float, occluders: [Int])
     case order(subjects: [Int], axis: Check.Axis)
     case path(subject: Int, regions: [Int], signedDistances: [[Float]])
     case smooth(subject: Int, maxStep: Float)
+}
+
+extension Teacher {
+    /// A cover mask grown by one pixel (the largest value in each 3 x 3 neighbourhood): where
+    /// an object is drawn includes its anti-aliased rim, a blend of its colour and what lies
+    /// under it that matches neither, so `static` does not count the rim of an object passing
+    /// over it. `[h * w]` in and out; empty stays empty.
+    static func withRim(_ mask: [Float], width w: Int, height h: Int) -> [Float] {
+        if mask.isEmpty { return mask }
+        var rows = mask
+        for y in 0..<h {
+            for x in 0..<w {
+                let i = y * w + x
+                var m = mask[i]
+                if x > 0 { m = max(m, mask[i - 1]) }
+                if x < w - 1 { m = max(m, mask[i + 1]) }
+                rows[i] = m
+            }
+        }
+        var out = rows
+        for y in 0..<h {
+            for x in 0..<w {
+                let i = y * w + x
+                var m = rows[i]
+                if y > 0 { m = max(m, rows[i - w]) }
+                if y < h - 1 { m = max(m, rows[i + w]) }
+                out[i] = m
+            }
+        }
+        return out
+    }
 }
 
 @inline(__always) func sigmoid(_ z: Float) -> Float { 1 / (1 + expf(-z)) }

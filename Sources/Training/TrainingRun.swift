@@ -9,7 +9,7 @@ import Reasoner
 import Tasks
 
 /// A whole training run in a folder: flow-matching training on generated tasks, then reflow
-/// (DESIGN.md, finding 4), with checkpoints, resume and a loss log.
+/// (docs/DESIGN.md, decision 3), with checkpoints, resume and a loss log.
 ///
 /// The folder, after a run:
 ///

@@ -27,6 +27,8 @@ extension Verdict {
             })))
         }
         if let settings { o.append(("settings", settings.json)) }
+        if let workingSize { o.append(("working_size", .array(workingSize.map(JSONValue.int)))) }
+        if let frameSize { o.append(("frame_size", .array(frameSize.map(JSONValue.int)))) }
         if let writtenBy { o.append(("written_by", .string(writtenBy))) }
         if let attempts { o.append(("attempts", .int(attempts))) }
         return .object(o)

@@ -165,6 +165,9 @@ public struct Verdict: Sendable, Equatable {
     public var base: Answers?
     public var samples: [Sample]?
     public var settings: Settings?
+    /// The size the teacher judged at and the written frames' size, width and height.
+    public var workingSize: [Int]?
+    public var frameSize: [Int]?
     /// Who wrote an error verdict other than `tutor run` (`tutor daemon`).
     public var writtenBy: String?
     /// Attempts made, in the daemon's verdicts for a task it gave up on.

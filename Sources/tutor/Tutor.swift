@@ -9,7 +9,7 @@ struct Tutor: ParsableCommand {
         commandName: "tutor",
         abstract: "Teacher-guided test-time adaptation of a small video model, served from a spool of task folders.",
         discussion: """
-        A task folder holds prompt.txt, rules.json and first_frame.jpg (and optionally job.json). \
+        A task folder holds prompt.txt, rules.json and first_frame.jpg or .png (and optionally job.json). \
         tutor proposes a video with its Reasoner, scores it against the rules with its Teacher, \
         adapts a LoRA on the Reasoner when the Teacher is not satisfied, and writes frames/, a \
         contact sheet, the adapter and verdict.json back into the folder.
@@ -24,7 +24,7 @@ struct Tutor: ParsableCommand {
     )
 }
 
-/// Usage errors exit with 2 (not ArgumentParser's 64), as SPEC section 6 fixes. Messages go
+/// Usage errors exit with 2 (not ArgumentParser's 64), as docs/FORMAT.md, section 6 fixes. Messages go
 /// out through `StandardError`, which never traps when standard error cannot be written.
 @main
 enum Main {

@@ -112,6 +112,16 @@ final class RunTests: TutorRunTestCase {
                 try Data(s.utf8).write(to: p)
             }, "#+f+f+f"),
             ("non-utf8-prompt", { try Data([0x4D, 0xFF, 0xFE, 0x6F]).write(to: $0.appendingPathComponent("prompt.txt")) }, "UTF-8"),
+            ("png-not-png", {
+                try FileManager.default.moveItem(at: $0.appendingPathComponent("first_frame.jpg"), to: $0.appendingPathComponent("first_frame.png"))
+            }, "first_frame.png: not a PNG"),
+            ("both-first-frames", {
+                try Data(PNG.encode(RGBImage(width: 8, height: 8, fill: (1, 2, 3)))).write(to: $0.appendingPathComponent("first_frame.png"))
+            }, "both first_frame.jpg and first_frame.png"),
+            ("frame-too-large", {
+                try Data(JPEG.encode(RGBImage(width: 3000, height: 2400, fill: (240, 240, 240)))).write(to: $0.appendingPathComponent("first_frame.jpg"))
+                try Data("{\"frame_long_side\": 4096}".utf8).write(to: $0.appendingPathComponent("job.json"))
+            }, "frame_long_side: frames of 3000 x 2400"),
         ]
         for (name, damage, mention) in cases {
             let dir = try makeTask(name)
@@ -161,8 +171,9 @@ final class RunTests: TutorRunTestCase {
         let frames = try fm.contentsOfDirectory(atPath: a.appendingPathComponent("frames").path).sorted()
         XCTAssertEqual(frames, (0..<16).map { String(format: "%02d.jpg", $0) })
         for f in frames {
+            // The first frame's size (make-task draws 256 x 256).
             let img = try JPEG.decode(contentsOf: a.appendingPathComponent("frames/" + f))
-            XCTAssertEqual(img.width, 64)
+            XCTAssertEqual([img.width, img.height], [256, 256])
         }
         // 4:4:4: every component of the frame header (SOF0) samples 1 x 1.
         let jpg = Array(fm.contents(atPath: a.appendingPathComponent("frames/00.jpg").path)!)
@@ -218,6 +229,32 @@ final class RunTests: TutorRunTestCase {
 
     /// kill -9 in the middle of a run leaves no half-written output under a visible name, and
     /// running the folder again completes it.
+    /// A PNG first frame of another size and aspect: frames come back at its size (or capped by
+    /// frame_long_side), and frame 0 reproduces the first frame (PSNR at least 35 dB).
+    func testPictureOfAnotherSizeComesBackWhole() throws {
+        let model = try tinyModel()
+        let dir = root.appendingPathComponent("wide")
+        XCTAssertEqual(try run(["make-task", "align", "--seed", "1000002", "--out", dir.path, "--size", "400x250", "--png"]).status, 0)
+        try Data("{\"strategy\": \"base\"}".utf8).write(to: dir.appendingPathComponent("job.json"))
+        let r = try run(["run", dir.path, "--model", model, "--quiet"])
+        XCTAssertTrue(r.status == 0 || r.status == 1, r.output)
+        XCTAssertNotEqual(try verdict(dir)["status"] as? String, "error", r.output)
+        let first = try PNG.decode(Array(Data(contentsOf: dir.appendingPathComponent("first_frame.png"))))
+        let f0 = try JPEG.decode(contentsOf: dir.appendingPathComponent("frames/00.jpg"))
+        XCTAssertEqual([f0.width, f0.height], [400, 250])
+        var se = 0.0
+        for i in first.pixels.indices { let d = Double(first.pixels[i]) - Double(f0.pixels[i]); se += d * d }
+        let psnr = 10 * log10(255 * 255 / (se / Double(first.pixels.count)))
+        XCTAssertGreaterThanOrEqual(psnr, 35, "frame 0 against the first frame")
+        let sheet = try JPEG.decode(contentsOf: dir.appendingPathComponent("contact_sheet.jpg"))
+        XCTAssertGreaterThan(sheet.width, 4 * 200, "the contact sheet's tiles stay large enough to see")
+        // frame_long_side caps the written frames, keeping the aspect.
+        try Data("{\"strategy\": \"base\", \"frame_long_side\": 200}".utf8).write(to: dir.appendingPathComponent("job.json"))
+        _ = try run(["run", dir.path, "--model", model, "--quiet"])
+        let small = try JPEG.decode(contentsOf: dir.appendingPathComponent("frames/15.jpg"))
+        XCTAssertEqual([small.width, small.height], [200, 125])
+    }
+
     func testKilledRunLeavesNoHalfFileAndRerunCompletes() throws {
         let model = try tinyModel()
         let dir = try makeTask("killed", job: "{\"strategy\": \"teacher-lora\", \"max_steps\": 400, \"stop_loss\": 0, \"rank\": 4, \"sample_steps\": 2}")

@@ -49,6 +49,16 @@ final class ModelTests: XCTestCase {
         let file = try SafetensorsFile(path: dir + "/model.safetensors")
         XCTAssertNotNil(file.info("blocks.0.attn.q.weight"))
         XCTAssertNotNil(file.info("final.head.weight"))
+        // A checkpoint trained with fewer layer slots (the shipped one has 16) runs with this
+        // build's; one with more than this build renders is refused.
+        let text = try String(contentsOfFile: dir + "/config.json", encoding: .utf8)
+        let fewer = text.replacingOccurrences(of: "\"max_layers\" : \(Trajectory.maxLayers)", with: "\"max_layers\" : 16")
+        XCTAssertNotEqual(fewer, text)
+        try fewer.write(toFile: dir + "/config.json", atomically: true, encoding: .utf8)
+        XCTAssertEqual(try Reasoner.load(from: dir).config.maxLayers, Trajectory.maxLayers)
+        try text.replacingOccurrences(of: "\"max_layers\" : \(Trajectory.maxLayers)", with: "\"max_layers\" : 99")
+            .write(toFile: dir + "/config.json", atomically: true, encoding: .utf8)
+        XCTAssertThrowsError(try Reasoner.load(from: dir)) { XCTAssertTrue("\($0)".contains("up to \(Trajectory.maxLayers) layers"), "\($0)") }
         // A damaged config names the problem.
         try "{\"width\": 33}".write(toFile: dir + "/config.json", atomically: true, encoding: .utf8)
         XCTAssertThrowsError(try Reasoner.load(from: dir)) { XCTAssertTrue("\($0)".contains("config.json")) }

@@ -1,13 +1,22 @@
 import Foundation
+import Spool
 import XCTest
 #if canImport(Glibc)
 import Glibc
 #endif
 
-/// When a folder in incoming/ is taken (SPEC section 5), with real inotify on a temporary
+/// When a folder in incoming/ is taken (docs/FORMAT.md, section 5), with real inotify on a temporary
 /// spool and the built `tutor daemon`.
 final class PickupTests: XCTestCase {
     /// A folder renamed into incoming/ whole is taken at once, long before the settle time.
+    /// A folder is complete with either first frame (docs/FORMAT.md), not without one.
+    func testEitherFirstFrameCompletesAFolder() {
+        XCTAssertTrue(SpoolFolders.hasInputs(["prompt.txt", "rules.json", "first_frame.jpg"]))
+        XCTAssertTrue(SpoolFolders.hasInputs(["prompt.txt", "rules.json", "first_frame.png", "job.json"]))
+        XCTAssertFalse(SpoolFolders.hasInputs(["prompt.txt", "rules.json", "first_frame.gif"]))
+        XCTAssertFalse(SpoolFolders.hasInputs(["rules.json", "first_frame.png"]))
+    }
+
     func testRenamedInFolderIsTakenAtOnce() throws {
         let tutor = try tutorExecutable()
         let t = try TempFolder("rename")

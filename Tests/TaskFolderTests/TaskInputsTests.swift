@@ -34,6 +34,34 @@ final class TaskInputsTests: XCTestCase {
         XCTAssertEqual(r.inputs?.job, JobSettings())
     }
 
+    func testPNGFirstFrame() throws {
+        try FileManager.default.removeItem(at: dir.appendingPathComponent("first_frame.jpg"))
+        var image = RGBImage(width: 30, height: 20, fill: (240, 240, 240))
+        image.pixels[0] = 7
+        for y in 5..<12 { for x in 8..<15 { image.pixels[3 * (y * 30 + x)] = 200; image.pixels[3 * (y * 30 + x) + 1] = 30; image.pixels[3 * (y * 30 + x) + 2] = 30 } }
+        try Data(PNG.encode(image)).write(to: dir.appendingPathComponent("first_frame.png"))
+        let r = TaskInputs.validate(folder: dir)
+        XCTAssertEqual(r.problems, [])
+        XCTAssertEqual(r.inputs?.firstFrame.pixels, image.pixels, "a PNG first frame is read exactly")
+    }
+
+    func testBothFirstFramesOrABadPNGAreErrors() throws {
+        let png = dir.appendingPathComponent("first_frame.png")
+        try Data(PNG.encode(RGBImage(width: 8, height: 8, fill: (1, 2, 3)))).write(to: png)
+        var r = TaskInputs.validate(folder: dir)
+        XCTAssertEqual(r.problems, ["both first_frame.jpg and first_frame.png are present: keep exactly one first frame"])
+        XCTAssertNil(r.inputs)
+        // A JPEG under the PNG's name.
+        try FileManager.default.removeItem(at: png)
+        try FileManager.default.moveItem(at: dir.appendingPathComponent("first_frame.jpg"), to: png)
+        r = TaskInputs.validate(folder: dir)
+        XCTAssertEqual(r.problems.count, 1)
+        XCTAssertTrue(r.problems[0].hasPrefix("first_frame.png: not a PNG file"), "\(r.problems)")
+        try FileManager.default.removeItem(at: png)
+        r = TaskInputs.validate(folder: dir)
+        XCTAssertEqual(r.problems, ["first_frame.jpg (or first_frame.png) is missing"])
+    }
+
     func testMissingFilesAreEachNamed() throws {
         try FileManager.default.removeItem(at: dir.appendingPathComponent("prompt.txt"))
         try FileManager.default.removeItem(at: dir.appendingPathComponent("rules.json"))

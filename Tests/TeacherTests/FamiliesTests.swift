@@ -24,6 +24,46 @@ final class FamiliesTests: XCTestCase {
         }
     }
 
+    /// `--size`: the same task at another size and aspect, as large as fits and centred; its
+    /// middle, area-averaged back to 64 x 64, is the native first frame.
+    func testTheSameTaskAtAnotherSizeAndAspect() throws {
+        for f in Family.allCases {
+            let square = Families.generate(family: f, seed: 1_000_007)
+            let wide = Families.generate(family: f, seed: 1_000_007, size: (320, 200))
+            XCTAssertEqual([wide.firstFrame.width, wide.firstFrame.height], [320, 200])
+            XCTAssertEqual(wide.rulesJSON, square.rulesJSON)
+            XCTAssertEqual(wide.prompt, square.prompt)
+            var middle = RGBImage(width: 200, height: 200, fill: (0, 0, 0))
+            for y in 0..<200 { for x in 0..<200 {
+                for c in 0..<3 { middle.pixels[3 * (y * 200 + x) + c] = wide.firstFrame.pixels[3 * (y * 320 + x + 60) + c] }
+            } }
+            let a = middle.resizedFloat(width: 64, height: 64), b = square.solution[0].pixels.map { Float($0) / 255 }
+            let mean = zip(a, b).map { abs($0 - $1) }.reduce(0, +) / Float(a.count)
+            XCTAssertLessThan(mean, 0.02, "\(f): the 320 x 200 drawing is not the task")
+            // The margins are background.
+            XCTAssertEqual(wide.firstFrame[5, 100].0, wide.firstFrame[315, 100].0)
+        }
+        XCTAssertEqual(Families.parseSize("512x340")?.width, 512)
+        XCTAssertNil(Families.parseSize("512"))
+        XCTAssertNil(Families.parseSize("9000x10"))
+    }
+
+    /// Identical pieces: the solution passes, a video that leaves them where they are fails.
+    func testIdenticalPiecesVariant() throws {
+        for seed in FamiliesTests.seeds {
+            let task = Families.generate(family: .align, seed: seed, identicalPieces: true)
+            let rules = try RuleFile.parse(Array(task.rulesJSON.utf8))
+            XCTAssertEqual(rules.objects.map(\.name), ["pieces", "outlines"])
+            XCTAssertEqual(Set(task.tracks.map(\.color)).count, 1, "one colour for every piece")
+            XCTAssertGreaterThanOrEqual(task.tracks.count, 2)
+            let t = try teacher(task)
+            let j = t.judge(Video(images: task.solution))
+            XCTAssertTrue(j.passed, "seed \(seed): the solution fails: \(j.questions.filter { !$0.satisfied }.map { $0.evidence.serialized() })")
+            let still = Video(images: Array(repeating: task.solution[0], count: NativeVideo.frames))
+            XCTAssertFalse(t.judge(still).passed, "seed \(seed): pieces that never move pass")
+        }
+    }
+
     func testTasksKeepTheContract() throws {
         for f in Family.allCases {
             for seed in FamiliesTests.seeds {

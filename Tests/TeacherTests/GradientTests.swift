@@ -57,7 +57,6 @@ final class GradientTests: XCTestCase {
         "intact": #"{"type": "intact", "object": "a"}"#,
         "count": #"{"type": "count", "object": "a", "n": 1}"#,
         "count end": #"{"type": "count", "object": "b", "n": 2, "at": "end"}"#,
-        "static": #"{"type": "static", "object": "wall"}"#,
         "align": #"{"type": "align", "object": "a", "target": {"box": [0.4, 0.3, 0.8, 0.6]}}"#,
         "order": #"{"type": "order", "objects": ["a", "b"]}"#,
         "order y": #"{"type": "order", "objects": ["b", "a"], "axis": "y"}"#,
@@ -105,6 +104,34 @@ final class GradientTests: XCTestCase {
         for (name, check) in GradientTests.checks.sorted(by: { $0.key < $1.key }) {
             checkGradient(name, SmallScene.rules(goal: check))
         }
+        // static, with no other object of the rule file to cover the wall (a cover is held
+        // constant for the gradient, so finite differences would see it; see
+        // testStaticHoldsTheCoverConstant).
+        checkGradient("static", try! RuleFile.parse(Array("""
+        {"version": 1, "objects": {"wall": {"color": "#1e1e1e", "tolerance": 70}},
+         "goal": {"question": "g", "check": {"type": "static", "object": "wall"}}}
+        """.utf8)))
+    }
+
+    /// The wall's pixels that a covers in frame 2 are not counted as changed (docs/FORMAT.md), and the
+    /// gradient neither invites a to cover the wall nor reaches a's pixels through the cover.
+    func testStaticHoldsTheCoverConstant() {
+        let video = SmallScene.video()
+        let withCover = SmallScene.rules(goal: #"{"type": "static", "object": "wall"}"#)
+        let alone = try! RuleFile.parse(Array("""
+        {"version": 1, "objects": {"wall": {"color": "#1e1e1e", "tolerance": 70}},
+         "goal": {"question": "g", "check": {"type": "static", "object": "wall"}}}
+        """.utf8))
+        let covered = SmallScene.teacher(withCover, video).score(video, gradient: nil)
+        let uncovered = SmallScene.teacher(alone, video).score(video, gradient: nil)
+        // Frame 2 loses 2 of the wall's 6 pixels under a: far past max_change uncovered.
+        XCTAssertLessThan(covered.losses[0], uncovered.losses[0] - 2, "a over the wall counted as the wall changing: \(covered.losses[0]) against \(uncovered.losses[0])")
+        var grad = [Float](repeating: 0, count: video.pixels.count)
+        _ = grad.withUnsafeMutableBufferPointer { SmallScene.teacher(withCover, video).score(video, gradient: $0.baseAddress!) }
+        let (w, h) = (SmallScene.w, SmallScene.h)
+        // Frame 2, (5, 4): a's pixel, not the wall's: no gradient at all.
+        let i = ((2 * h + 4) * w + 5) * 3
+        XCTAssertEqual(grad[i] * grad[i] + grad[i + 1] * grad[i + 1] + grad[i + 2] * grad[i + 2], 0)
     }
 
     func testLossMixesGoalAndWeightedProcess() {

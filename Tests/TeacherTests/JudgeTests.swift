@@ -101,6 +101,15 @@ final class JudgeTests: XCTestCase {
         // 3 of 40 pixels lost (7.5%) is within max_change 0.1.
         assertJudged(#"{"type": "static", "object": "wall"}"#,
                      JudgeTests.video([[wall], [(10, 0, 12, 18, JudgeTests.dark), (10, 18, 11, 19, JudgeTests.dark)]]), true, "small change")
+        // Another object of the rule file drawn over the wall is occlusion, not movement (docs/FORMAT.md,
+        // section 2): a red piece over half the wall passes; the wall moving under it does not.
+        assertJudged(#"{"type": "static", "object": "wall"}"#,
+                     JudgeTests.video([[wall], [wall, (8, 5, 14, 15, r)], [wall]]), true, "covered")
+        assertJudged(#"{"type": "static", "object": "wall"}"#,
+                     JudgeTests.video([[wall], [(14, 0, 16, 20, JudgeTests.dark), (8, 0, 14, 5, r)]]), false, "moved and partly covered")
+        // A colour not of the rule file over the wall is a change.
+        assertJudged(#"{"type": "static", "object": "wall"}"#,
+                     JudgeTests.video([[wall], [wall, (8, 5, 14, 15, (20, 200, 20))]]), false, "covered by something unnamed")
         assertJudged(#"{"type": "order", "objects": ["a", "b"]}"#, JudgeTests.video([[(12, 2, 16, 6, r), (2, 2, 6, 6, b)], [(2, 2, 6, 6, r), (12, 2, 16, 6, b)]]), true)
         assertJudged(#"{"type": "order", "objects": ["a", "b"]}"#, JudgeTests.video([[(2, 2, 6, 6, r), (12, 2, 16, 6, b)], [(12, 2, 16, 6, r), (2, 2, 6, 6, b)]]), false)
         assertJudged(#"{"type": "order", "objects": ["a", "b"], "axis": "y"}"#, JudgeTests.video([[(2, 2, 6, 6, r), (2, 12, 6, 16, b)]]), true)

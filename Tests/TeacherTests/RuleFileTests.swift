@@ -3,7 +3,7 @@ import XCTest
 import Media
 @testable import Teacher
 
-/// The SPEC section 2 example, verbatim.
+/// The docs/FORMAT.md, section 2 example, verbatim.
 let specExample = """
 {
   "version": 1,
@@ -95,17 +95,35 @@ final class RuleFileTests: XCTestCase {
 
     private func replacing(_ s: String, _ a: String, _ b: String) -> String { s.replacingOccurrences(of: a, with: b) }
 
-    func testValidateWarnsWhenAnObjectHasNoPixelAtNativeSize() {
-        // 256 x 256 white with a yellow 40 x 40 square and a 1-pixel dark line (it fades to grey at 64 x 64).
+    /// The teacher judges at the smallest working size that keeps every object: a 1-pixel line
+    /// in a 256 x 256 frame (it fades to grey at 64 x 64) is judged at 256; an object with no
+    /// pixel is an error; one under twice the speck size a warning that names it and its count.
+    func testValidateChoosesAWorkingSizeAndNamesObjectsTooSmall() {
         var im = RGBImage(width: 256, height: 256, fill: (255, 255, 255))
         for y in 100..<140 { for x in 100..<140 { let i = 3 * (y * 256 + x); im.pixels[i] = 0xf2; im.pixels[i + 1] = 0xc2; im.pixels[i + 2] = 0 } }
         for y in 0..<256 { let i = 3 * (y * 256 + 10); im.pixels[i] = 0x20; im.pixels[i + 1] = 0x20; im.pixels[i + 2] = 0x20 }
-        let (problems, warnings) = RuleFile.validate(Array(specExample.utf8), firstFrame: im)
+        let rules = try! RuleFile.parse(Array(specExample.utf8))
+        XCTAssertEqual(WorkingSize.choose(rules: rules, firstFrame: im), WorkingSize(width: 256, height: 256))
+        var (problems, warnings) = RuleFile.validate(Array(specExample.utf8), firstFrame: im)
+        XCTAssertEqual(problems.count, 1, "\(problems)")
+        XCTAssertTrue(problems[0].contains("objects.target: no pixel"), problems[0])
+        XCTAssertEqual(warnings, [])
+        // A 7 x 7 red target: 49 pixels at 256 x 256, under twice the speck size (131).
+        for y in 20..<27 { for x in 200..<207 { let i = 3 * (y * 256 + x); im.pixels[i] = 0xd0; im.pixels[i + 1] = 0x20; im.pixels[i + 2] = 0x20 } }
+        (problems, warnings) = RuleFile.validate(Array(specExample.utf8), firstFrame: im)
         XCTAssertEqual(problems, [])
-        XCTAssertEqual(warnings.count, 2, "\(warnings)")
-        XCTAssertTrue(warnings.contains { $0.contains("objects.target") })
-        XCTAssertTrue(warnings.contains { $0.contains("objects.walls") })
-        XCTAssertFalse(warnings.contains { $0.contains("objects.ball") })
+        XCTAssertEqual(warnings.count, 1, "\(warnings)")
+        XCTAssertTrue(warnings[0].contains("objects.target: only 49 pixels"), warnings[0])
+        // Without the thin line, large flat shapes are judged at 64.
+        let plain = RGBImage(width: 256, height: 256, fill: (255, 255, 255))
+        var big = plain
+        for y in 0..<128 { for x in 0..<64 { let i = 3 * (y * 256 + x); big.pixels[i] = 0xf2; big.pixels[i + 1] = 0xc2; big.pixels[i + 2] = 0 } }
+        let ballOnly = try! RuleFile.parse(Array(##"{"version": 1, "objects": {"ball": {"color": "#f2c200"}}, "goal": {"question": "g", "check": {"type": "intact", "object": "ball"}}}"##.utf8))
+        XCTAssertEqual(WorkingSize.choose(rules: ballOnly, firstFrame: big), WorkingSize(width: 64, height: 64))
+        // A wide frame: the shorter side stays at least 64 (the model's view), the aspect kept.
+        XCTAssertEqual(WorkingSize.candidates(width: 594, height: 397).first, WorkingSize(width: 96, height: 64))
+        XCTAssertEqual(WorkingSize.candidates(width: 594, height: 397).last, WorkingSize(width: 512, height: 342))
+        XCTAssertEqual(WorkingSize.candidates(width: 40, height: 30), [WorkingSize(width: 40, height: 30)])
         let (p2, _) = RuleFile.validate(Array("{}".utf8), firstFrame: nil)
         XCTAssertEqual(p2.count, 1)
     }

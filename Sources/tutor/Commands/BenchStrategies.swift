@@ -37,6 +37,12 @@ struct BenchStrategies: ParsableCommand {
     @Option(help: "A folder of task folders to run instead of generated tasks.")
     var tasks: String?
 
+    @Option(help: "Draw the generated tasks' first frames at WxH (as make-task --size does); default 256x256.")
+    var size: String?
+
+    @Flag(help: "align: every piece the same shape and colour (as make-task --identical-pieces does).")
+    var identicalPieces = false
+
     @Option(help: "The Reasoner checkpoint folder (default: as tutor run finds it).")
     var model: String?
 
@@ -85,6 +91,7 @@ struct BenchStrategies: ParsableCommand {
             throw ValidationError("unknown strategy '\(s)'; use \(Strategy.allCases.map(\.rawValue).joined(separator: ", "))")
         }
         if jobs < 1 || count < 1 { throw ValidationError("--jobs and --count must be at least 1") }
+        if let s = size, Families.parseSize(s) == nil { throw ValidationError("--size must be WxH, each side 16 to 4096, such as 512x340") }
     }
 
     var strategyList: [String] { strategies.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } }
@@ -118,7 +125,8 @@ struct BenchStrategies: ParsableCommand {
         var out: [BenchTask] = []
         for f in fams {
             for seed in range {
-                let t = Families.generate(family: f, seed: seed)
+                let t = Families.generate(family: f, seed: seed, size: size.flatMap(Families.parseSize),
+                                          identicalPieces: identicalPieces && f == .align)
                 let first = try JPEG.decode(JPEG.encode(t.firstFrame, quality: 95, subsample444: true))
                 var job = JobSettings()
                 job.seed = seed
@@ -229,6 +237,12 @@ struct BenchStrategies: ParsableCommand {
             for x in o { for t in x.failedTypes { counts[t, default: 0] += 1 } }
             print("  " + pad(name, col) + counts.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", "))
         }
+        for (name, o) in results {
+            let flips = o.filter { $0.keptPassed != $0.passed }.count
+            var sizes: [String: Int] = [:]
+            for x in o { sizes[x.workingSize.map(String.init).joined(separator: "x"), default: 0] += 1 }
+            print("  \(pad(name, col))working sizes: \(sizes.sorted { $0.value > $1.value }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")); the written frames' verdict differs from the strategy's own in \(flips)")
+        }
         print(String(format: "peak resident memory of this process (%d jobs, one model each): %.0f MiB; wall %.0f s",
                      jobs, Double((Memory.peakResidentBytes() ?? 0)) / 1048576, wall))
     }
@@ -249,7 +263,8 @@ struct BenchStrategies: ParsableCommand {
                 ("pass_rate", .double(sm.rate)), ("mean_evaluations", .double(sm.meanEval)), ("mean_seconds", .double(sm.meanSec)),
                 ("median_seconds", .double(sm.medianSec)), ("families", sorted(perFamily)),
                 ("tasks", .array(zip(tasks, o).map { t, x in
-                    sorted([("task", .string(t.name)), ("passed", .bool(x.passed)), ("evaluations", .int(x.evaluations)),
+                    sorted([("task", .string(t.name)), ("passed", .bool(x.passed)), ("strategy_passed", .bool(x.keptPassed)),
+                            ("working_size", .array(x.workingSize.map(JSONValue.int))), ("evaluations", .int(x.evaluations)),
                             ("seconds", .double(rounded(x.seconds, 3))), ("steps", .int(x.steps)), ("base_passed", .bool(x.basePassed)),
                             ("failed", .array(x.failedTypes.map(JSONValue.string)))])
                 })),
