@@ -22,6 +22,7 @@ let package = Package(
         .executableTarget(name: "FuzzSafetensors", dependencies: ["FuzzSupport", .product(name: "TutorInputs", package: "tutor")]),
         .executableTarget(name: "FuzzJPEG", dependencies: ["FuzzSupport", .product(name: "TutorInputs", package: "tutor")]),
         .executableTarget(name: "FuzzTaskFolder", dependencies: ["FuzzSupport", .product(name: "TutorInputs", package: "tutor")]),
+        .executableTarget(name: "FuzzPNG", dependencies: ["FuzzSupport", .product(name: "TutorInputs", package: "tutor")]),
     ],
     swiftLanguageModes: [.v6]
 )

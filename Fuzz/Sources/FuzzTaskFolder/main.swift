@@ -1,20 +1,30 @@
 import Foundation
 import FuzzSupport
 import TaskFolder
+import Teacher
 #if canImport(Glibc)
 import Glibc
 #endif
 
 // The task-folder reader, as `tutor validate` and the start of `tutor run` call it, on a real
-// folder. The input is split at each "\n%%file%%\n" into prompt.txt, rules.json,
-// first_frame.jpg and job.json, in that order; the files past the last part are absent.
+// folder. The input is split at each "\n%%file%%\n" into prompt.txt, rules.json, the first
+// frame (first_frame.png when it starts with PNG's signature, first_frame.jpg otherwise),
+// job.json and a second first frame under the other name, in that order; the files past the
+// last part are absent.
 // The folder lives for the whole process and is refilled for each input; the first frame's
 // size limit is kept small (the seeds' frames are 32 x 48) so that one execution stays fast.
 //
-// Checked: the inputs are never modified, and a folder is runnable exactly when no problem
-// was found.
+// Checked: the inputs are never modified; a folder is runnable exactly when no problem was
+// found, and then its prompt is not empty, its checks name defined objects and its first frame is within
+// the size limits.
 
-let fileNames = ["prompt.txt", "rules.json", "first_frame.jpg", "job.json"]
+/// The files the parts of an input are written to, in order.
+func fileNames(_ parts: [[UInt8]]) -> [String] {
+    let png = parts.count > 2 && parts[2].starts(with: [0x89, 0x50, 0x4E, 0x47])
+    let (frame, other) = png ? ("first_frame.png", "first_frame.jpg") : ("first_frame.jpg", "first_frame.png")
+    return ["prompt.txt", "rules.json", frame, "job.json", other]
+}
+let partCount = 5
 let separator = Array("\n%%file%%\n".utf8)
 
 /// A folder of this process's own, in memory (/dev/shm) where there is one: a file system on
@@ -40,7 +50,7 @@ nonisolated(unsafe) var folderMade = false
 func split(_ bytes: [UInt8]) -> [[UInt8]] {
     var parts: [[UInt8]] = []
     var start = 0, i = 0
-    while i + separator.count <= bytes.count, parts.count < fileNames.count - 1 {
+    while i + separator.count <= bytes.count, parts.count < partCount - 1 {
         if bytes[i] == separator[0], Array(bytes[i..<(i + separator.count)]) == separator {
             parts.append(Array(bytes[start..<i]))
             i += separator.count
@@ -86,13 +96,25 @@ func write(_ bytes: [UInt8], to path: String) {
 fuzz { bytes in
     let folder = taskFolder()
     let parts = split(bytes)
-    for (i, name) in fileNames.enumerated() {
+    let names = fileNames(parts)
+    for (i, name) in names.enumerated() {
         let path = folder + "/" + name
         if i < parts.count { write(parts[i], to: path) } else { unlink(path) }
     }
     let report = TaskInputs.validate(folder: URL(fileURLWithPath: folder, isDirectory: true), maxSide: 128)
     precondition(report.ok == (report.inputs != nil), "a folder without problems has no inputs, or one with problems has")
-    for (i, name) in fileNames.enumerated() where i < parts.count {
+    if let inputs = report.inputs {
+        precondition(!inputs.prompt.isEmpty, "a runnable folder with an empty prompt")
+        for q in [inputs.rules.goal] + inputs.rules.process {
+            for name in q.check.objectNames {
+                precondition(inputs.rules.object(named: name) != nil, "a runnable folder whose rules name an undefined object")
+            }
+        }
+        let frame = inputs.firstFrame
+        precondition(frame.width >= 2 && frame.height >= 2 && frame.width <= 128 && frame.height <= 128,
+                     "a runnable folder whose first frame is \(frame.width) x \(frame.height), outside the limits")
+    }
+    for (i, name) in names.enumerated() where i < parts.count {
         precondition(read(folder + "/" + name) == parts[i], "\(name) was modified")
     }
 }
