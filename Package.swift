@@ -15,6 +15,8 @@ let package = Package(
     platforms: [.macOS(.v13)],
     products: [
         .executable(name: "tutor", targets: ["tutor"]),
+        // for the fuzzers in Fuzz/, a package of their own that depends on this one by path
+        .library(name: "TutorInputs", targets: ["Basics", "Media", "ModelFiles", "Teacher", "TaskFolder"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),

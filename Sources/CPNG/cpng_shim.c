@@ -1,6 +1,7 @@
 // libpng reports errors by longjmp-ing out of its error callback; Swift cannot setjmp, and a
 // longjmp through Swift frames is undefined. Everything that touches libpng lives here,
 // behind a handler that jumps back into this file and returns an error code with libpng's text.
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <setjmp.h>
@@ -20,6 +21,28 @@ static void shim_error_fn(png_structp png, png_const_charp text) {
 
 /* Warnings (an unknown ancillary chunk, a bad gamma value) do not stop decoding. */
 static void shim_warning_fn(png_structp png, png_const_charp text) { (void)png; (void)text; }
+
+/* libpng allocates a chunk's declared length before reading it, and only warns when the length
+   is over its limit: a 200-byte file that declares a 512 MiB zTXt chunk had libpng ask for
+   512 MiB (found by Fuzz/, reproducer Fuzz/crashes/png-ztxt-chunk-512MiB.png). Every
+   allocation of libpng's goes through here; one over TUTOR_PNG_ALLOC_MAX is an error. The
+   pixels are not libpng's: the shim allocates them after checking the size limits, and a row
+   of the widest image libpng accepts (a million pixels of 16-bit RGBA) is 8 MB. */
+#define TUTOR_PNG_ALLOC_MAX ((png_alloc_size_t)16 << 20)
+
+static png_voidp shim_malloc(png_structp png, png_alloc_size_t size) {
+    if (size > TUTOR_PNG_ALLOC_MAX) {
+        shim_error *err = (shim_error *)png_get_mem_ptr(png);
+        if (err->message) {
+            snprintf(err->message, 200, "a chunk declares %lu bytes, over the limit of %lu; the file is damaged",
+                     (unsigned long)size, (unsigned long)TUTOR_PNG_ALLOC_MAX);
+        }
+        longjmp(err->jump, 1);
+    }
+    return malloc(size);
+}
+
+static void shim_free(png_structp png, png_voidp p) { (void)png; free(p); }
 
 typedef struct {
     const uint8_t *data;
@@ -43,8 +66,11 @@ int tutor_png_decode_rgb(const uint8_t *data, size_t size, int max_side, int min
         return TUTOR_PNG_NOT_PNG;
     }
     shim_error err = { .message = info->message };
-    png_structp png = png_create_read_struct(PNG_LIBPNG_VER_STRING, &err, shim_error_fn, shim_warning_fn);
+    png_structp png = png_create_read_struct_2(PNG_LIBPNG_VER_STRING, &err, shim_error_fn, shim_warning_fn,
+                                               &err, shim_malloc, shim_free);
     if (!png) { strcpy(info->message, "cannot create the PNG reader"); return TUTOR_PNG_NO_MEMORY; }
+    /* Decompressed text and colour profiles are bounded by libpng's own default, 8 MB. */
+    png_set_chunk_malloc_max(png, 8000000);
     png_infop pinfo = png_create_info_struct(png);
     if (!pinfo) {
         png_destroy_read_struct(&png, NULL, NULL);

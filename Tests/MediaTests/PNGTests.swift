@@ -61,6 +61,20 @@ final class PNGTests: XCTestCase {
                        .tooLarge(width: 100_000, height: 100_000, limit: JPEG.defaultMaxSide))
     }
 
+    /// A chunk that declares 512 MiB in a file of a few hundred bytes is refused before libpng
+    /// allocates its length (Fuzz/crashes/png-ztxt-chunk-512MiB.png, found by the PNG fuzzer).
+    func testHugeChunkIsRefusedBeforeItsBufferIsAllocated() throws {
+        let good = try fixture("rgb.png")
+        // signature and IHDR (8 + 25 bytes), then a zTXt chunk of 2^29 + 12 bytes that is not there
+        var bytes = Array(good.prefix(33))
+        bytes += [0x20, 0x00, 0x00, 0x0C] + Array("zTXt".utf8) + [UInt8](repeating: 0x80, count: 160)
+        guard case .corrupt(let m)? = pngError({ try PNG.decode(bytes) }) else {
+            return XCTFail("a PNG with a 512 MiB chunk in 200 bytes decoded")
+        }
+        // Without the limit libpng allocates the chunk, then finds the file ends early.
+        XCTAssertTrue(m.contains("declares 536870924 bytes"), m)
+    }
+
     func crc32(_ data: [UInt8]) -> UInt32 {
         var c: UInt32 = 0xFFFF_FFFF
         for b in data {
