@@ -17,28 +17,8 @@ enum MazeFamily {
         let side = Int(pitch) * n + Int(wall)
         let ox = Float(rng.int(0...(NativeVideo.size - side))), oy = Float(rng.int(0...(NativeVideo.size - side)))
         // open[cell][direction]: 0 right, 1 down, 2 left, 3 up
-        var open = [[Bool]](repeating: [false, false, false, false], count: n * n)
         let dx = [1, 0, -1, 0], dy = [0, 1, 0, -1]
-        var seen = [Bool](repeating: false, count: n * n)
-        var stack = [rng.int(0..<(n * n))]
-        seen[stack[0]] = true
-        while let c = stack.last {
-            let x = c % n, y = c / n
-            var dirs = [0, 1, 2, 3].filter { d in
-                let nx = x + dx[d], ny = y + dy[d]
-                return nx >= 0 && ny >= 0 && nx < n && ny < n && !seen[ny * n + nx]
-            }
-            if dirs.isEmpty { stack.removeLast(); continue }
-            rng.shuffle(&dirs)
-            let d = dirs[0], nb = (y + dy[d]) * n + x + dx[d]
-            open[c][d] = true; open[nb][(d + 2) % 4] = true
-            seen[nb] = true; stack.append(nb)
-        }
-        for _ in 0..<rng.int(0...2) { // a few loops, so that some mazes have two routes
-            let c = rng.int(0..<(n * n)), d = rng.int(0...1)
-            let x = c % n + dx[d], y = c / n + dy[d]
-            if x < n && y < n { open[c][d] = true; open[y * n + x][(d + 2) % 4] = true }
-        }
+        let open = carveMaze(n, n, &rng)
 
         // Start, and a target 2 to 6 cells away along the maze.
         var start = 0, path: [Int] = []
@@ -135,28 +115,8 @@ extension MazeFamily {
         let sideX = Int(p) * nx + Int(w), sideY = Int(p) * ny + Int(w)
         let ox = Float(rng.int(0...(W - sideX))), oy = Float(rng.int(0...(W - sideY)))
         let cells = nx * ny
-        var open = [[Bool]](repeating: [false, false, false, false], count: cells)
         let dx = [1, 0, -1, 0], dy = [0, 1, 0, -1]
-        var seen = [Bool](repeating: false, count: cells)
-        var stack = [rng.int(0..<cells)]
-        seen[stack[0]] = true
-        while let cell = stack.last {
-            let x = cell % nx, y = cell / nx
-            var dirs = [0, 1, 2, 3].filter { d in
-                let ax = x + dx[d], ay = y + dy[d]
-                return ax >= 0 && ay >= 0 && ax < nx && ay < ny && !seen[ay * nx + ax]
-            }
-            if dirs.isEmpty { stack.removeLast(); continue }
-            rng.shuffle(&dirs)
-            let d = dirs[0], nb = (y + dy[d]) * nx + x + dx[d]
-            open[cell][d] = true; open[nb][(d + 2) % 4] = true
-            seen[nb] = true; stack.append(nb)
-        }
-        for _ in 0..<rng.int(0...2) {
-            let cell = rng.int(0..<cells), d = rng.int(0...1)
-            let x = cell % nx + dx[d], y = cell / nx + dy[d]
-            if x < nx && y < ny { open[cell][d] = true; open[y * nx + x][(d + 2) % 4] = true }
-        }
+        let open = carveMaze(nx, ny, &rng)
         // At most 5 pixels a frame: the route is at most 75 / pitch cells long.
         let longest = max(2, min(6, Int(75 / p)))
         var start = 0, path: [Int] = []
@@ -199,4 +159,34 @@ extension MazeFamily {
                               target: t, targetCell: cellBox, radius: r, obstacleName: "walls", obstacleWords: "walls",
                               ballWord: ballWord, avoidPhrase: avoid, via: "through the maze ")
     }
+}
+
+/// A maze of `nx` x `ny` cells: `open[cell][direction]` (0 right, 1 down, 2 left, 3 up), carved
+/// by a depth-first walk from a random cell, then up to two extra openings, so that some mazes
+/// have two routes. Every look draws its mazes from this one carving (same draws, same maze).
+func carveMaze(_ nx: Int, _ ny: Int, _ rng: inout SplitMix64) -> [[Bool]] {
+    let cells = nx * ny
+    var open = [[Bool]](repeating: [false, false, false, false], count: cells)
+    let dx = [1, 0, -1, 0], dy = [0, 1, 0, -1]
+    var seen = [Bool](repeating: false, count: cells)
+    var stack = [rng.int(0..<cells)]
+    seen[stack[0]] = true
+    while let cell = stack.last {
+        let x = cell % nx, y = cell / nx
+        var dirs = [0, 1, 2, 3].filter { d in
+            let ax = x + dx[d], ay = y + dy[d]
+            return ax >= 0 && ay >= 0 && ax < nx && ay < ny && !seen[ay * nx + ax]
+        }
+        if dirs.isEmpty { stack.removeLast(); continue }
+        rng.shuffle(&dirs)
+        let d = dirs[0], nb = (y + dy[d]) * nx + x + dx[d]
+        open[cell][d] = true; open[nb][(d + 2) % 4] = true
+        seen[nb] = true; stack.append(nb)
+    }
+    for _ in 0..<rng.int(0...2) {
+        let cell = rng.int(0..<cells), d = rng.int(0...1)
+        let x = cell % nx + dx[d], y = cell / nx + dy[d]
+        if x < nx && y < ny { open[cell][d] = true; open[y * nx + x][(d + 2) % 4] = true }
+    }
+    return open
 }
