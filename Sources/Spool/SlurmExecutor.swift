@@ -100,26 +100,14 @@ enum SlurmCommand {
         posix_spawn_file_actions_adddup2(&actions, inPipe.read, 0)
         posix_spawn_file_actions_adddup2(&actions, outPipe.write, 1)
         posix_spawn_file_actions_adddup2(&actions, errPipe.write, 2)
-        var attr = posix_spawnattr_t()
-        posix_spawnattr_init(&attr)
-        defer { posix_spawnattr_destroy(&attr) }
-        var empty = sigset_t()
-        sigemptyset(&empty)
-        posix_spawnattr_setsigmask(&attr, &empty)
-        var defaults = sigset_t()
-        sigemptyset(&defaults)
-        for s in [SIGPIPE, SIGTERM, SIGINT, SIGHUP, SIGCHLD, SIGUSR1] { sigaddset(&defaults, s) }
-        posix_spawnattr_setsigdefault(&attr, &defaults)
-        posix_spawnattr_setflags(&attr, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
-
-        var env = ProcessInfo.processInfo.environment
-        for k in ["NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID", "LISTEN_FDS", "LISTEN_PID"] { env.removeValue(forKey: k) }
-        for (k, v) in environment { env[k] = v }
+        let attr = ChildStart.attributes(newProcessGroup: false)
+        defer { ChildStart.release(attr) }
+        let env = ChildStart.environment(adding: environment)
         let cArgs = argv.map { strdup($0) } + [nil]
         let cEnv = env.map { strdup("\($0.key)=\($0.value)") } + [nil]
         defer { for p in cArgs { free(p) }; for p in cEnv { free(p) } }
         var pid: pid_t = 0
-        let rc = posix_spawnp(&pid, argv[0], &actions, &attr, cArgs, cEnv)
+        let rc = posix_spawnp(&pid, argv[0], &actions, attr, cArgs, cEnv)
         close(inPipe.read); close(outPipe.write); close(errPipe.write)
         if rc != 0 {
             close(inPipe.write); close(outPipe.read); close(errPipe.read)

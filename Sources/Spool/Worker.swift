@@ -43,6 +43,44 @@ public struct WorkerCommand: Sendable {
     func arguments(folder: String) -> [String] { wrapper + runner + [folder] + runnerOptions }
 }
 
+/// What every child of the daemon starts with: an empty signal mask and default dispositions
+/// for the signals the daemon handles itself, optionally a process group of its own, and the
+/// daemon's environment without systemd's variables (a child is not the service: it must not
+/// talk to systemd in the daemon's name).
+enum ChildStart {
+    static func attributes(newProcessGroup: Bool) -> UnsafeMutablePointer<posix_spawnattr_t> {
+        let attr = UnsafeMutablePointer<posix_spawnattr_t>.allocate(capacity: 1)
+        attr.initialize(to: posix_spawnattr_t())
+        posix_spawnattr_init(attr)
+        var empty = sigset_t()
+        sigemptyset(&empty)
+        posix_spawnattr_setsigmask(attr, &empty)
+        var defaults = sigset_t()
+        sigemptyset(&defaults)
+        for s in [SIGPIPE, SIGTERM, SIGINT, SIGHUP, SIGCHLD, SIGUSR1] { sigaddset(&defaults, s) }
+        posix_spawnattr_setsigdefault(attr, &defaults)
+        var flags = POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF
+        if newProcessGroup {
+            posix_spawnattr_setpgroup(attr, 0)
+            flags |= POSIX_SPAWN_SETPGROUP
+        }
+        posix_spawnattr_setflags(attr, Int16(flags))
+        return attr
+    }
+
+    static func release(_ attr: UnsafeMutablePointer<posix_spawnattr_t>) {
+        posix_spawnattr_destroy(attr)
+        attr.deallocate()
+    }
+
+    static func environment(adding extra: [String: String]) -> [String: String] {
+        var env = ProcessInfo.processInfo.environment
+        for k in ["NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID", "LISTEN_FDS", "LISTEN_PID"] { env.removeValue(forKey: k) }
+        for (k, v) in extra { env[k] = v }
+        return env
+    }
+}
+
 /// A started worker process.
 struct WorkerProcess {
     let pid: pid_t
@@ -58,29 +96,15 @@ struct WorkerProcess {
         posix_spawn_file_actions_addopen(&actions, 1, log, O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW, 0o644)
         posix_spawn_file_actions_adddup2(&actions, 1, 2)
 
-        var attr = posix_spawnattr_t()
-        posix_spawnattr_init(&attr)
-        defer { posix_spawnattr_destroy(&attr) }
-        var empty = sigset_t()
-        sigemptyset(&empty)
-        posix_spawnattr_setsigmask(&attr, &empty)
-        var defaults = sigset_t()
-        sigemptyset(&defaults)
-        for s in [SIGPIPE, SIGTERM, SIGINT, SIGHUP, SIGCHLD, SIGUSR1] { sigaddset(&defaults, s) }
-        posix_spawnattr_setsigdefault(&attr, &defaults)
-        posix_spawnattr_setpgroup(&attr, 0)
-        posix_spawnattr_setflags(&attr, Int16(POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
-
-        var env = ProcessInfo.processInfo.environment
-        // The worker is not the service: it must not talk to systemd in the daemon's name.
-        for k in ["NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID", "LISTEN_FDS", "LISTEN_PID"] { env.removeValue(forKey: k) }
-        for (k, v) in environment { env[k] = v }
+        let attr = ChildStart.attributes(newProcessGroup: true)
+        defer { ChildStart.release(attr) }
+        let env = ChildStart.environment(adding: environment)
 
         let cArgs = argv.map { strdup($0) } + [nil]
         let cEnv = env.map { strdup("\($0.key)=\($0.value)") } + [nil]
         defer { for p in cArgs { free(p) }; for p in cEnv { free(p) } }
         var pid: pid_t = 0
-        let rc = posix_spawn(&pid, argv[0], &actions, &attr, cArgs, cEnv)
+        let rc = posix_spawn(&pid, argv[0], &actions, attr, cArgs, cEnv)
         if rc != 0 { throw SpoolError.spawn("cannot start \(argv[0]): \(SystemError.text(rc))") }
         return WorkerProcess(pid: pid)
     }
