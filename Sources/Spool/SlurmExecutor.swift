@@ -100,14 +100,8 @@ enum SlurmCommand {
         posix_spawn_file_actions_adddup2(&actions, inPipe.read, 0)
         posix_spawn_file_actions_adddup2(&actions, outPipe.write, 1)
         posix_spawn_file_actions_adddup2(&actions, errPipe.write, 2)
-        let attr = ChildStart.attributes(newProcessGroup: false)
-        defer { ChildStart.release(attr) }
-        let env = ChildStart.environment(adding: environment)
-        let cArgs = argv.map { strdup($0) } + [nil]
-        let cEnv = env.map { strdup("\($0.key)=\($0.value)") } + [nil]
-        defer { for p in cArgs { free(p) }; for p in cEnv { free(p) } }
-        var pid: pid_t = 0
-        let rc = posix_spawnp(&pid, argv[0], &actions, attr, cArgs, cEnv)
+        let (rc, pid) = ChildStart.spawn(argv, actions: &actions, newProcessGroup: false, searchPath: true,
+                                         environment: environment)
         close(inPipe.read); close(outPipe.write); close(errPipe.write)
         if rc != 0 {
             close(inPipe.write); close(outPipe.read); close(errPipe.read)

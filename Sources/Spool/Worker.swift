@@ -73,6 +73,21 @@ enum ChildStart {
         attr.deallocate()
     }
 
+    /// Starts `argv` (looked up on PATH when `searchPath`) with `actions` applied; returns
+    /// posix_spawn's status (0 on success) and the child's pid.
+    static func spawn(_ argv: [String], actions: UnsafePointer<posix_spawn_file_actions_t>, newProcessGroup: Bool,
+                      searchPath: Bool = false, environment extra: [String: String]) -> (status: Int32, pid: pid_t) {
+        let attr = attributes(newProcessGroup: newProcessGroup)
+        defer { release(attr) }
+        let cArgs = argv.map { strdup($0) } + [nil]
+        let cEnv = environment(adding: extra).map { strdup("\($0.key)=\($0.value)") } + [nil]
+        defer { for p in cArgs { free(p) }; for p in cEnv { free(p) } }
+        var pid: pid_t = 0
+        let rc = searchPath ? posix_spawnp(&pid, argv[0], actions, attr, cArgs, cEnv)
+                            : posix_spawn(&pid, argv[0], actions, attr, cArgs, cEnv)
+        return (rc, pid)
+    }
+
     static func environment(adding extra: [String: String]) -> [String: String] {
         var env = ProcessInfo.processInfo.environment
         for k in ["NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID", "LISTEN_FDS", "LISTEN_PID"] { env.removeValue(forKey: k) }
@@ -96,15 +111,7 @@ struct WorkerProcess {
         posix_spawn_file_actions_addopen(&actions, 1, log, O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW, 0o644)
         posix_spawn_file_actions_adddup2(&actions, 1, 2)
 
-        let attr = ChildStart.attributes(newProcessGroup: true)
-        defer { ChildStart.release(attr) }
-        let env = ChildStart.environment(adding: environment)
-
-        let cArgs = argv.map { strdup($0) } + [nil]
-        let cEnv = env.map { strdup("\($0.key)=\($0.value)") } + [nil]
-        defer { for p in cArgs { free(p) }; for p in cEnv { free(p) } }
-        var pid: pid_t = 0
-        let rc = posix_spawn(&pid, argv[0], &actions, attr, cArgs, cEnv)
+        let (rc, pid) = ChildStart.spawn(argv, actions: &actions, newProcessGroup: true, environment: environment)
         if rc != 0 { throw SpoolError.spawn("cannot start \(argv[0]): \(SystemError.text(rc))") }
         return WorkerProcess(pid: pid)
     }

@@ -51,16 +51,8 @@ enum AlignFamily {
             let strip = W / Float(count)
             for k in 0..<count {
                 let sh = kinds[k], sz = size(sh)
-                let gap = Float(rng.int(0...2))
-                let horizontal = sz.x * 2 + gap + 4 <= strip && rng.chance(0.5)
-                let step = horizontal ? SIMD2(sz.x + gap, 0) : SIMD2(0, sz.y + gap)
-                let span = sz + step
-                let x0 = Float(k) * strip + 2, x1 = Float(k + 1) * strip - 2 - span.x
-                let sx = Float(rng.int(Int(x0.rounded(.up))...max(Int(x0.rounded(.up)), Int(x1.rounded(.down)))))
-                let sy = Float(rng.int(4...Int(W - 4 - span.y)))
-                let first = SIMD2(sx, sy), second = first + step
-                let pieceFirst = rng.chance(0.5)
-                pieces.append(Piece(shape: sh, size: sz, start: pieceFirst ? first : second, slot: pieceFirst ? second : first))
+                let (start, slot) = besideItsSlot(strip: k, of: strip, size: sz, gaps: 0...2, side: W, &rng)
+                pieces.append(Piece(shape: sh, size: sz, start: start, slot: slot))
             }
         } else {
             // Upper band for pieces, lower band for slots, same left-to-right order, with gaps.
@@ -207,16 +199,8 @@ extension AlignFamily {
         if rng.chance(0.4) && !identical {
             let strip = W / Float(count)
             for k in 0..<count {
-                let gap = Float(rng.int(1...2))
-                let horizontal = sz.x * 2 + gap + 4 <= strip && rng.chance(0.5)
-                let step = horizontal ? SIMD2(sz.x + gap, 0) : SIMD2(0, sz.y + gap)
-                let span = sz + step
-                let x0 = Float(k) * strip + 2, x1 = Float(k + 1) * strip - 2 - span.x
-                let sx = Float(rng.int(Int(x0.rounded(.up))...max(Int(x0.rounded(.up)), Int(x1.rounded(.down)))))
-                let sy = Float(rng.int(4...Int(W - 4 - span.y)))
-                let first = SIMD2(sx, sy), second = first + step
-                let pieceFirst = rng.chance(0.5)
-                starts.append(pieceFirst ? first : second); slots.append(pieceFirst ? second : first)
+                let (start, slot) = besideItsSlot(strip: k, of: strip, size: sz, gaps: 1...2, side: W, &rng)
+                starts.append(start); slots.append(slot)
             }
         } else {
             func layout(_ rng: inout SplitMix64) -> [Float] {
@@ -253,3 +237,19 @@ extension AlignFamily {
 }
 
 import Foundation
+
+/// A piece one cell off its slot, in vertical strip `k` of width `strip` of a `side`-wide frame:
+/// the slot beside or below the piece (the other way round half the time), `gaps` pixels apart.
+func besideItsSlot(strip k: Int, of strip: Float, size sz: SIMD2<Float>, gaps: ClosedRange<Int>, side W: Float,
+                   _ rng: inout SplitMix64) -> (start: SIMD2<Float>, slot: SIMD2<Float>) {
+    let gap = Float(rng.int(gaps))
+    let horizontal = sz.x * 2 + gap + 4 <= strip && rng.chance(0.5)
+    let step = horizontal ? SIMD2(sz.x + gap, 0) : SIMD2(0, sz.y + gap)
+    let span = sz + step
+    let x0 = Float(k) * strip + 2, x1 = Float(k + 1) * strip - 2 - span.x
+    let sx = Float(rng.int(Int(x0.rounded(.up))...max(Int(x0.rounded(.up)), Int(x1.rounded(.down)))))
+    let sy = Float(rng.int(4...Int(W - 4 - span.y)))
+    let first = SIMD2(sx, sy), second = first + step
+    let pieceFirst = rng.chance(0.5)
+    return pieceFirst ? (first, second) : (second, first)
+}

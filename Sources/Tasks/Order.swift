@@ -20,15 +20,7 @@ enum OrderFamily {
         let x0 = ((W - spacing * Float(count - 1)) / 2).rounded(.down) + Float(rng.int(-2...2))
         let rowY = Float(32 + rng.int(-4...4))
         // goal[k] = the object that must end in slot k; colours[i] is object i.
-        var goal = Array(0..<count); rng.shuffle(&goal)
-        var startOrder = goal
-        if rng.chance(0.4) {
-            let k = rng.int(0..<(count - 1)); startOrder.swapAt(k, k + 1)
-        } else {
-            while startOrder == goal || zip(startOrder, goal).filter({ $0 != $1 }).count < 2 { rng.shuffle(&startOrder) }
-        }
-        var startSlot = [Int](repeating: 0, count: count)
-        for (slot, obj) in startOrder.enumerated() { startSlot[obj] = slot }
+        let (goal, startSlot) = orderTask(count, &rng)
         func slotCentre(_ s: Int) -> SIMD2<Float> { SIMD2(x0 + spacing * Float(s), rowY) }
 
         var layers: [Layer] = []
@@ -116,15 +108,7 @@ extension OrderFamily {
         let size = max(6, min(8, 2 * (3.6 * look.scale).rounded()))
         let x0 = ((W - spacing * Float(count - 1)) / 2).rounded(.down) + Float(rng.int(-2...2))
         let rowY = Float(32 + rng.int(-4...4))
-        var goal = Array(0..<count); rng.shuffle(&goal)
-        var startOrder = goal
-        if rng.chance(0.4) {
-            let k = rng.int(0..<(count - 1)); startOrder.swapAt(k, k + 1)
-        } else {
-            while startOrder == goal || zip(startOrder, goal).filter({ $0 != $1 }).count < 2 { rng.shuffle(&startOrder) }
-        }
-        var startSlot = [Int](repeating: 0, count: count)
-        for (slot, obj) in startOrder.enumerated() { startSlot[obj] = slot }
+        let (goal, startSlot) = orderTask(count, &rng)
         var scene = Scene(background: look.background, layers: look.gridLayer(frames: frames))
         let skip = scene.layers.count
         let solution = plan(from: startSlot, to: goal, frames: frames)
@@ -169,4 +153,20 @@ extension OrderFamily {
         return Built(scene: scene, prompt: prompt, rules: rules, moving: Array(skip..<(skip + count)), primary: primary,
                      goalNeedsArrival: false, wrongEnding: wrong)
     }
+}
+
+/// The order to reach and the order to start from, for `count` objects: `goal[k]` is the object
+/// that must end in slot k, `startSlot[i]` the slot object i starts in. 40% of tasks need one
+/// swap of neighbours; the others differ from the goal in at least two places.
+func orderTask(_ count: Int, _ rng: inout SplitMix64) -> (goal: [Int], startSlot: [Int]) {
+    var goal = Array(0..<count); rng.shuffle(&goal)
+    var startOrder = goal
+    if rng.chance(0.4) {
+        let k = rng.int(0..<(count - 1)); startOrder.swapAt(k, k + 1)
+    } else {
+        while startOrder == goal || zip(startOrder, goal).filter({ $0 != $1 }).count < 2 { rng.shuffle(&startOrder) }
+    }
+    var startSlot = [Int](repeating: 0, count: count)
+    for (slot, obj) in startOrder.enumerated() { startSlot[obj] = slot }
+    return (goal, startSlot)
 }
