@@ -88,6 +88,11 @@ int tutor_jpeg_read_header(const uint8_t *data, size_t size, tutor_jpeg_info *in
 
 int tutor_jpeg_decode_rgb(const uint8_t *data, size_t size, int max_side, int min_side, int allow_warnings,
                           uint8_t **out, tutor_jpeg_info *info) {
+    return tutor_jpeg_decode_rgb_reduced(data, size, max_side, min_side, allow_warnings, 0, 0, out, info);
+}
+
+int tutor_jpeg_decode_rgb_reduced(const uint8_t *data, size_t size, int max_side, int min_side, int allow_warnings,
+                                  int at_least_w, int at_least_h, uint8_t **out, tutor_jpeg_info *info) {
     struct jpeg_decompress_struct c;
     struct jpeg_progress_mgr progress;
     shim_error err;
@@ -136,8 +141,18 @@ int tutor_jpeg_decode_rgb(const uint8_t *data, size_t size, int max_side, int mi
         return TUTOR_JPEG_UNSUPPORTED;
     }
 
+    if (at_least_w > 0 && at_least_h > 0) {
+        for (unsigned k = 1; k <= 8; k++) {
+            c.scale_num = k;
+            c.scale_denom = 8;
+            jpeg_calc_output_dimensions(&c);
+            if (c.output_width >= (JDIMENSION)at_least_w && c.output_height >= (JDIMENSION)at_least_h) break;
+        }
+    }
     jpeg_start_decompress(&c);
     size_t w = c.output_width, h = c.output_height;
+    info->out_width = (int)w;
+    info->out_height = (int)h;
     int oc = c.output_components;
     /* [1, w * oc]: one decoded row, freed with the decompressor */
     JSAMPARRAY row = (*c.mem->alloc_sarray)((j_common_ptr)&c, JPOOL_IMAGE, (JDIMENSION)(w * (size_t)oc), 1);

@@ -74,11 +74,20 @@ public enum JPEG {
     ///   - maxSide: the largest width or height accepted.
     ///   - minSide: the smallest accepted (a 1-pixel image carries no layout).
     public static func decode(_ data: [UInt8], maxSide: Int = defaultMaxSide, minSide: Int = 2) throws(JPEGError) -> RGBImage {
+        try decode(data, maxSide: maxSide, minSide: minSide, atLeast: nil).image
+    }
+
+    /// Decodes at the smallest of libjpeg's scales k/8 whose result is at least `atLeast`
+    /// (nil: full size), for a caller that shrinks the picture anyway; the limits apply to the
+    /// file's own size, which is returned beside the decoded picture.
+    public static func decode(_ data: [UInt8], maxSide: Int = defaultMaxSide, minSide: Int = 2,
+                              atLeast: (width: Int, height: Int)?) throws(JPEGError) -> (image: RGBImage, width: Int, height: Int) {
         try checkMagic(data)
         var info = tutor_jpeg_info()
         var out: UnsafeMutablePointer<UInt8>? = nil
         let rc = data.withUnsafeBufferPointer {
-            tutor_jpeg_decode_rgb($0.baseAddress, $0.count, Int32(clamping: maxSide), Int32(clamping: minSide), 0, &out, &info)
+            tutor_jpeg_decode_rgb_reduced($0.baseAddress, $0.count, Int32(clamping: maxSide), Int32(clamping: minSide), 0,
+                                          Int32(clamping: atLeast?.width ?? 0), Int32(clamping: atLeast?.height ?? 0), &out, &info)
         }
         defer { if let out { tutor_jpeg_free(out) } }
         switch rc {
@@ -89,9 +98,9 @@ public enum JPEG {
         case Int32(TUTOR_JPEG_NO_MEMORY): throw .outOfMemory(message(&info))
         default: throw .corrupt(message(&info))
         }
-        let w = Int(info.width), h = Int(info.height)
+        let w = Int(info.out_width), h = Int(info.out_height)
         let pixels = Array(UnsafeBufferPointer(start: out!, count: w * h * 3))
-        return RGBImage(width: w, height: h, pixels: pixels)
+        return (RGBImage(width: w, height: h, pixels: pixels), Int(info.width), Int(info.height))
     }
 
     /// Refuses what cannot be a JPEG before libjpeg sees it.

@@ -15,34 +15,10 @@ extension RGBImage {
     /// As `resized`, but returns floats in [0, 1], `[th, tw, 3]`, without rounding to 8 bits.
     public func resizedFloat(width tw: Int, height th: Int) -> [Float] {
         var out = [Float](repeating: 0, count: tw * th * 3)
-        let src = pixels.map { Float($0) / 255 }
         if tw <= width && th <= height {
-            let sx = Double(width) / Double(tw), sy = Double(height) / Double(th)
-            for ty in 0..<th {
-                let y0 = Double(ty) * sy, y1 = y0 + sy
-                for tx in 0..<tw {
-                    let x0 = Double(tx) * sx, x1 = x0 + sx
-                    var acc: (Double, Double, Double) = (0, 0, 0)
-                    var wsum = 0.0
-                    var y = Int(y0)
-                    while Double(y) < y1 && y < height {
-                        let wy = min(y1, Double(y + 1)) - max(y0, Double(y))
-                        var x = Int(x0)
-                        while Double(x) < x1 && x < width {
-                            let wx = min(x1, Double(x + 1)) - max(x0, Double(x))
-                            let w = wx * wy
-                            let i = 3 * (y * width + x)
-                            acc.0 += w * Double(src[i]); acc.1 += w * Double(src[i + 1]); acc.2 += w * Double(src[i + 2])
-                            wsum += w
-                            x += 1
-                        }
-                        y += 1
-                    }
-                    let o = 3 * (ty * tw + tx)
-                    out[o] = Float(acc.0 / wsum); out[o + 1] = Float(acc.1 / wsum); out[o + 2] = Float(acc.2 / wsum)
-                }
-            }
+            areaAverage(width: tw, height: th, into: &out)
         } else {
+            let src = pixels.map { Float($0) / 255 }
             // Bilinear with pixel centres aligned.
             for ty in 0..<th {
                 let fy = max(0, min(Double(height - 1), (Double(ty) + 0.5) * Double(height) / Double(th) - 0.5))
@@ -59,5 +35,81 @@ extension RGBImage {
             }
         }
         return out
+    }
+
+    /// Area averaging to `tw x th` (neither larger than the image): each target pixel the
+    /// coverage-weighted mean of the source pixels under it, in double precision. Separable:
+    /// each source row is summed into the target columns once, then the rows into the target
+    /// rows, which gives the two-dimensional weights (x share times y share) without visiting
+    /// every source pixel for every target pixel it touches.
+    private func areaAverage(width tw: Int, height th: Int, into out: inout [Float]) {
+        let xs = RGBImage.spans(source: width, target: tw), ys = RGBImage.spans(source: height, target: th)
+        var level = [Double](repeating: 0, count: 256)
+        for v in 0..<256 { level[v] = Double(Float(v) / 255) }
+        let n = tw * 3
+        var rows = [Double](repeating: 0, count: height * n)
+        pixels.withUnsafeBufferPointer { px in
+            level.withUnsafeBufferPointer { lv in
+                rows.withUnsafeMutableBufferPointer { r in
+                    for y in 0..<height {
+                        let src = y * width * 3, dst = y * n
+                        for tx in 0..<tw {
+                            var a = 0.0, b = 0.0, c = 0.0
+                            var i = src + 3 * xs.first[tx]
+                            for j in (tx * xs.width)..<((tx + 1) * xs.width) {
+                                let wt = xs.weight[j]
+                                if wt != 0 {
+                                    a += wt * lv[Int(px[i])]; b += wt * lv[Int(px[i + 1])]; c += wt * lv[Int(px[i + 2])]
+                                }
+                                i += 3
+                            }
+                            r[dst + 3 * tx] = a; r[dst + 3 * tx + 1] = b; r[dst + 3 * tx + 2] = c
+                        }
+                    }
+                }
+            }
+        }
+        var acc = [Double](repeating: 0, count: n)
+        rows.withUnsafeBufferPointer { r in
+            out.withUnsafeMutableBufferPointer { o in
+                acc.withUnsafeMutableBufferPointer { a in
+                    for ty in 0..<th {
+                        for i in 0..<n { a[i] = 0 }
+                        for j in 0..<ys.width {
+                            let wt = ys.weight[ty * ys.width + j]
+                            if wt == 0 { continue }
+                            let src = (ys.first[ty] + j) * n
+                            for i in 0..<n { a[i] += wt * r[src + i] }
+                        }
+                        for tx in 0..<tw {
+                            let wsum = xs.total[tx] * ys.total[ty]
+                            for c in 0..<3 { o[ty * n + 3 * tx + c] = Float(a[3 * tx + c] / wsum) }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// For each target pixel the first source pixel it covers, the share of each of the next
+    /// `width` source pixels inside it (zero past its end or the image's), one flat table, and
+    /// the sum of those shares.
+    static func spans(source n: Int, target t: Int) -> (first: [Int], weight: [Double], width: Int, total: [Double]) {
+        let s = Double(n) / Double(t)
+        let width = Int(s.rounded(.up)) + 1
+        var first = [Int](repeating: 0, count: t), weight = [Double](repeating: 0, count: t * width)
+        var total = [Double](repeating: 0, count: t)
+        for k in 0..<t {
+            let a = Double(k) * s, b = a + s
+            first[k] = Int(a)
+            var i = Int(a)
+            while Double(i) < b && i < n && i - first[k] < width {
+                let w = min(b, Double(i + 1)) - max(a, Double(i))
+                weight[k * width + i - first[k]] = w
+                total[k] += w
+                i += 1
+            }
+        }
+        return (first, weight, width, total)
     }
 }

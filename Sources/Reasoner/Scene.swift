@@ -98,17 +98,46 @@ public struct Scene: Sendable {
     /// matches the track's (nearest colour within 60 on the 0-255 scale), zero elsewhere.
     /// Returns nil when some track has no matching layer.
     public func trajectory(from tracks: [(color: [UInt8], offsets: [SIMD2<Float>])]) -> Trajectory? {
+        trajectory(from: tracks.map { (color: $0.color, offsets: $0.offsets, at: nil) })
+    }
+
+    /// The same, where a track may also say where its object is in the first frame (`at`, the
+    /// centroid of its coverage in view pixels), as `layers(for:)` matches them.
+    public func trajectory(from tracks: [(color: [UInt8], offsets: [SIMD2<Float>], at: SIMD2<Float>?)]) -> Trajectory? {
+        guard tracks.allSatisfy({ $0.offsets.count == Trajectory.frames }),
+              let layers = layers(for: tracks.map { (color: $0.color, at: $0.at) }) else { return nil }
         var t = Trajectory.zero
-        var used = Set<Int>()
-        for track in tracks {
-            let best = layerIndex(matching: track.color, excluding: used) ?? -1
-            if best < 0 || track.offsets.count != Trajectory.frames { return nil }
-            used.insert(best)
+        for (track, l) in zip(tracks, layers) {
             for fr in 0..<Trajectory.frames {
-                t.offsets[(best * Trajectory.frames + fr) * 2] = track.offsets[fr].x
-                t.offsets[(best * Trajectory.frames + fr) * 2 + 1] = track.offsets[fr].y
+                t.offsets[(l * Trajectory.frames + fr) * 2] = track.offsets[fr].x
+                t.offsets[(l * Trajectory.frames + fr) * 2 + 1] = track.offsets[fr].y
             }
         }
         return t
+    }
+
+    /// The layer of each moving object, each layer used once: among the unused layers within 60
+    /// of the object's colour, the one whose centroid is nearest `at`, so that same-coloured
+    /// pieces each get their own layer; without `at`, the nearest colour. Nil when an object has
+    /// no layer.
+    public func layers(for objects: [(color: [UInt8], at: SIMD2<Float>?)]) -> [Int]? {
+        var used = Set<Int>(), out: [Int] = []
+        for object in objects {
+            guard var found = layerIndex(matching: object.color, excluding: used) else { return nil }
+            if let at = object.at {
+                let c = SIMD3<Float>(Float(object.color[0]), Float(object.color[1]), Float(object.color[2]))
+                var bestD = Float.infinity
+                for (l, layer) in layered.layers.enumerated() where !used.contains(l) {
+                    let dc = layer.color * 255 - c
+                    guard (dc * dc).sum().squareRoot() < 60 else { continue }
+                    let dp = layer.centroid - at
+                    let d = (dp * dp).sum()
+                    if d < bestD { bestD = d; found = l }
+                }
+            }
+            used.insert(found)
+            out.append(found)
+        }
+        return out
     }
 }

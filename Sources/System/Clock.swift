@@ -10,6 +10,9 @@ public enum Clock {
     /// Seconds since the epoch: for file times and records that other hosts read.
     public static func wallSeconds() -> Double { read(CLOCK_REALTIME) }
 
+    /// CPU seconds this thread has run: for work measured per core on a busy machine.
+    public static func threadCPUSeconds() -> Double { read(CLOCK_THREAD_CPUTIME_ID) }
+
     private static func read(_ clock: clockid_t) -> Double {
         var ts = timespec()
         clock_gettime(clock, &ts)

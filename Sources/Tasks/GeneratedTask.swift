@@ -25,6 +25,20 @@ public struct LayerTrack: Sendable {
         self.firstFrameCoverage = firstFrameCoverage
         self.offsets = offsets
     }
+
+    /// Centre of the object's first-frame coverage in native pixels (pixel centres at +0.5,
+    /// as `Layer.centroid` measures), or the frame's centre when it covers nothing.
+    public var centroid: SIMD2<Float> {
+        let n = NativeVideo.size
+        var a: Float = 0, c = SIMD2<Float>(0, 0)
+        for y in 0..<n {
+            for x in 0..<n {
+                let v = firstFrameCoverage[y * n + x]
+                if v > 0 { a += v; c += v * SIMD2(Float(x) + 0.5, Float(y) + 0.5) }
+            }
+        }
+        return a > 0 ? c / a : SIMD2(Float(n) / 2, Float(n) / 2)
+    }
 }
 
 /// A generated task: the folder's inputs plus the ground truth.
@@ -46,5 +60,12 @@ public struct GeneratedTask: Sendable {
                 solution: [RGBImage], tracks: [LayerTrack]) {
         self.family = family; self.seed = seed; self.prompt = prompt; self.rulesJSON = rulesJSON
         self.firstFrame = firstFrame; self.solution = solution; self.tracks = tracks
+    }
+
+    /// The tracks as the Reasoner's scene matches them to layers: colour, offsets, and where the
+    /// object is in the native first frame (the model's view of a square first frame), so that
+    /// identical pieces each get their own layer.
+    public var layerTracks: [(color: [UInt8], offsets: [SIMD2<Float>], at: SIMD2<Float>?)] {
+        tracks.map { (color: $0.color, offsets: $0.offsets, at: firstFrame.width == firstFrame.height ? $0.centroid : nil) }
     }
 }

@@ -78,10 +78,21 @@ public struct ExampleFolder: Sendable {
     /// Decodes an image of the example, refusing links, special files, files over the limit and
     /// images whose header says they are over `maxSide`.
     public static func decodeImage(_ name: String, in folder: URL) throws(ExampleProblem) -> RGBImage {
+        try decodeImage(name, in: folder, atLeast: nil).image
+    }
+
+    /// The same for a picture the caller shrinks to `atLeast` or less anyway: a JPEG is decoded
+    /// at the smallest of libjpeg's scales that is not smaller (`JPEG.decode(_:atLeast:)`), a
+    /// PNG at full size. Returns the file's own size beside the decoded picture.
+    public static func decodeImage(_ name: String, in folder: URL, atLeast: (width: Int, height: Int)?)
+        throws(ExampleProblem) -> (image: RGBImage, width: Int, height: Int) {
         do {
             let bytes = try SafeFile.read(name, in: folder, limit: imageLimit)
-            if bytes.starts(with: [0x89, 0x50, 0x4E, 0x47]) { return try PNG.decode(bytes, maxSide: maxSide) }
-            return try JPEG.decode(bytes, maxSide: maxSide)
+            if bytes.starts(with: [0x89, 0x50, 0x4E, 0x47]) {
+                let img = try PNG.decode(bytes, maxSide: maxSide)
+                return (img, img.width, img.height)
+            }
+            return try JPEG.decode(bytes, maxSide: maxSide, atLeast: atLeast)
         } catch let e as InputFileError {
             throw ExampleProblem("\(e)")
         } catch {

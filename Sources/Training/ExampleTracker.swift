@@ -21,8 +21,19 @@ public struct TrackedExample: Sendable {
 /// Cuts an example's first frame into layers with the Reasoner's own cut (`Picture`, at the
 /// size `tutor run` would judge it at) and follows each layer through the solution
 /// (`LayerTracker`). The solution video's frames are sampled at the trajectory's 16 times
-/// (evenly over the video, first to last) and decoded one at a time.
+/// (evenly over the video, first to last) and decoded one at a time, a JPEG at the smallest of
+/// libjpeg's reduced scales that is not below the working size.
 public enum ExampleTracker {
+    /// The solution frames read, with their indices: the trajectory's times after the first,
+    /// evenly over the video, the last frame last.
+    public static func sampledFrames(_ frames: [URL]) -> [(index: Int, url: URL)] {
+        let n = frames.count, F = Trajectory.frames
+        return (1..<F).map { f in
+            let i = Int((Double(f * (n - 1)) / Double(F - 1)).rounded())
+            return (i, frames[i])
+        }
+    }
+
     public static func track(_ ex: ExampleFolder) throws(ExampleProblem) -> TrackedExample {
         let img = ex.firstFrame
         let working: WorkingSize
@@ -39,25 +50,24 @@ public enum ExampleTracker {
         func load(_ url: URL) throws(ExampleProblem) -> [Float] {
             let name = url.deletingLastPathComponent().lastPathComponent + "/" + url.lastPathComponent
             let folder = url.deletingLastPathComponent()
-            let frame: RGBImage
-            do { frame = try ExampleFolder.decodeImage(url.lastPathComponent, in: folder) } catch {
+            let decoded: (image: RGBImage, width: Int, height: Int)
+            do { decoded = try ExampleFolder.decodeImage(url.lastPathComponent, in: folder, atLeast: (cut.width, cut.height)) } catch {
                 throw ExampleProblem(error.reason.replacingOccurrences(of: url.lastPathComponent, with: name))
             }
-            if frame.width != img.width || frame.height != img.height {
-                throw ExampleProblem("\(name) is \(frame.width) x \(frame.height), the first frame \(img.width) x \(img.height): every solution frame must have the first frame's size")
+            if decoded.width != img.width || decoded.height != img.height {
+                throw ExampleProblem("\(name) is \(decoded.width) x \(decoded.height), the first frame \(img.width) x \(img.height): every solution frame must have the first frame's size")
             }
+            let frame = decoded.image
             return frame.width == cut.width && frame.height == cut.height
-                ? frame.pixels.map { Float($0) / 255 } : AreaShrink.shrink(frame, width: cut.width, height: cut.height)
+                ? frame.pixels.map { Float($0) / 255 } : frame.resizedFloat(width: cut.width, height: cut.height)
         }
         let interpolated = ex.frames.count < 2
         do {
             if !interpolated {
-                let n = ex.frames.count
                 var previous = offsets[0]
-                for f in 1..<F {
-                    let i = Int((Double(f * (n - 1)) / Double(F - 1)).rounded())
-                    previous = try tracker.locate(frame: try load(ex.frames[i]), previous: previous, frameIndex: i)
-                    offsets[f] = previous
+                for (f, (i, url)) in sampledFrames(ex.frames).enumerated() {
+                    previous = try tracker.locate(frame: try load(url), previous: previous, frameIndex: i)
+                    offsets[f + 1] = previous
                 }
             } else {
                 let final = try tracker.locate(frame: try load(ex.finalFrame ?? ex.frames[0]), previous: offsets[0], frameIndex: 1)

@@ -37,7 +37,7 @@ public struct TrainingExample: Sendable {
     /// `LayerCut.maxLayers` colours), so that no example teaches the model to move the wrong thing.
     public init?(task: GeneratedTask, config: ReasonerConfig) {
         let scene = Scene(prompt: task.prompt, firstFrame: task.firstFrame)
-        guard let traj = scene.trajectory(from: task.tracks.map { ($0.color, $0.offsets) }) else { return nil }
+        guard let traj = scene.trajectory(from: task.layerTracks) else { return nil }
         self.init(scene: scene, target: traj.offsets.map { $0 / config.trajectoryScale })
     }
 }

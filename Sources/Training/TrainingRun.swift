@@ -34,9 +34,11 @@ public final class TrainingRun {
         public var tasksPerFamily: Int = 3000
         /// The families the shipped model was trained on unless set (`Family.original`).
         public var families: [Family] = Family.original
-        /// The look the training tasks are drawn in: nil for the canonical look (the shipped
-        /// recipe), `varied` for the training ranges (`LookSplit`).
-        public var look: LookSplit?
+        /// The looks the training tasks are drawn in: nil for the canonical look alone (the
+        /// shipped recipe); e.g. `[.varied, .canonical]` draws `tasksPerFamily` tasks of each
+        /// family in each look, the n-th look from seeds n * tasksPerFamily on, so that no two
+        /// looks share a layout.
+        public var looks: [LookSplit]?
         public var reflowSteps: Int = 300
         public var reflowPairs: Int = 2000
         public var reflowSampleSteps: Int = 8
@@ -59,7 +61,7 @@ public final class TrainingRun {
         public init() {}
 
         enum CodingKeys: String, CodingKey {
-            case seed, steps, batch, families, look, width, depth, heads
+            case seed, steps, batch, families, looks, width, depth, heads
             case mlpRatio = "mlp_ratio", initFrom = "init_from", tasksFolder = "tasks_folder", heldOutShare = "held_out_share"
             case learningRate = "learning_rate", warmupSteps = "warmup_steps", tasksPerFamily = "tasks_per_family"
             case reflowSteps = "reflow_steps", reflowPairs = "reflow_pairs", reflowSampleSteps = "reflow_sample_steps"
@@ -164,14 +166,18 @@ public final class TrainingRun {
     public func prepareData() {
         let t0 = Date()
         var skipped = 0
-        for fam in options.families {
-            for seed in 0..<UInt64(options.tasksPerFamily) {
-                let task = Families.generate(family: fam, seed: seed, look: options.look ?? .canonical)
-                if let e = TrainingExample(task: task, config: reasoner.config) { examples.append(e) } else { skipped += 1 }
+        let looks = options.looks ?? [.canonical]
+        for (n, look) in looks.enumerated() {
+            for fam in options.families {
+                for i in 0..<UInt64(options.tasksPerFamily) {
+                    let task = Families.generate(family: fam, seed: UInt64(n * options.tasksPerFamily) + i, look: look)
+                    if let e = TrainingExample(task: task, config: reasoner.config) { examples.append(e) } else { skipped += 1 }
+                }
             }
         }
-        log(String(format: "data: %d training tasks from %@ in the %@ look (%d skipped: a moving object without a layer) in %.1f s",
-                   examples.count, options.families.map(\.rawValue).joined(separator: ", "), (options.look ?? .canonical).rawValue,
+        log(String(format: "data: %d training tasks from %@ in the %@ look%@ (%d skipped: a moving object without a layer) in %.1f s",
+                   examples.count, options.families.map(\.rawValue).joined(separator: ", "),
+                   looks.map(\.rawValue).joined(separator: " and "), looks.count > 1 ? "s" : "",
                    skipped, Date().timeIntervalSince(t0)))
     }
 

@@ -40,5 +40,6 @@ struct Bench: ParsableCommand {
         BenchExecutors.self,
         BenchReasoner.self,
         BenchStrategies.self,
+        BenchReading.self,
     ]
 }

@@ -31,6 +31,34 @@ final class ResizeTests: XCTestCase {
         }
     }
 
+    /// The separable shrink is the two-dimensional area average, each target pixel the mean of
+    /// the source pixels under it weighted by the share of each inside it, at any ratio.
+    func testShrinkIsTheDirectAreaAverage() {
+        let image = noise(width: 37, height: 23, seed: 3)
+        for (tw, th) in [(37, 23), (10, 7), (8, 8), (19, 22), (36, 5), (1, 1)] {
+            let fast = image.resizedFloat(width: tw, height: th)
+            let sx = Double(image.width) / Double(tw), sy = Double(image.height) / Double(th)
+            var worst: Float = 0
+            for ty in 0..<th {
+                for tx in 0..<tw {
+                    var acc = [0.0, 0.0, 0.0], wsum = 0.0
+                    for y in 0..<image.height {
+                        let wy = min(Double(ty + 1) * sy, Double(y + 1)) - max(Double(ty) * sy, Double(y))
+                        if wy <= 0 { continue }
+                        for x in 0..<image.width {
+                            let wx = min(Double(tx + 1) * sx, Double(x + 1)) - max(Double(tx) * sx, Double(x))
+                            if wx <= 0 { continue }
+                            for c in 0..<3 { acc[c] += wx * wy * Double(image.pixels[3 * (y * image.width + x) + c]) / 255 }
+                            wsum += wx * wy
+                        }
+                    }
+                    for c in 0..<3 { worst = max(worst, abs(fast[3 * (ty * tw + tx) + c] - Float(acc[c] / wsum))) }
+                }
+            }
+            XCTAssertLessThan(worst, 1e-6, "\(tw) x \(th)")
+        }
+    }
+
     func testThinLineFadesInProportion() {
         // A 2-pixel white vertical line in a 256 x 256 black image, shrunk 4x.
         var image = RGBImage(width: 256, height: 256)

@@ -22,7 +22,7 @@ final class TrainingFolderTests: XCTestCase {
     /// the model view's pixels (the generator's native pixels for a square drawing), over the
     /// moving layers and all frames; every other layer must stay within a pixel.
     func trackError(_ tracked: TrackedExample, _ task: GeneratedTask, frames: Range<Int> = 0..<Trajectory.frames) -> Float {
-        guard let truth = tracked.scene.trajectory(from: task.tracks.map { ($0.color, $0.offsets) }) else { return .infinity }
+        guard let truth = tracked.scene.trajectory(from: task.layerTracks) else { return .infinity }
         var worst: Float = 0
         for l in 0..<tracked.scene.layerCount {
             for f in frames {
@@ -67,7 +67,7 @@ final class TrainingFolderTests: XCTestCase {
         XCTAssertTrue(tracked.interpolated)
         // The final offsets are the tracks' final offsets; the path is a straight line.
         let task = Families.generate(family: .align, seed: 2)
-        let truth = tracked.scene.trajectory(from: task.tracks.map { ($0.color, $0.offsets) })!
+        let truth = tracked.scene.trajectory(from: task.layerTracks)!
         for l in 0..<tracked.scene.layerCount {
             let d = tracked.trajectory.offset(layer: l, frame: 15) - truth.offset(layer: l, frame: 15)
             XCTAssertLessThan((d * d).sum().squareRoot(), 1.5)
@@ -186,16 +186,5 @@ final class TrainingFolderTests: XCTestCase {
         XCTAssertEqual(lines.count, n)
         XCTAssertTrue(lines.allSatisfy { $0.hasSuffix("\tno first_frame.png or first_frame.jpg") })
         XCTAssertLessThan(grown, 32 << 20, "resident memory grew by \(grown >> 20) MiB reading \(n) examples")
-    }
-
-    /// The tracker's shrink is the area average `resizedFloat` computes, at any ratio.
-    func testAreaShrinkIsTheAreaAverage() {
-        var rng = SystemRandomNumberGenerator()
-        let img = RGBImage(width: 37, height: 23, pixels: (0..<(37 * 23 * 3)).map { _ in UInt8.random(in: 0...255, using: &rng) })
-        for (w, h) in [(37, 23), (10, 7), (8, 8), (19, 22), (1, 1)] {
-            let a = AreaShrink.shrink(img, width: w, height: h), b = img.resizedFloat(width: w, height: h)
-            XCTAssertEqual(a.count, b.count)
-            XCTAssertLessThan(zip(a, b).map { abs($0 - $1) }.max() ?? 1, 1e-4, "\(w) x \(h)")
-        }
     }
 }

@@ -24,18 +24,18 @@ final class TrainerTests: XCTestCase {
     }
 
     /// The shipped recipe trains on the canonical look of the four first families and writes no
-    /// `look` key (so its state.json is what it was); `--look varied` is saved and read back,
-    /// and its training tasks are the varied drawings.
+    /// `looks` key (so its state.json is what it was); `--look varied --look canonical` is
+    /// saved and read back, and its training tasks are the varied drawings.
     func testTheRecipeKeepsTheCanonicalLookAndVariedIsSaved() throws {
         let recipe = TrainingRun.Options()
         XCTAssertEqual(recipe.families, Family.original)
-        XCTAssertNil(recipe.look)
+        XCTAssertNil(recipe.looks)
         let json = String(decoding: try JSONEncoder().encode(recipe), as: UTF8.self)
-        XCTAssertFalse(json.contains("\"look\""), json)
+        XCTAssertFalse(json.contains("\"looks\""), json)
         var varied = recipe
-        varied.look = .varied
+        varied.looks = [.varied, .canonical]
         let back = try JSONDecoder().decode(TrainingRun.Options.self, from: JSONEncoder().encode(varied))
-        XCTAssertEqual(back.look, .varied)
+        XCTAssertEqual(back.looks, [.varied, .canonical])
         let a = Families.generate(family: .maze, seed: 4, look: .varied), b = Families.generate(family: .maze, seed: 4)
         XCTAssertNotEqual(a.prompt + a.rulesJSON, b.prompt + b.rulesJSON)
         XCTAssertNotNil(TrainingExample(task: a, config: .tiny), "a varied maze makes a training example")

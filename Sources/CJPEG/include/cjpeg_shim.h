@@ -36,6 +36,8 @@ typedef struct {
     int color_space;     /* TUTOR_JPEG_CS_*: libjpeg's J_COLOR_SPACE of the file */
     int progressive;
     int warnings;        /* number of recoverable warnings (e.g. premature end of data) */
+    int out_width;       /* size of the decoded pixels (smaller than width x height */
+    int out_height;      /* when a reduced decode was asked for) */
     char message[200];
 } tutor_jpeg_info;
 
@@ -51,6 +53,14 @@ int tutor_jpeg_read_header(const uint8_t *data, size_t size, tutor_jpeg_info *in
 /// corrupt entropy data) are errors unless allow_warnings is non-zero.
 int tutor_jpeg_decode_rgb(const uint8_t *data, size_t size, int max_side, int min_side, int allow_warnings,
                           uint8_t **out, tutor_jpeg_info *info);
+
+/// The same, decoded at the smallest of libjpeg's scales k/8 (k = 1 ... 8) whose output is
+/// at least at_least_w x at_least_h (full size when none is smaller): the DCT does the
+/// shrinking, so most of the inverse transform is never computed. At 1/8 each output pixel
+/// is its 8 x 8 block's mean. `info->out_width` and `out_height` give the decoded size;
+/// `width` and `height` stay the file's.
+int tutor_jpeg_decode_rgb_reduced(const uint8_t *data, size_t size, int max_side, int min_side, int allow_warnings,
+                                  int at_least_w, int at_least_h, uint8_t **out, tutor_jpeg_info *info);
 
 /// Encodes 8-bit RGB. `subsample_444` non-zero writes every channel at full
 /// resolution. The output buffer is malloc'ed; free with tutor_jpeg_free.

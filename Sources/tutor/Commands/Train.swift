@@ -73,8 +73,8 @@ struct Train: ParsableCommand {
     @Option(name: .customLong("family"), help: "A family to train on (repeatable; default the shipped model's: maze, obstacles, align, order; also shapes, slots, slide).")
     var families: [Family] = []
 
-    @Option(help: "The look of the training tasks: canonical (the shipped recipe) or varied (the training ranges of every look; heldout is for benchmarks only).")
-    var look: LookSplit = .canonical
+    @Option(name: .customLong("look"), help: "A look of the training tasks (repeatable, each gives --tasks-per-family tasks of every family): canonical (the shipped recipe) or varied (the training ranges of every look; heldout is for benchmarks only).")
+    var looks: [LookSplit] = []
 
     @Option(help: "Peak learning rate of the base phase (default 5e-4, 1e-4 with --tasks).")
     var learningRate: Float?
@@ -127,7 +127,7 @@ struct Train: ParsableCommand {
         if let m = minutes, !(m > 0) { throw ValidationError("--minutes must be positive") }
         if tasksPerFamily < 1 { throw ValidationError("--tasks-per-family must be at least 1") }
         if Set(families).count != families.count { throw ValidationError("--family names a family twice") }
-        if look == .heldout { throw ValidationError("--look heldout is held out for benchmarks; train on canonical or varied") }
+        if looks.contains(.heldout) { throw ValidationError("--look heldout is held out for benchmarks; train on canonical or varied") }
         if !(0..<100).contains(heldOut) { throw ValidationError("--held-out is a percentage from 0 up to 100") }
         if evalCount < 0 || judgeCount < 0 { throw ValidationError("--eval-count and --judge-count must be at least 0") }
         if tasks == nil && (heldOut != 5 || evalCount != 200 || judgeCount != 50) {
@@ -147,7 +147,7 @@ struct Train: ParsableCommand {
         o.reflowPairs = reflowPairs ?? (fineTune ? 500 : o.reflowPairs)
         if !families.isEmpty { o.families = families } else if fineTune { o.families = [] }
         if let t = tasks { o.tasksFolder = t; o.heldOutShare = heldOut / 100 }
-        if look != .canonical { o.look = look }
+        if !looks.isEmpty && looks != [.canonical] { o.looks = looks }
         o.checkpointMinutes = checkpointMinutes; o.width = width; o.depth = depth; o.heads = heads; o.mlpRatio = mlpRatio; o.initFrom = initFrom
         let run: TrainingRun
         var fine: FineTune? = nil
