@@ -125,9 +125,13 @@ public struct LayerTracker: Sendable {
             }
             // Best score first (in steps of 5%: scores are shares of whole pixels); among equals a
             // piece, whose centre is measured to a fraction of a pixel, before a kept offset,
-            // then the nearest to where the layer was.
+            // then the nearest to where the layer was. Identical layers (several of one colour)
+            // take every score from 80% up as equal, so that a piece on the move, its rim a few
+            // pixels short, stays with its own layer rather than go to the like piece nearer
+            // a whole score.
+            let bucket: (Float) -> Int = { s in members.count > 1 && s >= 0.8 ? 20 : Int(s * 20) }
             options.sort { a, b in
-                let ka = (Int(a.0 * 20), a.3 >= 0 ? 1 : 0, a.1), kb = (Int(b.0 * 20), b.3 >= 0 ? 1 : 0, b.1)
+                let ka = (bucket(a.0), a.3 >= 0 ? 1 : 0, a.1), kb = (bucket(b.0), b.3 >= 0 ? 1 : 0, b.1)
                 return ka > kb
             }
             var done = Set<Int>(), taken = Set<Int>()
