@@ -140,6 +140,21 @@ public final class TrainingRun {
         if resume && state.optimizerStep > 0 { try restoreOptimizer() }
     }
 
+    /// Gives a resumed run's base phase another length (`tutor train --resume --steps N`): the
+    /// cosine schedule from the next step on is that of an N-step phase. Only while the base
+    /// phase runs and N is past the steps done.
+    public func setBaseSteps(_ n: Int) throws {
+        guard state.phase == "base" else {
+            throw ReasonerError.file("\(folder): the base phase is over (the run is in \(state.phase)); --steps cannot change it")
+        }
+        guard n > state.step else {
+            throw ReasonerError.file("\(folder): \(state.step) base steps are done already; --steps must be more")
+        }
+        options.steps = n
+        state.options.steps = n
+        trainer.totalSteps = n
+    }
+
     /// The optimiser and schedule of a phase: the base phase at the peak learning rate with
     /// warm-up; reflow at a lower rate, a fourth of each batch at t = 1 (the one-step map).
     static func makeTrainer(_ reasoner: Reasoner, options: Options, phase: String) -> Trainer {

@@ -143,6 +143,28 @@ final class TrainingRunTests: XCTestCase {
         XCTAssertEqual(state?["phase"] as? String, "done")
     }
 
+    /// `tutor train --resume --steps N`: a resumed run's base phase gets another length, the
+    /// learning rate follows the new schedule from there, and a length not past the steps done,
+    /// or a base phase already over, is refused.
+    func testResumeWithAnotherBaseLength() throws {
+        let o = tinyRun(steps: 8, reflowSteps: 2)
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("tutor-relength-\(getpid())").path
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let first = try TrainingRun(folder: root, options: o, resume: false)
+        first.log = { _ in }
+        first.stopAfterSteps = 4
+        XCTAssertFalse(try first.run())
+        let again = try TrainingRun(folder: root, options: o, resume: true)
+        again.log = { _ in }
+        XCTAssertThrowsError(try again.setBaseSteps(4))
+        try again.setBaseSteps(6)
+        XCTAssertEqual(again.trainer.learningRate(at: 6), again.trainer.peakLearningRate * 0.1, accuracy: 1e-9)
+        XCTAssertTrue(try again.run())
+        let rows = try String(contentsOfFile: root + "/loss.csv", encoding: .utf8).split(separator: "\n")
+        XCTAssertEqual(rows.filter { $0.hasPrefix("base,") }.count, 6)
+        XCTAssertThrowsError(try again.setBaseSteps(10), "the base phase is over")
+    }
+
     /// `tutor train --init BASE --steps 0`: reflow alone, from a finished base phase, gives the
     /// same model as the reflow phase of the whole run, so reflow settings can be measured
     /// without retraining the base.

@@ -55,7 +55,7 @@ struct Train: ParsableCommand {
     @Option(help: "Seed of the initialisation, data order, times and noise.")
     var seed = recipe.seed
 
-    @Flag(help: "Continue the run in --out from its last checkpoint (its saved options win).")
+    @Flag(help: "Continue the run in --out from its last checkpoint (its saved options win, but --steps gives the base phase another length).")
     var resume = false
 
     @Option(help: "Reflow fine-tuning steps after the base phase (0 skips reflow; default 300, 100 with --tasks).")
@@ -155,6 +155,11 @@ struct Train: ParsableCommand {
             if fineTune && o.initFrom == nil { o.initFrom = try ModelLocation.resolve(option: nil).path }
             run = try TrainingRun(folder: out, options: o, resume: resume)
             run.log = { line in StandardOutput.line(line) }
+            if resume, let n = self.steps, n != run.options.steps {
+                let was = run.options.steps
+                try run.setBaseSteps(n)
+                run.log("base phase: \(n) steps instead of \(was), from step \(run.state.step) on (the learning rate follows the schedule of \(n))")
+            }
             // A resumed fine-tuning run knows its training folder from its saved options.
             if run.options.tasksFolder != nil { fine = try FineTune.start(run, evalCount: evalCount, judgeCount: judgeCount, threads: threads) }
         } catch {
