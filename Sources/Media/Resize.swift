@@ -14,6 +14,7 @@ extension RGBImage {
 
     /// As `resized`, but returns floats in [0, 1], `[th, tw, 3]`, without rounding to 8 bits.
     public func resizedFloat(width tw: Int, height th: Int) -> [Float] {
+        if tw == width && th == height { return pixels.map { Float($0) / 255 } }
         var out = [Float](repeating: 0, count: tw * th * 3)
         if tw <= width && th <= height {
             areaAverage(width: tw, height: th, into: &out)
