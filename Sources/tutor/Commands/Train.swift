@@ -23,8 +23,10 @@ struct Train: ParsableCommand {
         optimizer.safetensors, state.json and loss.csv. --resume continues a run exactly where its last \
         checkpoint was. The same seed and thread count give the same model.
 
-        The defaults are the recipe of the shipped model: `tutor train --out DIR --threads 1` is how \
-        models/reasoner was trained, in about 90 minutes on one core (models/reasoner/MODEL_CARD.md). \
+        The defaults are the recipe of the first stage of the shipped model: `tutor train --out DIR --threads 1` \
+        is how models/reasoner-v6 was trained, in about 90 minutes on one core; models/reasoner (v7) went on \
+        from it with --init, two --look and all seven --family for another hour (its MODEL_CARD.md has the \
+        commands). \
         Build with `swift build -c release` first: a debug build is many times slower.
 
         --tasks DIR fine-tunes on a training folder instead: one subfolder per example with \
@@ -40,7 +42,7 @@ struct Train: ParsableCommand {
         """
     )
 
-    /// The shipped model's recipe: every default below is `TrainingRun.Options`' own.
+    /// The first stage of the shipped model's recipe (v6): every default below is `TrainingRun.Options`' own.
     static let recipe = TrainingRun.Options()
 
     @Option(help: "Output folder (a checkpoint folder like models/reasoner).")
