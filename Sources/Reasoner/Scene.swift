@@ -123,20 +123,18 @@ public struct Scene: Sendable {
     public func layers(for objects: [(color: [UInt8], at: SIMD2<Float>?)]) -> [Int]? {
         var used = Set<Int>(), out: [Int] = []
         for object in objects {
-            guard var found = layerIndex(matching: object.color, excluding: used) else { return nil }
-            if let at = object.at {
-                let c = SIMD3<Float>(Float(object.color[0]), Float(object.color[1]), Float(object.color[2]))
-                var bestD = Float.infinity
-                for (l, layer) in layered.layers.enumerated() where !used.contains(l) {
-                    let dc = layer.color * 255 - c
-                    guard (dc * dc).sum().squareRoot() < 60 else { continue }
-                    let dp = layer.centroid - at
-                    let d = (dp * dp).sum()
-                    if d < bestD { bestD = d; found = l }
-                }
+            let c = SIMD3<Float>(Float(object.color[0]), Float(object.color[1]), Float(object.color[2]))
+            var found: Int? = nil, bestKey = Float.infinity
+            for (l, layer) in layered.layers.enumerated() where !used.contains(l) {
+                let dc = layer.color * 255 - c
+                let colour = (dc * dc).sum().squareRoot()
+                guard colour < 60 else { continue }
+                let key = object.at.map { at in ((layer.centroid - at) * (layer.centroid - at)).sum() } ?? colour
+                if key < bestKey { bestKey = key; found = l }
             }
-            used.insert(found)
-            out.append(found)
+            guard let l = found else { return nil }
+            used.insert(l)
+            out.append(l)
         }
         return out
     }

@@ -27,7 +27,7 @@ struct BenchReading: ParsableCommand {
     func run() throws {
         let names = try FileManager.default.contentsOfDirectory(atPath: tasks).filter { !$0.hasPrefix(".") }.sorted().prefix(limit)
         let root = URL(fileURLWithPath: tasks)
-        var usable = 0, frames = 0, reasons: [String: Int] = [:]
+        var usable = 0, reasons: [String: Int] = [:]
         var sizes: [String: Int] = [:]
         let cpu0 = Clock.threadCPUSeconds(), wall0 = Clock.monotonicSeconds()
         var decodeList: [(url: URL, width: Int, height: Int)] = []
@@ -43,7 +43,6 @@ struct BenchReading: ParsableCommand {
                 sizes["\(ex.firstFrame.width) x \(ex.firstFrame.height)", default: 0] += 1
                 let cut = tracked.scene.working
                 let read = ex.frames.isEmpty ? [ex.finalFrame].compactMap { $0 } : ExampleTracker.sampledFrames(ex.frames).map(\.url)
-                frames += read.count
                 for f in read { decodeList.append((f, cut.width, cut.height)) }
             }
         }
@@ -59,7 +58,7 @@ struct BenchReading: ParsableCommand {
         print(String(format: "reading and tracking: %.1f examples/s per core (%.2f ms CPU each), %.1f examples/s wall (%.1f s)",
                      Double(n) / max(cpu, 1e-9), 1000 * cpu / Double(max(n, 1)), Double(n) / max(wall, 1e-9), wall))
         print(String(format: "solution frames: %d decoded in the usable examples, %.2f ms CPU each to decode alone (%.0f%% of the reading)",
-                     frames, 1000 * decode / Double(max(decodeList.count, 1)), 100 * decode / max(cpu, 1e-9)))
+                     decodeList.count, 1000 * decode / Double(max(decodeList.count, 1)), 100 * decode / max(cpu, 1e-9)))
         for (r, c) in reasons.sorted(by: { $0.value > $1.value }).prefix(10) { print("unusable (\(c)): \(r)") }
     }
 }
