@@ -243,7 +243,7 @@ INLINE int attention_forward_body(const float *q, const float *k, const float *v
 
 INLINE int attention_backward_body(const float *q, const float *k, const float *v, long ld, const float *att,
                                    const float *dout, long ldo, long T, long HD, float scale,
-                                   float *dq, float *dk, float *dv) {
+                                   float *dq, float *dk, float *dv, int accumulate) {
     long HDp = (HD + 7) & ~7L, Tp = (T + 7) & ~7L;
     float *qp = scratch((size_t)(4 * Tp * HDp + T * Tp));
     if (qp == NULL) return -1;
@@ -266,10 +266,10 @@ INLINE int attention_backward_body(const float *q, const float *k, const float *
         for (j = 0; j < T; j++) d[j] = p[j] * (d[j] - dot);
         for (; j < Tp; j++) d[j] = 0;
     }
-    // dQ += scale · dS · K ; dK += scale · dSᵀ · Q ; dV += Pᵀ · dO
-    weighted_rows(T, HDp, HD, T, ds, Tp, 1, kp, HDp, scale, dq, ld, 1);
-    weighted_rows(T, HDp, HD, T, ds, 1, Tp, qp, HDp, scale, dk, ld, 1);
-    weighted_rows(T, HDp, HD, T, att, 1, T, dop, HDp, 1.0f, dv, ld, 1);
+    // dQ (+)= scale · dS · K ; dK (+)= scale · dSᵀ · Q ; dV (+)= Pᵀ · dO
+    weighted_rows(T, HDp, HD, T, ds, Tp, 1, kp, HDp, scale, dq, ld, accumulate);
+    weighted_rows(T, HDp, HD, T, ds, 1, Tp, qp, HDp, scale, dk, ld, accumulate);
+    weighted_rows(T, HDp, HD, T, att, 1, T, dop, HDp, 1.0f, dv, ld, accumulate);
     return 0;
 }
 
@@ -298,14 +298,18 @@ INLINE void gelu_forward_body(float *out, const float *inp, long n) {
     }
 }
 
-INLINE void gelu_backward_body(float *dinp, const float *dout, const float *inp, long n) {
+INLINE void gelu_backward_body(float *dinp, const float *dout, const float *inp, long n, int accumulate) {
     long i = 0;
-    for (; i + 8 <= n; i += 8) store8(dinp + i, load8(dinp + i) + gelu_grad8(load8(inp + i)) * load8(dout + i));
+    if (accumulate) {
+        for (; i + 8 <= n; i += 8) store8(dinp + i, load8(dinp + i) + gelu_grad8(load8(inp + i)) * load8(dout + i));
+    } else {
+        for (; i + 8 <= n; i += 8) store8(dinp + i, gelu_grad8(load8(inp + i)) * load8(dout + i));
+    }
     if (i < n) {
         float t[8] = {0};
         memcpy(t, inp + i, sizeof(float) * (size_t)(n - i));
         store8(t, gelu_grad8(load8(t)));
-        for (long l = 0; l < n - i; l++) dinp[i + l] += t[l] * dout[i + l];
+        for (long l = 0; l < n - i; l++) dinp[i + l] = (accumulate ? dinp[i + l] : 0.0f) + t[l] * dout[i + l];
     }
 }
 
@@ -334,15 +338,18 @@ VERSIONS(attention_forward,
          (q, k, v, ld, valid, T, HD, scale, i0, rows, att, out, ldo))
 VERSIONS(attention_backward,
          (const float *q, const float *k, const float *v, long ld, const float *att, const float *dout, long ldo,
-          long T, long HD, float scale, float *dq, float *dk, float *dv),
-         (q, k, v, ld, att, dout, ldo, T, HD, scale, dq, dk, dv))
+          long T, long HD, float scale, float *dq, float *dk, float *dv, int accumulate),
+         (q, k, v, ld, att, dout, ldo, T, HD, scale, dq, dk, dv, accumulate))
 
 VERSIONS(softmax_rows, (float *m, long rows, long cols, const bool *valid), (m, rows, cols, valid))
 
 INLINE int gelu_f_body(float *out, const float *inp, long n) { gelu_forward_body(out, inp, n); return 0; }
-INLINE int gelu_b_body(float *dinp, const float *dout, const float *inp, long n) { gelu_backward_body(dinp, dout, inp, n); return 0; }
+INLINE int gelu_b_body(float *dinp, const float *dout, const float *inp, long n, int accumulate) {
+    gelu_backward_body(dinp, dout, inp, n, accumulate);
+    return 0;
+}
 VERSIONS(gelu_f, (float *out, const float *inp, long n), (out, inp, n))
-VERSIONS(gelu_b, (float *dinp, const float *dout, const float *inp, long n), (dinp, dout, inp, n))
+VERSIONS(gelu_b, (float *dinp, const float *dout, const float *inp, long n, int accumulate), (dinp, dout, inp, n, accumulate))
 
 void tutor_attention_forward(const float *q, const float *k, const float *v, long ld, const bool *valid, long T,
                              long HD, float scale, long i0, long rows, float *att, float *out, long ldo) {
@@ -351,13 +358,15 @@ void tutor_attention_forward(const float *q, const float *k, const float *v, lon
 
 void tutor_attention_backward(const float *q, const float *k, const float *v, long ld, const float *att,
                               const float *dout, long ldo, long T, long HD, float scale,
-                              float *dq, float *dk, float *dv) {
-    if (attention_backward(q, k, v, ld, att, dout, ldo, T, HD, scale, dq, dk, dv) != 0) abort();
+                              float *dq, float *dk, float *dv, int accumulate) {
+    if (attention_backward(q, k, v, ld, att, dout, ldo, T, HD, scale, dq, dk, dv, accumulate) != 0) abort();
 }
 
 void tutor_softmax_rows(float *m, long rows, long cols, const bool *valid) { softmax_rows(m, rows, cols, valid); }
 void tutor_gelu_forward(float *out, const float *inp, long n) { gelu_f(out, inp, n); }
-void tutor_gelu_backward(float *dinp, const float *dout, const float *inp, long n) { gelu_b(dinp, dout, inp, n); }
+void tutor_gelu_backward(float *dinp, const float *dout, const float *inp, long n, int accumulate) {
+    gelu_b(dinp, dout, inp, n, accumulate);
+}
 int tutor_kernels_avx2(void) { return use_avx2; }
 int tutor_kernels_set_avx2(int on) {
     int was = use_avx2;

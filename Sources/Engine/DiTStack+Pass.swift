@@ -97,30 +97,20 @@ extension DiTStack {
             stack.timed(.gelu) { GELU.forward(out: out, inp: inp, n: N * H) }
         }
 
-        // MARK: backward ops (each adds into its gradients)
+        // MARK: backward ops
+        //
+        // A block's backward scratch is not zeroed: the first op to reach each buffer writes it
+        // (`accumulate: false`) and later ones add. Weight gradients are always added to.
 
-        /// Zeroes a block's backward scratch before its backward ops add into it.
-        func zeroBlockGradients(dx: FloatPointer?, mod: Bool) {
-            stack.timed(.zero) {
-                dx?.update(repeating: 0, count: N * C)
-                // dMid, dmo, dh2, dln2, dao, dy, dh1, dln1 lie one after another, each with room
-                // for maxBatch × maxTokens rows
-                let room = ws.maxBatch * ws.maxTokens * C
-                for i in 0..<8 { (ws.dMid + i * room).update(repeating: 0, count: N * C) }
-                ws.dqkv.update(repeating: 0, count: N * 3 * C)
-                ws.dfc1.update(repeating: 0, count: N * H)
-                ws.dgel.update(repeating: 0, count: N * H)
-                if mod { ws.dmod.update(repeating: 0, count: B * C6) }
-            }
-        }
-
+        /// `accumulate`: add into `dinp` (false: the base product writes it, the LoRA path adds).
         func linearBackward(_ l: Int, _ kind: LinearKind, dinp: FloatPointer?, dout: ConstFloatPointer,
-                            inp: ConstFloatPointer, rows: Int? = nil) {
+                            inp: ConstFloatPointer, rows: Int? = nil, accumulate: Bool = false) {
             let s = stack.linears[l][kind.rawValue], n = rows ?? N
             stack.timed(.linear) {
                 Linear.backward(dinp: dinp, dweight: baseGrads ? stack.store.grad(s.weight) : nil,
                                 dbias: baseGrads ? stack.store.grad(s.bias) : nil, dout: dout, inp: inp,
-                                weight: stack.store.value(s.weight), n: n, inC: s.inC, outC: s.outC)
+                                weight: stack.store.value(s.weight), n: n, inC: s.inC, outC: s.outC,
+                                accumulateInput: accumulate)
             }
             if useLoRA { loraBackward(l, kind, dinp: dinp, dout: dout, inp: inp, rows: n, outStride: nil) }
         }
@@ -130,7 +120,8 @@ extension DiTStack {
             stack.timed(.linear) {
                 Linear.backward(dinp: dinp, dweight: baseGrads ? stack.store.grad(s[0].weight) : nil,
                                 dbias: baseGrads ? stack.store.grad(s[0].bias) : nil,
-                                dout: dout, inp: inp, weight: stack.store.value(s[0].weight), n: N, inC: C, outC: 3 * C)
+                                dout: dout, inp: inp, weight: stack.store.value(s[0].weight), n: N, inC: C, outC: 3 * C,
+                                accumulateInput: false)
             }
             if useLoRA {
                 for kind in [LinearKind.q, .k, .v] {
@@ -150,6 +141,7 @@ extension DiTStack {
             }
         }
 
+        /// Adds into `dinp` (the residual path's gradient is there already).
         func layerNormBackward(dinp: FloatPointer, dout: ConstFloatPointer, inp: ConstFloatPointer,
                                mean: ConstFloatPointer, rstd: ConstFloatPointer) {
             stack.timed(.layerNorm) {
@@ -162,27 +154,31 @@ extension DiTStack {
                               mod: FloatPointer, shift: Int, scale: Int) {
             stack.timed(.modulation) {
                 Modulation.backward(dinp: dinp, dshift: dmod.map { $0 + shift * C }, dscale: dmod.map { $0 + scale * C },
-                                    dout: dout, inp: inp, scale: mod + scale * C, b: B, t: T, c: C, stride: C6)
+                                    dout: dout, inp: inp, scale: mod + scale * C, b: B, t: T, c: C, stride: C6,
+                                    accumulate: false)
             }
         }
 
+        /// Writes `dinp` and the gate's gradient; `dresidual` is added to when `accumulateResidual`
+        /// (the caller's input gradient), else written.
         func gatedResidualBackward(dresidual: FloatPointer?, dinp: FloatPointer, dmod: FloatPointer?, dout: ConstFloatPointer,
-                                   inp: ConstFloatPointer, mod: FloatPointer, gate: Int) {
+                                   inp: ConstFloatPointer, mod: FloatPointer, gate: Int, accumulateResidual: Bool = false) {
             stack.timed(.modulation) {
                 GatedResidual.backward(dresidual: dresidual, dinp: dinp, dgate: dmod.map { $0 + gate * C },
-                                       dout: dout, inp: inp, gate: mod + gate * C, b: B, t: T, c: C, stride: C6)
+                                       dout: dout, inp: inp, gate: mod + gate * C, b: B, t: T, c: C, stride: C6,
+                                       accumulate: false, accumulateResidual: accumulateResidual)
             }
         }
 
         func attentionBackward(dqkv: FloatPointer, dout: ConstFloatPointer, qkv: ConstFloatPointer, att: ConstFloatPointer) {
             stack.timed(.attention) {
                 Attention.backward(dqkv: dqkv, scratch: ws.dAtt, dout: dout, qkv: qkv, att: att,
-                                   b: B, t: T, c: C, heads: stack.config.heads)
+                                   b: B, t: T, c: C, heads: stack.config.heads, accumulate: false)
             }
         }
 
         func geluBackward(dinp: FloatPointer, dout: ConstFloatPointer, inp: ConstFloatPointer) {
-            stack.timed(.gelu) { GELU.backward(dinp: dinp, dout: dout, inp: inp, n: N * H) }
+            stack.timed(.gelu) { GELU.backward(dinp: dinp, dout: dout, inp: inp, n: N * H, accumulate: false) }
         }
     }
 }

@@ -222,7 +222,6 @@ public final class DiTStack {
             let x = l == 0 ? inp : ConstFloatPointer(ws.blocks[l - 1].xOut)
             // where this block's input gradient goes: the caller's dinp for block 0
             let dx: FloatPointer? = l == 0 ? dinp : (l % 2 == 0 ? ws.dResA : ws.dResB)
-            p.zeroBlockGradients(dx: l > 0 ? dx : nil, mod: needMod)
             let dmod: FloatPointer? = needMod ? ws.dmod : nil
             // q, k, v, and the modulation and layer norm before them, are needed only for what
             // reaches x or the modulation
@@ -235,7 +234,9 @@ public final class DiTStack {
             p.linearBackward(l, .fc1, dinp: ws.dh2, dout: ws.dfc1, inp: a.h2)
             p.modulateBackward(dinp: ws.dln2, dmod: dmod, dout: ws.dh2, inp: a.ln2, mod: a.mod, shift: 3, scale: 4)
             p.layerNormBackward(dinp: ws.dMid, dout: ws.dln2, inp: a.xMid, mean: a.mean2, rstd: a.rstd2)
-            p.gatedResidualBackward(dresidual: dx, dinp: ws.dao, dmod: dmod, dout: ws.dMid, inp: a.ao, mod: a.mod, gate: 2)
+            // block 0's dx is the caller's dinp, added to; the others' are written here first
+            p.gatedResidualBackward(dresidual: dx, dinp: ws.dao, dmod: dmod, dout: ws.dMid, inp: a.ao, mod: a.mod, gate: 2,
+                                    accumulateResidual: l == 0)
             p.linearBackward(l, .o, dinp: ws.dy, dout: ws.dao, inp: a.y)
             p.attentionBackward(dqkv: ws.dqkv, dout: ws.dy, qkv: a.qkv, att: a.att)
             p.qkvBackward(l, dinp: needH1 ? ws.dh1 : nil, dout: ws.dqkv, inp: a.h1)
@@ -245,7 +246,8 @@ public final class DiTStack {
             }
             if let dx { p.layerNormBackward(dinp: dx, dout: ws.dln1, inp: x, mean: a.mean1, rstd: a.rstd1) }
             if needMod {
-                p.linearBackward(l, .adaLN, dinp: dcond != nil ? ws.dsilu : nil, dout: ws.dmod, inp: ws.siluCond, rows: B)
+                p.linearBackward(l, .adaLN, dinp: dcond != nil ? ws.dsilu : nil, dout: ws.dmod, inp: ws.siluCond, rows: B,
+                                 accumulate: true)
             }
             if let dx { dCur = ConstFloatPointer(dx) }
         }

@@ -39,6 +39,10 @@ public final class TrainingRun {
         /// family in each look, the n-th look from seeds n * tasksPerFamily on, so that no two
         /// looks share a layout.
         public var looks: [LookSplit]?
+        /// Families given another task count than `tasksPerFamily` (per look), e.g.
+        /// `["maze": 9000]` to weight mazes three times; in the n-th look such a family's tasks
+        /// come from seeds n * its count on.
+        public var familyTasks: [String: Int]?
         public var reflowSteps: Int = 300
         public var reflowPairs: Int = 2000
         public var reflowSampleSteps: Int = 8
@@ -60,8 +64,12 @@ public final class TrainingRun {
 
         public init() {}
 
+        /// Tasks generated of `family` in each look.
+        public func tasksCount(of family: Family) -> Int { familyTasks?[family.rawValue] ?? tasksPerFamily }
+
         enum CodingKeys: String, CodingKey {
             case seed, steps, batch, families, looks, width, depth, heads
+            case familyTasks = "family_tasks"
             case mlpRatio = "mlp_ratio", initFrom = "init_from", tasksFolder = "tasks_folder", heldOutShare = "held_out_share"
             case learningRate = "learning_rate", warmupSteps = "warmup_steps", tasksPerFamily = "tasks_per_family"
             case reflowSteps = "reflow_steps", reflowPairs = "reflow_pairs", reflowSampleSteps = "reflow_sample_steps"
@@ -184,8 +192,9 @@ public final class TrainingRun {
         let looks = options.looks ?? [.canonical]
         for (n, look) in looks.enumerated() {
             for fam in options.families {
-                for i in 0..<UInt64(options.tasksPerFamily) {
-                    let task = Families.generate(family: fam, seed: UInt64(n * options.tasksPerFamily) + i, look: look)
+                let count = options.tasksCount(of: fam)
+                for i in 0..<UInt64(count) {
+                    let task = Families.generate(family: fam, seed: UInt64(n * count) + i, look: look)
                     if let e = TrainingExample(task: task, config: reasoner.config) { examples.append(e) } else { skipped += 1 }
                 }
             }

@@ -259,6 +259,18 @@ extension AttentionTests {
                                        b: B, t: T, c: C, heads: NH)
                     for i in 0..<(B * T * 3 * C) { d.p[i] -= 0.25 }
                     assertClose(d.p, dL.p, B * T * 3 * C, tol: 1e-4, "short vs sgemm attention gradient, T \(T)")
+                    // told to write, both paths ignore what was there
+                    for long in [false, true] {
+                        d.p.update(repeating: .nan, count: B * T * 3 * C)
+                        if long {
+                            Attention.backwardLong(dqkv: d.p, scratch: scratch.p, dout: r.p, qkv: qkv.p, att: attL.p,
+                                                   b: B, t: T, c: C, heads: NH, accumulate: false)
+                        } else {
+                            Attention.backward(dqkv: d.p, scratch: scratch.p, dout: r.p, qkv: qkv.p, att: att.p,
+                                               b: B, t: T, c: C, heads: NH, accumulate: false)
+                        }
+                        assertClose(d.p, dL.p, B * T * 3 * C, tol: 1e-4, "written attention gradient, long \(long), T \(T)")
+                    }
                 }
             }
         }

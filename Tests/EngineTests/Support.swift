@@ -61,7 +61,7 @@ func assertClose(_ a: FloatPointer, _ b: FloatPointer, _ n: Int, tol: Float, _ w
     var worst: Float = 0, at = 0
     for i in 0..<n {
         let e = abs(a[i] - b[i]) / max(1, abs(b[i]))
-        if e > worst { worst = e; at = i }
+        if e > worst || (e.isNaN && !worst.isNaN) { worst = e; at = i }  // a NaN is the worst
     }
     XCTAssertLessThanOrEqual(worst, tol, "\(what): largest difference \(worst) at index \(at) (\(a[at]) vs \(b[at]))",
                              file: file, line: line)

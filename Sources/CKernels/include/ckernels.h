@@ -17,10 +17,11 @@ void tutor_attention_forward(const float *q, const float *k, const float *v, lon
                              float *att, float *out, long ldo);
 
 /// Attention backward for one (sequence, head): adds the gradients of the forward into dq, dk,
-/// dv ([T, HD], stride ld). att: [T, T] from the forward; dout: [T, HD], stride ldo.
+/// dv ([T, HD], stride ld), or writes them when accumulate is 0. att: [T, T] from the forward;
+/// dout: [T, HD], stride ldo.
 void tutor_attention_backward(const float *q, const float *k, const float *v, long ld,
                               const float *att, const float *dout, long ldo, long T, long HD,
-                              float scale, float *dq, float *dk, float *dv);
+                              float scale, float *dq, float *dk, float *dv, int accumulate);
 
 /// Softmax of each row of m ([rows, cols], contiguous) in place, over the columns where valid
 /// ([cols], NULL = all) is true; masked columns become 0, a row with no valid column all 0.
@@ -28,8 +29,8 @@ void tutor_softmax_rows(float *m, long rows, long cols, const bool *valid);
 
 /// out[i] = gelu(inp[i]) (tanh form), i < n.
 void tutor_gelu_forward(float *out, const float *inp, long n);
-/// dinp[i] += gelu'(inp[i]) · dout[i], i < n.
-void tutor_gelu_backward(float *dinp, const float *dout, const float *inp, long n);
+/// dinp[i] += gelu'(inp[i]) · dout[i] (or = when accumulate is 0), i < n.
+void tutor_gelu_backward(float *dinp, const float *dout, const float *inp, long n, int accumulate);
 
 /// 1 when the AVX2 + FMA versions run, 0 for the baseline ones.
 int tutor_kernels_avx2(void);

@@ -11,10 +11,12 @@ public enum GELU {
         }
     }
 
-    /// dinp += gelu'(inp) · dout; all `[n]`.
-    public static func backward(dinp: FloatPointer, dout: ConstFloatPointer, inp: ConstFloatPointer, n: Int) {
+    /// dinp += gelu'(inp) · dout (or `=` when not `accumulate`); all `[n]`.
+    public static func backward(dinp: FloatPointer, dout: ConstFloatPointer, inp: ConstFloatPointer, n: Int,
+                                accumulate: Bool = true) {
         parallelFor(n, grain: 4096) { range in
-            tutor_gelu_backward(dinp + range.lowerBound, dout + range.lowerBound, inp + range.lowerBound, range.count)
+            tutor_gelu_backward(dinp + range.lowerBound, dout + range.lowerBound, inp + range.lowerBound, range.count,
+                                accumulate ? 1 : 0)
         }
     }
 

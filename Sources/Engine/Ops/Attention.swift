@@ -40,23 +40,24 @@ public enum Attention {
         }
     }
 
-    /// Adds the gradients of `forward` into `dqkv`.
+    /// Adds the gradients of `forward` into `dqkv` (writes them when not `accumulate`).
     /// - Parameters:
-    ///   - dqkv: `[B, T, 3C]`, added to.
+    ///   - dqkv: `[B, T, 3C]`, added to (or overwritten).
     ///   - scratch: `[B, NH, T, T]`, overwritten (used for sequences longer than `shortSequence`).
     ///   - dout: `[B, T, C]`; qkv and att as in forward.
     public static func backward(dqkv: FloatPointer, scratch: FloatPointer, dout: ConstFloatPointer,
                                 qkv: ConstFloatPointer, att: ConstFloatPointer,
-                                b B: Int, t T: Int, c C: Int, heads NH: Int) {
+                                b B: Int, t T: Int, c C: Int, heads NH: Int, accumulate: Bool = true) {
         if T > shortSequence {
-            backwardLong(dqkv: dqkv, scratch: scratch, dout: dout, qkv: qkv, att: att, b: B, t: T, c: C, heads: NH)
+            backwardLong(dqkv: dqkv, scratch: scratch, dout: dout, qkv: qkv, att: att, b: B, t: T, c: C, heads: NH,
+                         accumulate: accumulate)
             return
         }
         // dK and dV sum over all query rows, so a (sequence, head) pair is one item
         eachHead(b: B, t: T, c: C, heads: NH) { h in
             let q = qkv + h.qkv, dq = dqkv + h.qkv
             tutor_attention_backward(q, q + C, q + 2 * C, 3 * C, att + h.index * T * T, dout + h.out, C,
-                                     T, h.width, h.scale, dq, dq + C, dq + 2 * C)
+                                     T, h.width, h.scale, dq, dq + C, dq + 2 * C, accumulate ? 1 : 0)
         }
     }
 
@@ -98,8 +99,8 @@ public enum Attention {
     /// `backward` for long sequences: sgemm per (sequence, head), `scratch` holds dS.
     static func backwardLong(dqkv: FloatPointer, scratch: FloatPointer, dout: ConstFloatPointer,
                                 qkv: ConstFloatPointer, att: ConstFloatPointer,
-                                b B: Int, t T: Int, c C: Int, heads NH: Int) {
-        let C3 = 3 * C
+                                b B: Int, t T: Int, c C: Int, heads NH: Int, accumulate: Bool = true) {
+        let C3 = 3 * C, beta: Float = accumulate ? 1 : 0
         // dK and dV sum over all query rows, so a (sequence, head) pair is one item
         Threads.blasSerial()
         eachHead(b: B, t: T, c: C, heads: NH) { h in
@@ -108,22 +109,22 @@ public enum Attention {
             let dq = dqkv + h.qkv, dk = dq + C, dv = dq + 2 * C
             let a = att + h.index * T * T, ds = scratch + h.index * T * T
             let dO = dout + h.out
-            // dP = dO · Vᵀ ; dV += Pᵀ · dO
+            // dP = dO · Vᵀ ; dV (+)= Pᵀ · dO
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(T), Int32(T), Int32(HD),
                         1, dO, Int32(C), v, Int32(C3), 0, ds, Int32(T))
             cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, Int32(T), Int32(HD), Int32(T),
-                        1, a, Int32(T), dO, Int32(C), 1, dv, Int32(C3))
+                        1, a, Int32(T), dO, Int32(C), beta, dv, Int32(C3))
             // dS = P ⊙ (dP - rowsum(dP ⊙ P))
             for i in 0..<T {
                 let p = a + i * T, d = ds + i * T
                 let dot = cblas_sdot(Int32(T), p, 1, d, 1)
                 for j in 0..<T { d[j] = p[j] * (d[j] - dot) }
             }
-            // dQ += scale · dS · K ; dK += scale · dSᵀ · Q
+            // dQ (+)= scale · dS · K ; dK (+)= scale · dSᵀ · Q
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(T), Int32(HD), Int32(T),
-                        scale, ds, Int32(T), k, Int32(C3), 1, dq, Int32(C3))
+                        scale, ds, Int32(T), k, Int32(C3), beta, dq, Int32(C3))
             cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, Int32(T), Int32(HD), Int32(T),
-                        scale, ds, Int32(T), q, Int32(C3), 1, dk, Int32(C3))
+                        scale, ds, Int32(T), q, Int32(C3), beta, dk, Int32(C3))
         }
     }
 

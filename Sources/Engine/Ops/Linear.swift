@@ -29,17 +29,17 @@ public enum Linear {
 
     /// Adds the gradients of `forward`. Any gradient may be nil (not wanted: no work is done).
     /// - Parameters:
-    ///   - dinp: `[N, IC]` += dout · weight.
+    ///   - dinp: `[N, IC]` += dout · weight (`=` when not `accumulateInput`).
     ///   - dweight: `[OC, IC]` += doutᵀ · inp.
     ///   - dbias: `[OC]` += column sums of dout.
     ///   - dout: `[N, OC]`.
     public static func backward(dinp: FloatPointer?, dweight: FloatPointer?, dbias: FloatPointer?,
                                 dout: ConstFloatPointer, inp: ConstFloatPointer, weight: ConstFloatPointer,
-                                n N: Int, inC IC: Int, outC OC: Int) {
+                                n N: Int, inC IC: Int, outC OC: Int, accumulateInput: Bool = true) {
         if N == 0 { return }
         if let dinp {
             gemm(transA: false, transB: false, m: N, n: IC, k: OC, alpha: 1,
-                 a: dout, lda: OC, b: weight, ldb: IC, beta: 1, c: dinp, ldc: IC)
+                 a: dout, lda: OC, b: weight, ldb: IC, beta: accumulateInput ? 1 : 0, c: dinp, ldc: IC)
         }
         if let dweight {
             gemm(transA: true, transB: false, m: OC, n: IC, k: N, alpha: 1,

@@ -17,17 +17,25 @@ public enum Modulation {
         }
     }
 
-    /// Adds the gradients of `forward`. dinp: `[B, T, C]` or nil; dshift, dscale: `[B, stride]` or nil.
+    /// Adds the gradients of `forward` (writes them when not `accumulate`). dinp: `[B, T, C]` or
+    /// nil; dshift, dscale: `[B, stride]` or nil.
     public static func backward(dinp: FloatPointer?, dshift: FloatPointer?, dscale: FloatPointer?,
                                 dout: ConstFloatPointer, inp: ConstFloatPointer, scale: ConstFloatPointer,
-                                b B: Int, t T: Int, c C: Int, stride: Int) {
+                                b B: Int, t T: Int, c C: Int, stride: Int, accumulate: Bool = true) {
         parallelFor(C, grain: 32) { cols in
             for b in 0..<B {
                 let sc = scale + b * stride
+                if !accumulate {
+                    if let dshift { (dshift + b * stride + cols.lowerBound).update(repeating: 0, count: cols.count) }
+                    if let dscale { (dscale + b * stride + cols.lowerBound).update(repeating: 0, count: cols.count) }
+                }
                 for t in 0..<T {
                     let r = b * T + t
                     let g = dout + r * C, x = inp + r * C
-                    if let dinp { let d = dinp + r * C; for c in cols { d[c] += g[c] * (1 + sc[c]) } }
+                    if let dinp {
+                        let d = dinp + r * C
+                        if accumulate { for c in cols { d[c] += g[c] * (1 + sc[c]) } } else { for c in cols { d[c] = g[c] * (1 + sc[c]) } }
+                    }
                     if let dshift { let d = dshift + b * stride; for c in cols { d[c] += g[c] } }
                     if let dscale { let d = dscale + b * stride; for c in cols { d[c] += g[c] * x[c] } }
                 }
@@ -50,18 +58,27 @@ public enum GatedResidual {
         }
     }
 
-    /// Adds the gradients. dresidual, dinp: `[B, T, C]` or nil; dgate: `[B, stride]` or nil.
+    /// Adds the gradients (writes them when not `accumulate`; `dresidual` is written when not
+    /// `accumulateResidual`). dresidual, dinp: `[B, T, C]` or nil; dgate: `[B, stride]` or nil.
     public static func backward(dresidual: FloatPointer?, dinp: FloatPointer?, dgate: FloatPointer?,
                                 dout: ConstFloatPointer, inp: ConstFloatPointer, gate: ConstFloatPointer,
-                                b B: Int, t T: Int, c C: Int, stride: Int) {
+                                b B: Int, t T: Int, c C: Int, stride: Int,
+                                accumulate: Bool = true, accumulateResidual: Bool = true) {
         parallelFor(C, grain: 32) { cols in
             for b in 0..<B {
                 let ga = gate + b * stride
+                if !accumulate, let dgate { (dgate + b * stride + cols.lowerBound).update(repeating: 0, count: cols.count) }
                 for t in 0..<T {
                     let r = b * T + t
                     let g = dout + r * C
-                    if let dresidual { let d = dresidual + r * C; for c in cols { d[c] += g[c] } }
-                    if let dinp { let d = dinp + r * C; for c in cols { d[c] += g[c] * ga[c] } }
+                    if let dresidual {
+                        let d = dresidual + r * C
+                        if accumulateResidual { for c in cols { d[c] += g[c] } } else { for c in cols { d[c] = g[c] } }
+                    }
+                    if let dinp {
+                        let d = dinp + r * C
+                        if accumulate { for c in cols { d[c] += g[c] * ga[c] } } else { for c in cols { d[c] = g[c] * ga[c] } }
+                    }
                     if let dgate { let d = dgate + b * stride, x = inp + r * C; for c in cols { d[c] += g[c] * x[c] } }
                 }
             }

@@ -75,6 +75,9 @@ struct Train: ParsableCommand {
     @Option(name: .customLong("family"), help: "A family to train on (repeatable; default the shipped model's: maze, obstacles, align, order; also shapes, slots, slide).")
     var families: [Family] = []
 
+    @Option(name: .customLong("family-tasks"), help: ArgumentHelp("Another task count for one family, as FAMILY=N (repeatable), e.g. maze=9000 to give mazes three times the weight of the others.", valueName: "family=n"))
+    var familyTasks: [String] = []
+
     @Option(name: .customLong("look"), help: "A look of the training tasks (repeatable, each gives --tasks-per-family tasks of every family): canonical (the shipped recipe) or varied (the training ranges of every look; heldout is for benchmarks only).")
     var looks: [LookSplit] = []
 
@@ -129,12 +132,28 @@ struct Train: ParsableCommand {
         if let m = minutes, !(m > 0) { throw ValidationError("--minutes must be positive") }
         if tasksPerFamily < 1 { throw ValidationError("--tasks-per-family must be at least 1") }
         if Set(families).count != families.count { throw ValidationError("--family names a family twice") }
+        _ = try parsedFamilyTasks()
         if looks.contains(.heldout) { throw ValidationError("--look heldout is held out for benchmarks; train on canonical or varied") }
         if !(0..<100).contains(heldOut) { throw ValidationError("--held-out is a percentage from 0 up to 100") }
         if evalCount < 0 || judgeCount < 0 { throw ValidationError("--eval-count and --judge-count must be at least 0") }
         if tasks == nil && (heldOut != 5 || evalCount != 200 || judgeCount != 50) {
             throw ValidationError("--held-out, --eval-count and --judge-count apply to --tasks")
         }
+    }
+
+    /// `--family-tasks` as a family name -> count map (nil when not given).
+    func parsedFamilyTasks() throws -> [String: Int]? {
+        if familyTasks.isEmpty { return nil }
+        var map: [String: Int] = [:]
+        for item in familyTasks {
+            let parts = item.split(separator: "=", omittingEmptySubsequences: false)
+            guard parts.count == 2, let fam = Family(rawValue: String(parts[0])), let n = Int(parts[1]), n >= 1 else {
+                throw ValidationError("--family-tasks takes FAMILY=N with a known family and N >= 1 (got \"\(item)\")")
+            }
+            if map[fam.rawValue] != nil { throw ValidationError("--family-tasks names \(fam.rawValue) twice") }
+            map[fam.rawValue] = n
+        }
+        return map
     }
 
     func run() throws {
@@ -150,6 +169,11 @@ struct Train: ParsableCommand {
         if !families.isEmpty { o.families = families } else if fineTune { o.families = [] }
         if let t = tasks { o.tasksFolder = t; o.heldOutShare = heldOut / 100 }
         if !looks.isEmpty && looks != [.canonical] { o.looks = looks }
+        o.familyTasks = try parsedFamilyTasks()
+        if let named = o.familyTasks?.keys.first(where: { k in !o.families.contains(where: { $0.rawValue == k }) }) {
+            StandardError.line("error: --family-tasks names \(named), which is not among the families trained on (\(o.families.map(\.rawValue).joined(separator: ", ")))")
+            throw ExitCode(1)
+        }
         o.checkpointMinutes = checkpointMinutes; o.width = width; o.depth = depth; o.heads = heads; o.mlpRatio = mlpRatio; o.initFrom = initFrom
         let run: TrainingRun
         var fine: FineTune? = nil
