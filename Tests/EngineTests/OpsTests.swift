@@ -99,9 +99,13 @@ final class NormTests: XCTestCase {
         }
     }
 
+    /// One sequence (the backward splits columns between threads) and three (it splits sequences).
     func testModulationAndGatedResidual() {
+        defer { Threads.set(1) }
+        Threads.set(2)
+        for B in [1, 3] {
         var rng = SplitMix64(seed: 4)
-        let B = 2, T = 3, C = 5, stride = 13
+        let T = 3, C = 5, stride = 13
         let x = Buf(random: B * T * C, &rng), res = Buf(random: B * T * C, &rng), mod = Buf(random: B * stride, &rng)
         let out = Buf(B * T * C), r = Buf(random: B * T * C, &rng)
         let shift = mod.p, scale = mod.p + 4, gate = mod.p + 8
@@ -111,9 +115,9 @@ final class NormTests: XCTestCase {
         }
         run()
         // one value by hand
-        let i = (1 * T + 2) * C + 3
-        let h = x.p[i] * (1 + scale[stride + 3]) + shift[stride + 3]
-        XCTAssertEqual(out.p[i], res.p[i] + gate[stride + 3] * h, accuracy: 1e-5)
+        let i = ((B - 1) * T + 2) * C + 3, m = (B - 1) * stride + 3
+        let h = x.p[i] * (1 + scale[m]) + shift[m]
+        XCTAssertEqual(out.p[i], res.p[i] + gate[m] * h, accuracy: 1e-5)
 
         // backward: recompute the modulated value for the gate's input
         let hbuf = Buf(B * T * C), dh = Buf(B * T * C), dx = Buf(B * T * C), dres = Buf(B * T * C), dmod = Buf(B * stride)
@@ -127,6 +131,7 @@ final class NormTests: XCTestCase {
         checkGradient("gated residual dresidual", x: res.p, analytic: dres.p, count: B * T * C, loss: loss)
         // only the used columns of the modulation rows have gradients; check all of them (others are 0)
         checkGradient("modulation shift/scale/gate", x: mod.p, analytic: dmod.p, count: B * stride, samples: 100, loss: loss)
+        }
     }
 }
 

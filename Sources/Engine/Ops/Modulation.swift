@@ -22,25 +22,41 @@ public enum Modulation {
     public static func backward(dinp: FloatPointer?, dshift: FloatPointer?, dscale: FloatPointer?,
                                 dout: ConstFloatPointer, inp: ConstFloatPointer, scale: ConstFloatPointer,
                                 b B: Int, t T: Int, c C: Int, stride: Int, accumulate: Bool = true) {
-        parallelFor(C, grain: 32) { cols in
-            for b in 0..<B {
-                let sc = scale + b * stride
+        bySequenceOrColumns(b: B, c: C) { bs, cols in
+            for b in bs {
+                let sc = scale + b * stride + cols.lowerBound
+                let dsh = dshift.map { $0 + b * stride + cols.lowerBound }, dsc = dscale.map { $0 + b * stride + cols.lowerBound }
                 if !accumulate {
-                    if let dshift { (dshift + b * stride + cols.lowerBound).update(repeating: 0, count: cols.count) }
-                    if let dscale { (dscale + b * stride + cols.lowerBound).update(repeating: 0, count: cols.count) }
+                    dsh?.update(repeating: 0, count: cols.count)
+                    dsc?.update(repeating: 0, count: cols.count)
                 }
                 for t in 0..<T {
                     let r = b * T + t
-                    let g = dout + r * C, x = inp + r * C
+                    let g = dout + r * C + cols.lowerBound, x = inp + r * C + cols.lowerBound
+                    let n = cols.count
                     if let dinp {
-                        let d = dinp + r * C
-                        if accumulate { for c in cols { d[c] += g[c] * (1 + sc[c]) } } else { for c in cols { d[c] = g[c] * (1 + sc[c]) } }
+                        let d = dinp + r * C + cols.lowerBound
+                        if accumulate { for c in 0..<n { d[c] += g[c] * (1 + sc[c]) } } else { for c in 0..<n { d[c] = g[c] * (1 + sc[c]) } }
                     }
-                    if let dshift { let d = dshift + b * stride; for c in cols { d[c] += g[c] } }
-                    if let dscale { let d = dscale + b * stride; for c in cols { d[c] += g[c] * x[c] } }
+                    if let dsh { for c in 0..<n { dsh[c] += g[c] } }
+                    if let dsc { for c in 0..<n { dsc[c] += g[c] * x[c] } }
                 }
             }
         }
+    }
+}
+
+/// Runs `body(sequences, columns)` over disjoint parts of a `[B, T, C]` backward pass whose
+/// per-sequence sums (modulation gradients) must each be owned by one thread: whole sequences
+/// per thread when there are at least two (rows stay contiguous), else column ranges. Every
+/// (sequence, column) sum adds its rows in the same order either way, so the results do not
+/// depend on the split.
+@inline(__always)
+func bySequenceOrColumns(b B: Int, c C: Int, _ body: (Range<Int>, Range<Int>) -> Void) {
+    if B >= 2 {
+        parallelFor(B) { bs in body(bs, 0..<C) }
+    } else {
+        parallelFor(C, grain: 32) { cols in body(0..<B, cols) }
     }
 }
 
@@ -64,22 +80,24 @@ public enum GatedResidual {
                                 dout: ConstFloatPointer, inp: ConstFloatPointer, gate: ConstFloatPointer,
                                 b B: Int, t T: Int, c C: Int, stride: Int,
                                 accumulate: Bool = true, accumulateResidual: Bool = true) {
-        parallelFor(C, grain: 32) { cols in
-            for b in 0..<B {
-                let ga = gate + b * stride
-                if !accumulate, let dgate { (dgate + b * stride + cols.lowerBound).update(repeating: 0, count: cols.count) }
+        bySequenceOrColumns(b: B, c: C) { bs, cols in
+            let n = cols.count
+            for b in bs {
+                let ga = gate + b * stride + cols.lowerBound
+                let dg = dgate.map { $0 + b * stride + cols.lowerBound }
+                if !accumulate { dg?.update(repeating: 0, count: n) }
                 for t in 0..<T {
                     let r = b * T + t
-                    let g = dout + r * C
+                    let g = dout + r * C + cols.lowerBound
                     if let dresidual {
-                        let d = dresidual + r * C
-                        if accumulateResidual { for c in cols { d[c] += g[c] } } else { for c in cols { d[c] = g[c] } }
+                        let d = dresidual + r * C + cols.lowerBound
+                        if accumulateResidual { for c in 0..<n { d[c] += g[c] } } else { d.update(from: g, count: n) }
                     }
                     if let dinp {
-                        let d = dinp + r * C
-                        if accumulate { for c in cols { d[c] += g[c] * ga[c] } } else { for c in cols { d[c] = g[c] * ga[c] } }
+                        let d = dinp + r * C + cols.lowerBound
+                        if accumulate { for c in 0..<n { d[c] += g[c] * ga[c] } } else { for c in 0..<n { d[c] = g[c] * ga[c] } }
                     }
-                    if let dgate { let d = dgate + b * stride, x = inp + r * C; for c in cols { d[c] += g[c] * x[c] } }
+                    if let dg { let x = inp + r * C + cols.lowerBound; for c in 0..<n { dg[c] += g[c] * x[c] } }
                 }
             }
         }
