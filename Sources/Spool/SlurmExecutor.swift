@@ -150,6 +150,9 @@ struct SlurmJobState: Equatable {
     var state: String
     /// Slurm's reason (`None`, `Priority`, `NodeFail`, ...), or sacct's exit code.
     var reason: String
+    /// The job script's exit status where Slurm said it (sacct's `75:0` gives 75); the script
+    /// execs the worker, so it is the worker's.
+    var exitCode: Int32? = nil
 
     /// States in which the job will not run again (SLURM's job_state_string of a finished job).
     static let ended: Set<String> = ["COMPLETED", "FAILED", "CANCELLED", "TIMEOUT", "OUT_OF_MEMORY", "NODE_FAIL",
@@ -180,9 +183,26 @@ struct SlurmJobState: Equatable {
             guard f.count >= 3, !f[0].isEmpty, f[0].allSatisfy(\.isNumber) else { continue }
             let words = f[1].split(separator: " ")
             guard let state = words.first else { continue }
-            jobs[String(f[0])] = SlurmJobState(state: String(state), reason: "exit code \(f[2])")
+            jobs[String(f[0])] = SlurmJobState(state: String(state), reason: "exit code \(f[2])", exitCode: exitStatus(f[2]))
         }
         return jobs
+    }
+
+    /// The exit status of Slurm's `status:signal` form (`75:0` gives 75; nil when a signal ended
+    /// the job or the text is not that form).
+    static func exitStatus<S: StringProtocol>(_ text: S) -> Int32? {
+        let f = text.split(separator: ":", omittingEmptySubsequences: false)
+        guard f.count == 2, let code = Int32(f[0]), f[1] == "0" else { return nil }
+        return code
+    }
+
+    /// The `ExitCode=75:0` field of `scontrol show job -o ID` (the controller keeps an ended
+    /// job for MinJobAge, with or without accounting).
+    static func parseScontrolExitCode(_ text: String) -> Int32? {
+        for field in text.split(whereSeparator: { $0 == " " || $0.isNewline }) where field.hasPrefix("ExitCode=") {
+            return exitStatus(field.dropFirst("ExitCode=".count))
+        }
+        return nil
     }
 }
 

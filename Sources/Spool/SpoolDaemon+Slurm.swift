@@ -148,13 +148,23 @@ extension SpoolDaemon {
         let byStop = stopping && settings.slurm?.cancelOnStop == true
         // The job is over: the markers of its takeovers have nothing left to guard.
         for n in Files.names(in: path) ?? [] where n.hasPrefix(".tutor-adopted.") { unlink(path + "/" + n) }
+        var exit: WorkerProcess.Exit?
         if VerdictStatus.read(task: path) == .absent {
             appendLine("--- tutor daemon: Slurm job \(id) ended \(st.text) without writing verdict.json ---", to: path + "/" + SpoolFolders.workerLog)
+            // A worker that exits 75 found no room for its verdict: the task is held, not crashed.
+            if let code = st.exitCode ?? jobExitCode(r.job) { exit = .exited(code) }
         }
         settle(path: path, name: name,
                crash: byStop ? "Slurm job \(id) was cancelled with the daemon's stop"
                    : "Slurm job \(id) ended \(st.text) after \(Self.seconds(seconds)) without writing verdict.json",
-               seconds: seconds, countCrash: !byStop, crashCode: .jobFailed)
+               seconds: seconds, countCrash: !byStop, exit: exit, crashCode: .jobFailed)
+    }
+
+    /// An ended job's exit status from the controller (nil when it no longer knows the job).
+    func jobExitCode(_ job: SlurmJob?) -> Int32? {
+        guard let s = settings.slurm, let job else { return nil }
+        let r = SlurmCommand.run([s.program("scontrol"), "show", "job", "-o", job.id], timeout: 30)
+        return r.ok ? SlurmJobState.parseScontrolExitCode(r.output) : nil
     }
 
     /// Cancels a job whose task the daemon takes out of its hands.

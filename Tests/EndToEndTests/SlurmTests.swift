@@ -259,6 +259,23 @@ final class SlurmTests: XCTestCase {
         XCTAssertTrue(message.contains("gave up after 2 attempts"), message)
     }
 
+    /// A job whose worker exits 75 (no room for its verdict) is not a crash: the task is held,
+    /// put back without counting an attempt, and runs again once the disk has space.
+    func testDiskFullExitHoldsTheTask() throws {
+        let runnerPath = try runner("""
+        if [ ! -e "\(root!)/was-full" ]; then touch "\(root!)/was-full"; echo "no space for verdict.json" >&2; exit 75; fi
+        verdict
+        """)
+        try submitPlain("held")
+        let d = try daemon(["--once", "--runner", runnerPath, "--max-attempts", "1"], log: root + "/daemon.log")
+        defer { if d.isRunning { kill(d.processIdentifier, SIGKILL) } }
+        XCTAssertTrue(waitUntil(90) { !d.isRunning }, "the daemon did not finish:\n" + text(root + "/daemon.log"))
+        let log = text(root + "/daemon.log")
+        XCTAssertEqual(names("done"), ["held"], log)
+        XCTAssertTrue(log.contains("its worker could not write verdict.json: the disk is full"), log)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: spool + "/done/held/.tutor-attempts"), "a full disk is not a crash")
+    }
+
     /// Jobs keep running through a daemon's stop (SIGTERM, no cancel asked) and its kill -9;
     /// each restarted daemon follows them again instead of submitting again: every task runs
     /// exactly once and ends in done/.

@@ -20,6 +20,17 @@ final class SlurmParsingTests: XCTestCase {
         let jobs = SlurmJobState.parseSacct("21|CANCELLED by 0|0:15\n22|OUT_OF_MEMORY|0:125\n")
         XCTAssertEqual(jobs["21"], SlurmJobState(state: "CANCELLED", reason: "exit code 0:15"))
         XCTAssertTrue(jobs["22"]!.hasEnded)
+        XCTAssertEqual(SlurmJobState.parseSacct("23|FAILED|75:0\n")["23"]?.exitCode, 75)
+    }
+
+    /// The exit status comes from `75:0` forms only (a signal's `0:9` has none).
+    func testExitCodesOfEndedJobs() {
+        XCTAssertEqual(SlurmJobState.exitStatus("75:0"), 75)
+        XCTAssertNil(SlurmJobState.exitStatus("0:9"))
+        XCTAssertNil(SlurmJobState.exitStatus("x"))
+        let line = "JobId=7 JobName=tutor:a UserId=root(0) JobState=FAILED Reason=NonZeroExitCode Dependency=(null) Requeue=0 Restarts=0 BatchFlag=1 Reboot=0 ExitCode=75:0 RunTime=00:00:01"
+        XCTAssertEqual(SlurmJobState.parseScontrolExitCode(line), 75)
+        XCTAssertNil(SlurmJobState.parseScontrolExitCode("slurm_load_jobs error: Invalid job id specified"))
     }
 
     func testSbatchOptionsTakeTheTasksRequestOverTheDaemons() {
