@@ -15,6 +15,8 @@ enum IncomingEvent: Equatable {
     case removed(String)
     /// The kernel dropped events: only a full rescan can say what is there.
     case overflow
+    /// incoming/ itself was removed or moved away: a rescan creates it again and watches it.
+    case incomingGone
 }
 
 /// Watches `incoming/` and each task folder in it with libinotifytools, on one thread of its
@@ -48,7 +50,7 @@ final class IncomingWatcher: @unchecked Sendable {
     private var inotifyFD: Int32 = -1
     private var watchLimitLogged = false
 
-    private static let incomingMask = IN_CREATE | IN_MOVED_TO | IN_MOVED_FROM | IN_DELETE | IN_CLOSE_WRITE | IN_ATTRIB
+    private static let incomingMask = IN_CREATE | IN_MOVED_TO | IN_MOVED_FROM | IN_DELETE | IN_CLOSE_WRITE | IN_ATTRIB | IN_MOVE_SELF | IN_DELETE_SELF
     private static let folderMask = IN_CREATE | IN_MOVED_TO | IN_MOVED_FROM | IN_DELETE | IN_CLOSE_WRITE | IN_MODIFY | IN_ATTRIB
 
     init(incoming: String) {
@@ -181,6 +183,17 @@ final class IncomingWatcher: @unchecked Sendable {
             syncWatches()
             return
         }
+        if wd == incomingWD && wd >= 0 && mask & UInt32(IN_IGNORED | IN_MOVE_SELF | IN_DELETE_SELF) != 0 {
+            // incoming/ itself was removed or moved away: its watch and its folders' are gone
+            // (or follow the old folder). The daemon's rescan creates incoming/ again and the
+            // resync after it watches the new one.
+            if mask & UInt32(IN_MOVE_SELF) != 0 { inotifytools_remove_watch_by_wd(wd) }
+            incomingWD = -1
+            for (_, w) in folderWD { inotifytools_remove_watch_by_wd(w) }
+            folderWD.removeAll(); nameOfWD.removeAll()
+            out.append(.incomingGone)
+            return
+        }
         if mask & UInt32(IN_IGNORED) != 0 {
             if let task = nameOfWD.removeValue(forKey: wd) { folderWD.removeValue(forKey: task) }
             return
@@ -235,6 +248,14 @@ final class IncomingWatcher: @unchecked Sendable {
     /// lists incoming/ itself, and a listing is not a change (it must not restart a
     /// folder's settle time).
     private func syncWatches() {
+        if incomingWD < 0 {
+            // The kernel's own answer: the library can keep the old folder's record under the
+            // same name, and would give its stale descriptor.
+            let wd = inotifyFD >= 0 ? inotify_add_watch(inotifyFD, incoming + "/", UInt32(Self.incomingMask)) : -1
+            guard wd >= 0 else { return }
+            incomingWD = wd
+            SpoolLog.line("watching incoming/ again")
+        }
         let names = (Files.names(in: incoming) ?? []).filter { !$0.hasPrefix(".") }
         var present = Set<String>()
         for n in names where FileEntry(incoming + "/" + n)?.kind == .folder {

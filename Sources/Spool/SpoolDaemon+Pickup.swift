@@ -30,6 +30,9 @@ extension SpoolDaemon {
         case .overflow:
             SpoolLog.line("inotify queue overflowed: rescanning incoming/")
             fullScan()
+        case .incomingGone:
+            SpoolLog.line("incoming/ was removed or moved away: rescanning now")
+            rescanNow = true
         }
     }
 

@@ -57,6 +57,8 @@ public final class SpoolDaemon {
     var stopDeadline = Double.infinity
     var statusDirty = true
     var diskFull: DiskFull?
+    /// Set by an event that only a rescan can answer (incoming/ itself gone).
+    var rescanNow = false
     /// Seconds before the next probe once the disk is full: doubles while it stays full and
     /// each time it fills again soon after, up to five minutes; back to the start once a task
     /// finishes.
@@ -152,6 +154,7 @@ public final class SpoolDaemon {
             reapWorkers()
             stopOverdueWorkers()
             for e in watcher.take() { apply(e) }
+            if rescanNow { nextRescan = 0; rescanNow = false }
 
             now = Clock.monotonicSeconds()
             if let d = diskFull, now >= d.nextProbe { probeDiskSpace() }

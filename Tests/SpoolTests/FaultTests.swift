@@ -28,6 +28,22 @@ final class FaultTests: XCTestCase {
         XCTAssertFalse(exists(t.state("done", "ok") + "/.tutor-owner"), "the claim record leaves with the claim")
     }
 
+    /// incoming/ removed under a running daemon is created again at once and watched again:
+    /// a task dropped into the new one is picked up by inotify, long before the next rescan.
+    func testRemovedIncomingIsWatchedAgain() throws {
+        let tutor = try tutorExecutable()
+        let t = try TempFolder("incoming")
+        let runner = try t.verdictRunner()
+        let d = try DaemonProcess(tutor: tutor, spool: t.spool, arguments: ["--runner", runner, "--settle", "0.2", "--rescan", "120"],
+                                  log: t.path + "/daemon.log")
+        XCTAssertTrue(d.waitForLog("serving"), d.log)
+        XCTAssertEqual(rmdir(t.state("incoming")), 0)
+        XCTAssertTrue(d.waitForLog("watching incoming/ again"), d.log)
+        XCTAssertTrue(d.log.contains("incoming/ was missing from the spool: created it again"), d.log)
+        XCTAssertEqual(rename(try t.makeTask("after"), t.state("incoming", "after")), 0)
+        XCTAssertTrue(waitUntil(timeout: 20) { exists(t.state("done", "after") + "/verdict.json") }, d.log)
+    }
+
     /// failed/ replaced by a file cannot be recreated: the daemon says what to do and keeps
     /// the task in active/; once failed/ is back, the task goes there.
     func testUnusableFailedKeepsTheTaskInActive() throws {
