@@ -287,6 +287,32 @@ INLINE v8 gelu_grad8(v8 x) {
     return 0.5f * (1.0f + th) + 0.5f * x * (1.0f - th * th) * GELU_K * (1.0f + 0.134145f * x * x);
 }
 
+// gelu(x) into *out and gelu'(x) into *grad from one exp (the same arithmetic as gelu8 and
+// gelu_grad8).
+INLINE void gelu_both8(v8 x, v8 *out, v8 *grad) {
+    v8 th = 1.0f - 2.0f / (exp8(2.0f * GELU_K * (x + 0.044715f * x * x * x)) + 1.0f);
+    *out = 0.5f * x * (1.0f + th);
+    *grad = 0.5f * (1.0f + th) + 0.5f * x * (1.0f - th * th) * GELU_K * (1.0f + 0.134145f * x * x);
+}
+
+INLINE void gelu_keep_body(float *out, float *inp_grad, long n) {
+    long i = 0;
+    v8 o, g;
+    for (; i + 8 <= n; i += 8) {
+        gelu_both8(load8(inp_grad + i), &o, &g);
+        store8(out + i, o);
+        store8(inp_grad + i, g);
+    }
+    if (i < n) {
+        float t[8] = {0}, to[8], tg[8];
+        memcpy(t, inp_grad + i, sizeof(float) * (size_t)(n - i));
+        gelu_both8(load8(t), &o, &g);
+        store8(to, o); store8(tg, g);
+        memcpy(out + i, to, sizeof(float) * (size_t)(n - i));
+        memcpy(inp_grad + i, tg, sizeof(float) * (size_t)(n - i));
+    }
+}
+
 INLINE void gelu_forward_body(float *out, const float *inp, long n) {
     long i = 0;
     for (; i + 8 <= n; i += 8) store8(out + i, gelu8(load8(inp + i)));
@@ -350,6 +376,8 @@ INLINE int gelu_b_body(float *dinp, const float *dout, const float *inp, long n,
 }
 VERSIONS(gelu_f, (float *out, const float *inp, long n), (out, inp, n))
 VERSIONS(gelu_b, (float *dinp, const float *dout, const float *inp, long n, int accumulate), (dinp, dout, inp, n, accumulate))
+INLINE int gelu_k_body(float *out, float *inp_grad, long n) { gelu_keep_body(out, inp_grad, n); return 0; }
+VERSIONS(gelu_k, (float *out, float *inp_grad, long n), (out, inp_grad, n))
 
 void tutor_attention_forward(const float *q, const float *k, const float *v, long ld, const bool *valid, long T,
                              long HD, float scale, long i0, long rows, float *att, float *out, long ldo) {
@@ -367,6 +395,7 @@ void tutor_gelu_forward(float *out, const float *inp, long n) { gelu_f(out, inp,
 void tutor_gelu_backward(float *dinp, const float *dout, const float *inp, long n, int accumulate) {
     gelu_b(dinp, dout, inp, n, accumulate);
 }
+void tutor_gelu_forward_keeping_gradient(float *out, float *inp_grad, long n) { gelu_k(out, inp_grad, n); }
 int tutor_kernels_avx2(void) { return use_avx2; }
 int tutor_kernels_set_avx2(int on) {
     int was = use_avx2;

@@ -92,9 +92,9 @@ extension DiTStack {
             }
         }
 
-        /// `out = gelu(inp)` over `[N, H]`.
-        func gelu(out: FloatPointer, inp: ConstFloatPointer) {
-            stack.timed(.gelu) { GELU.forward(out: out, inp: inp, n: N * H) }
+        /// `out = gelu(x)` over `[N, H]`, leaving gelu'(x) in place of x for the backward.
+        func gelu(out: FloatPointer, inputThenGradient: FloatPointer) {
+            stack.timed(.gelu) { GELU.forwardKeepingGradient(out: out, inputThenGradient: inputThenGradient, n: N * H) }
         }
 
         // MARK: backward ops
@@ -177,8 +177,8 @@ extension DiTStack {
             }
         }
 
-        func geluBackward(dinp: FloatPointer, dout: ConstFloatPointer, inp: ConstFloatPointer) {
-            stack.timed(.gelu) { GELU.backward(dinp: dinp, dout: dout, inp: inp, n: N * H, accumulate: false) }
+        func geluBackward(dinp: FloatPointer, dout: ConstFloatPointer, gradient: ConstFloatPointer) {
+            stack.timed(.gelu) { GELU.backward(dinp: dinp, dout: dout, gradient: gradient, n: N * H, accumulate: false) }
         }
     }
 }

@@ -13,7 +13,8 @@ extension DiTStack {
         let config: DiTConfig
         let memory: FloatPointer
         public let floats: Int
-        /// Per block: activation buffers (capacity for maxBatch × maxTokens).
+        /// Per block: activation buffers (capacity for maxBatch × maxTokens). After the forward
+        /// pass `fc1` holds GELU's derivative at fc1's output, all the backward needs of it.
         struct Block {
             var mod, ln1, mean1, rstd1, h1, qkv, att, y, ao, xMid, ln2, mean2, rstd2, h2, fc1, gel, mo, xOut: FloatPointer
         }

@@ -183,7 +183,7 @@ public final class DiTStack {
             p.layerNorm(out: a.ln2, mean: a.mean2, rstd: a.rstd2, inp: a.xMid)
             p.modulate(out: a.h2, inp: a.ln2, mod: a.mod, shift: 3, scale: 4)
             p.linear(l, .fc1, out: a.fc1, inp: a.h2)
-            p.gelu(out: a.gel, inp: a.fc1)
+            p.gelu(out: a.gel, inputThenGradient: a.fc1)  // a.fc1 then holds gelu' for the backward
             p.linear(l, .fc2, out: a.mo, inp: a.gel)
             p.gatedResidual(out: xOut, residual: a.xMid, inp: a.mo, mod: a.mod, gate: 5)
         }
@@ -230,7 +230,7 @@ public final class DiTStack {
             // the forward's calls in reverse order
             p.gatedResidualBackward(dresidual: ws.dMid, dinp: ws.dmo, dmod: dmod, dout: dCur, inp: a.mo, mod: a.mod, gate: 5)
             p.linearBackward(l, .fc2, dinp: ws.dgel, dout: ws.dmo, inp: a.gel)
-            p.geluBackward(dinp: ws.dfc1, dout: ws.dgel, inp: a.fc1)
+            p.geluBackward(dinp: ws.dfc1, dout: ws.dgel, gradient: a.fc1)
             p.linearBackward(l, .fc1, dinp: ws.dh2, dout: ws.dfc1, inp: a.h2)
             p.modulateBackward(dinp: ws.dln2, dmod: dmod, dout: ws.dh2, inp: a.ln2, mod: a.mod, shift: 3, scale: 4)
             p.layerNormBackward(dinp: ws.dMid, dout: ws.dln2, inp: a.xMid, mean: a.mean2, rstd: a.rstd2)

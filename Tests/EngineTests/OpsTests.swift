@@ -307,6 +307,15 @@ extension AttentionTests {
             grads.append(d.array)
             GELU.forward(out: g.p, inp: x.p, n: n)
             assertClose(g.p, gRef.p, n, tol: 1e-5, "gelu, wide \(wide)")
+            // the forward that keeps the derivative: the same values, and the derivative that
+            // the backward computes from x
+            let kept = Buf(n), both = Buf(n), dx = Buf(n), ones = Buf(n)
+            ones.p.update(repeating: 1, count: n)
+            kept.p.update(from: x.p, count: n)
+            GELU.forwardKeepingGradient(out: both.p, inputThenGradient: kept.p, n: n)
+            GELU.backward(dinp: dx.p, dout: ones.p, inp: x.p, n: n)
+            assertClose(both.p, g.p, n, tol: 0, "gelu keeping its derivative, wide \(wide)")
+            assertClose(kept.p, dx.p, n, tol: 1e-6, "kept derivative, wide \(wide)")
         }
         var base = grads[0], wide = grads[1]
         base.withUnsafeMutableBufferPointer { a in

@@ -32,6 +32,10 @@ void tutor_gelu_forward(float *out, const float *inp, long n);
 /// dinp[i] += gelu'(inp[i]) · dout[i] (or = when accumulate is 0), i < n.
 void tutor_gelu_backward(float *dinp, const float *dout, const float *inp, long n, int accumulate);
 
+/// out[i] = gelu(x), and inp_grad[i] = gelu'(x) in place of x = inp_grad[i], i < n: the forward
+/// of a pass whose backward needs only the derivative.
+void tutor_gelu_forward_keeping_gradient(float *out, float *inp_grad, long n);
+
 /// 1 when the AVX2 + FMA versions run, 0 for the baseline ones.
 int tutor_kernels_avx2(void);
 /// Chooses the baseline versions (0) or, where the machine has AVX2 and FMA, the wide ones (1);

@@ -20,6 +20,26 @@ public enum GELU {
         }
     }
 
+    /// `out = gelu(x)` and, in place of each `x` in `inputThenGradient`, `gelu'(x)`: the
+    /// forward of a pass that keeps only what its backward needs (one exp per element for both).
+    public static func forwardKeepingGradient(out: FloatPointer, inputThenGradient g: FloatPointer, n: Int) {
+        parallelFor(n, grain: 4096) { range in
+            tutor_gelu_forward_keeping_gradient(out + range.lowerBound, g + range.lowerBound, range.count)
+        }
+    }
+
+    /// `dinp (+)= gradient · dout`, the backward after `forwardKeepingGradient`; all `[n]`.
+    public static func backward(dinp: FloatPointer, dout: ConstFloatPointer, gradient: ConstFloatPointer, n: Int,
+                                accumulate: Bool) {
+        parallelFor(n, grain: 4096) { range in
+            if accumulate {
+                for i in range { dinp[i] += gradient[i] * dout[i] }
+            } else {
+                for i in range { dinp[i] = gradient[i] * dout[i] }
+            }
+        }
+    }
+
     /// Naive reference for `forward` (libm tanh in Double).
     public static func forwardReference(out: FloatPointer, inp: ConstFloatPointer, n: Int) {
         let k = (2 / Double.pi).squareRoot()
