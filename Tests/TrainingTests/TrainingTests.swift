@@ -146,6 +146,29 @@ final class TrainingRunTests: XCTestCase {
     /// `tutor train --resume --steps N`: a resumed run's base phase gets another length, the
     /// learning rate follows the new schedule from there, and a length not past the steps done,
     /// or a base phase already over, is refused.
+    /// `--family-tasks maze=5`: mazes get their own count in every look (look n from seed
+    /// n x 5), the others keep `tasksPerFamily`, and the map survives state.json.
+    func testFamilyTasksWeightsOneFamily() throws {
+        var o = tinyRun(steps: 1, reflowSteps: 0)
+        o.families = [.maze, .obstacles]
+        o.looks = [.varied, .canonical]
+        o.familyTasks = ["maze": 5]
+        XCTAssertEqual(o.tasksCount(of: .maze), 5)
+        XCTAssertEqual(o.tasksCount(of: .obstacles), 2)
+        let back = try JSONDecoder().decode(TrainingRun.Options.self, from: JSONEncoder().encode(o))
+        XCTAssertEqual(back.familyTasks, ["maze": 5])
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("tutor-familytasks-\(getpid())").path
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let run = try TrainingRun(folder: root, options: o, resume: false)
+        run.log = { _ in }
+        run.prepareData()
+        XCTAssertEqual(run.exampleCount, 2 * (5 + 2))
+        // the canonical look's mazes are seeds 5 ..< 10
+        let fifth = try XCTUnwrap(TrainingExample(task: Families.generate(family: .maze, seed: 5, look: .canonical),
+                                                  config: run.reasoner.config))
+        XCTAssertEqual(run.example(7).target, fifth.target)
+    }
+
     func testResumeWithAnotherBaseLength() throws {
         let o = tinyRun(steps: 8, reflowSteps: 2)
         let root = FileManager.default.temporaryDirectory.appendingPathComponent("tutor-relength-\(getpid())").path
