@@ -152,7 +152,7 @@ extension SpoolDaemon {
         if VerdictStatus.read(task: path) == .absent {
             appendLine("--- tutor daemon: Slurm job \(id) ended \(st.text) without writing verdict.json ---", to: path + "/" + SpoolFolders.workerLog)
             // A worker that exits 75 found no room for its verdict: the task is held, not crashed.
-            if let code = st.exitCode ?? jobExitCode(r.job) { exit = .exited(code) }
+            if !byStop, let code = st.exitCode ?? jobExitCode(r.job) { exit = .exited(code) }
         }
         settle(path: path, name: name,
                crash: byStop ? "Slurm job \(id) was cancelled with the daemon's stop"
