@@ -277,22 +277,20 @@ INLINE int attention_backward_body(const float *q, const float *k, const float *
 
 #define GELU_K 0.7978845608028654f  // sqrt(2/π)
 
-INLINE v8 gelu8(v8 x) {
-    v8 th = 1.0f - 2.0f / (exp8(2.0f * GELU_K * (x + 0.044715f * x * x * x)) + 1.0f);
-    return 0.5f * x * (1.0f + th);
-}
-
-INLINE v8 gelu_grad8(v8 x) {
-    v8 th = 1.0f - 2.0f / (exp8(2.0f * GELU_K * (x + 0.044715f * x * x * x)) + 1.0f);
+// tanh(k (x + 0.044715 x³)), from one exp.
+INLINE v8 gelu_tanh8(v8 x) { return 1.0f - 2.0f / (exp8(2.0f * GELU_K * (x + 0.044715f * x * x * x)) + 1.0f); }
+INLINE v8 gelu_of_tanh8(v8 x, v8 th) { return 0.5f * x * (1.0f + th); }
+INLINE v8 gelu_grad_of_tanh8(v8 x, v8 th) {
     return 0.5f * (1.0f + th) + 0.5f * x * (1.0f - th * th) * GELU_K * (1.0f + 0.134145f * x * x);
 }
+INLINE v8 gelu8(v8 x) { return gelu_of_tanh8(x, gelu_tanh8(x)); }
+INLINE v8 gelu_grad8(v8 x) { return gelu_grad_of_tanh8(x, gelu_tanh8(x)); }
 
-// gelu(x) into *out and gelu'(x) into *grad from one exp (the same arithmetic as gelu8 and
-// gelu_grad8).
+// gelu(x) into *out and gelu'(x) into *grad from one exp.
 INLINE void gelu_both8(v8 x, v8 *out, v8 *grad) {
-    v8 th = 1.0f - 2.0f / (exp8(2.0f * GELU_K * (x + 0.044715f * x * x * x)) + 1.0f);
-    *out = 0.5f * x * (1.0f + th);
-    *grad = 0.5f * (1.0f + th) + 0.5f * x * (1.0f - th * th) * GELU_K * (1.0f + 0.134145f * x * x);
+    v8 th = gelu_tanh8(x);
+    *out = gelu_of_tanh8(x, th);
+    *grad = gelu_grad_of_tanh8(x, th);
 }
 
 INLINE void gelu_keep_body(float *out, float *inp_grad, long n) {
@@ -324,18 +322,14 @@ INLINE void gelu_forward_body(float *out, const float *inp, long n) {
     }
 }
 
-INLINE void gelu_backward_body(float *dinp, const float *dout, const float *inp, long n, int accumulate) {
+INLINE void gelu_backward_body(float *dinp, const float *dout, const float *inp, long n) {
     long i = 0;
-    if (accumulate) {
-        for (; i + 8 <= n; i += 8) store8(dinp + i, load8(dinp + i) + gelu_grad8(load8(inp + i)) * load8(dout + i));
-    } else {
-        for (; i + 8 <= n; i += 8) store8(dinp + i, gelu_grad8(load8(inp + i)) * load8(dout + i));
-    }
+    for (; i + 8 <= n; i += 8) store8(dinp + i, load8(dinp + i) + gelu_grad8(load8(inp + i)) * load8(dout + i));
     if (i < n) {
         float t[8] = {0};
         memcpy(t, inp + i, sizeof(float) * (size_t)(n - i));
         store8(t, gelu_grad8(load8(t)));
-        for (long l = 0; l < n - i; l++) dinp[i + l] = (accumulate ? dinp[i + l] : 0.0f) + t[l] * dout[i + l];
+        for (long l = 0; l < n - i; l++) dinp[i + l] += t[l] * dout[i + l];
     }
 }
 
@@ -370,12 +364,9 @@ VERSIONS(attention_backward,
 VERSIONS(softmax_rows, (float *m, long rows, long cols, const bool *valid), (m, rows, cols, valid))
 
 INLINE int gelu_f_body(float *out, const float *inp, long n) { gelu_forward_body(out, inp, n); return 0; }
-INLINE int gelu_b_body(float *dinp, const float *dout, const float *inp, long n, int accumulate) {
-    gelu_backward_body(dinp, dout, inp, n, accumulate);
-    return 0;
-}
+INLINE int gelu_b_body(float *dinp, const float *dout, const float *inp, long n) { gelu_backward_body(dinp, dout, inp, n); return 0; }
 VERSIONS(gelu_f, (float *out, const float *inp, long n), (out, inp, n))
-VERSIONS(gelu_b, (float *dinp, const float *dout, const float *inp, long n, int accumulate), (dinp, dout, inp, n, accumulate))
+VERSIONS(gelu_b, (float *dinp, const float *dout, const float *inp, long n), (dinp, dout, inp, n))
 INLINE int gelu_k_body(float *out, float *inp_grad, long n) { gelu_keep_body(out, inp_grad, n); return 0; }
 VERSIONS(gelu_k, (float *out, float *inp_grad, long n), (out, inp_grad, n))
 
@@ -392,9 +383,7 @@ void tutor_attention_backward(const float *q, const float *k, const float *v, lo
 
 void tutor_softmax_rows(float *m, long rows, long cols, const bool *valid) { softmax_rows(m, rows, cols, valid); }
 void tutor_gelu_forward(float *out, const float *inp, long n) { gelu_f(out, inp, n); }
-void tutor_gelu_backward(float *dinp, const float *dout, const float *inp, long n, int accumulate) {
-    gelu_b(dinp, dout, inp, n, accumulate);
-}
+void tutor_gelu_backward(float *dinp, const float *dout, const float *inp, long n) { gelu_b(dinp, dout, inp, n); }
 void tutor_gelu_forward_keeping_gradient(float *out, float *inp_grad, long n) { gelu_k(out, inp_grad, n); }
 int tutor_kernels_avx2(void) { return use_avx2; }
 int tutor_kernels_set_avx2(int on) {

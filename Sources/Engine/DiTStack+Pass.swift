@@ -178,7 +178,7 @@ extension DiTStack {
         }
 
         func geluBackward(dinp: FloatPointer, dout: ConstFloatPointer, gradient: ConstFloatPointer) {
-            stack.timed(.gelu) { GELU.backward(dinp: dinp, dout: dout, gradient: gradient, n: N * H, accumulate: false) }
+            stack.timed(.gelu) { GELU.backward(dinp: dinp, dout: dout, gradient: gradient, n: N * H) }
         }
     }
 }

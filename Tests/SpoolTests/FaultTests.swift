@@ -8,15 +8,20 @@ import Glibc
 /// The spool's own faults: state folders that disappear, task folders removed while they run,
 /// stops, a crash count that cannot be written, a full disk.
 final class FaultTests: XCTestCase {
+    /// A daemon serving a fresh spool with a runner that writes `status` verdicts.
+    func servingDaemon(_ tag: String, status: String = "passed", rescan: String) throws -> (TempFolder, DaemonProcess) {
+        let t = try TempFolder(tag)
+        let runner = try t.verdictRunner(status: status)
+        let d = try DaemonProcess(tutor: try tutorExecutable(), spool: t.spool,
+                                  arguments: ["--runner", runner, "--settle", "0.2", "--rescan", rescan], log: t.path + "/daemon.log")
+        XCTAssertTrue(d.waitForLog("serving"), d.log)
+        return (t, d)
+    }
+
     /// done/ and failed/ removed under a running daemon are created again when a task needs
     /// them; nothing is lost.
     func testMissingDoneAndFailedAreCreatedAgain() throws {
-        let tutor = try tutorExecutable()
-        let t = try TempFolder("folders")
-        let runner = try t.verdictRunner()
-        let d = try DaemonProcess(tutor: tutor, spool: t.spool, arguments: ["--runner", runner, "--settle", "0.2", "--rescan", "60"],
-                                  log: t.path + "/daemon.log")
-        XCTAssertTrue(d.waitForLog("serving"), d.log)
+        let (t, d) = try servingDaemon("folders", rescan: "60")
         XCTAssertEqual(rmdir(t.state("done")), 0)
         XCTAssertEqual(rmdir(t.state("failed")), 0)
         XCTAssertEqual(rename(try t.makeTask("ok"), t.state("incoming", "ok")), 0)
@@ -31,12 +36,7 @@ final class FaultTests: XCTestCase {
     /// incoming/ removed under a running daemon is created again at once and watched again:
     /// a task dropped into the new one is picked up by inotify, long before the next rescan.
     func testRemovedIncomingIsWatchedAgain() throws {
-        let tutor = try tutorExecutable()
-        let t = try TempFolder("incoming")
-        let runner = try t.verdictRunner()
-        let d = try DaemonProcess(tutor: tutor, spool: t.spool, arguments: ["--runner", runner, "--settle", "0.2", "--rescan", "120"],
-                                  log: t.path + "/daemon.log")
-        XCTAssertTrue(d.waitForLog("serving"), d.log)
+        let (t, d) = try servingDaemon("incoming", rescan: "120")
         XCTAssertEqual(rmdir(t.state("incoming")), 0)
         XCTAssertTrue(d.waitForLog("watching incoming/ again"), d.log)
         XCTAssertTrue(d.log.contains("incoming/ was missing from the spool: created it again"), d.log)
@@ -47,12 +47,7 @@ final class FaultTests: XCTestCase {
     /// failed/ replaced by a file cannot be recreated: the daemon says what to do and keeps
     /// the task in active/; once failed/ is back, the task goes there.
     func testUnusableFailedKeepsTheTaskInActive() throws {
-        let tutor = try tutorExecutable()
-        let t = try TempFolder("nofailed")
-        let runner = try t.verdictRunner(status: "error")
-        let d = try DaemonProcess(tutor: tutor, spool: t.spool, arguments: ["--runner", runner, "--settle", "0.2", "--rescan", "0.5"],
-                                  log: t.path + "/daemon.log")
-        XCTAssertTrue(d.waitForLog("serving"), d.log)
+        let (t, d) = try servingDaemon("nofailed", status: "error", rescan: "0.5")
         XCTAssertEqual(rmdir(t.state("failed")), 0)
         FileManager.default.createFile(atPath: t.state("failed"), contents: Data("in the way".utf8))
         XCTAssertEqual(rename(try t.makeTask("bad"), t.state("incoming", "bad")), 0)

@@ -29,8 +29,8 @@ void tutor_softmax_rows(float *m, long rows, long cols, const bool *valid);
 
 /// out[i] = gelu(inp[i]) (tanh form), i < n.
 void tutor_gelu_forward(float *out, const float *inp, long n);
-/// dinp[i] += gelu'(inp[i]) · dout[i] (or = when accumulate is 0), i < n.
-void tutor_gelu_backward(float *dinp, const float *dout, const float *inp, long n, int accumulate);
+/// dinp[i] += gelu'(inp[i]) · dout[i], i < n.
+void tutor_gelu_backward(float *dinp, const float *dout, const float *inp, long n);
 
 /// out[i] = gelu(x), and inp_grad[i] = gelu'(x) in place of x = inp_grad[i], i < n: the forward
 /// of a pass whose backward needs only the derivative.

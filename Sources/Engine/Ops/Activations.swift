@@ -11,12 +11,10 @@ public enum GELU {
         }
     }
 
-    /// dinp += gelu'(inp) · dout (or `=` when not `accumulate`); all `[n]`.
-    public static func backward(dinp: FloatPointer, dout: ConstFloatPointer, inp: ConstFloatPointer, n: Int,
-                                accumulate: Bool = true) {
+    /// dinp += gelu'(inp) · dout; all `[n]`.
+    public static func backward(dinp: FloatPointer, dout: ConstFloatPointer, inp: ConstFloatPointer, n: Int) {
         parallelFor(n, grain: 4096) { range in
-            tutor_gelu_backward(dinp + range.lowerBound, dout + range.lowerBound, inp + range.lowerBound, range.count,
-                                accumulate ? 1 : 0)
+            tutor_gelu_backward(dinp + range.lowerBound, dout + range.lowerBound, inp + range.lowerBound, range.count)
         }
     }
 
@@ -28,15 +26,11 @@ public enum GELU {
         }
     }
 
-    /// `dinp (+)= gradient · dout`, the backward after `forwardKeepingGradient`; all `[n]`.
-    public static func backward(dinp: FloatPointer, dout: ConstFloatPointer, gradient: ConstFloatPointer, n: Int,
-                                accumulate: Bool) {
+    /// `dinp = gradient · dout` (written, not added), the backward after
+    /// `forwardKeepingGradient`; all `[n]`.
+    public static func backward(dinp: FloatPointer, dout: ConstFloatPointer, gradient: ConstFloatPointer, n: Int) {
         parallelFor(n, grain: 4096) { range in
-            if accumulate {
-                for i in range { dinp[i] += gradient[i] * dout[i] }
-            } else {
-                for i in range { dinp[i] = gradient[i] * dout[i] }
-            }
+            for i in range { dinp[i] = gradient[i] * dout[i] }
         }
     }
 

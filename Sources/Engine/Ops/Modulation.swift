@@ -23,17 +23,17 @@ public enum Modulation {
                                 dout: ConstFloatPointer, inp: ConstFloatPointer, scale: ConstFloatPointer,
                                 b B: Int, t T: Int, c C: Int, stride: Int, accumulate: Bool = true) {
         bySequenceOrColumns(b: B, c: C) { bs, cols in
+            let n = cols.count
             for b in bs {
                 let sc = scale + b * stride + cols.lowerBound
                 let dsh = dshift.map { $0 + b * stride + cols.lowerBound }, dsc = dscale.map { $0 + b * stride + cols.lowerBound }
                 if !accumulate {
-                    dsh?.update(repeating: 0, count: cols.count)
-                    dsc?.update(repeating: 0, count: cols.count)
+                    dsh?.update(repeating: 0, count: n)
+                    dsc?.update(repeating: 0, count: n)
                 }
                 for t in 0..<T {
                     let r = b * T + t
                     let g = dout + r * C + cols.lowerBound, x = inp + r * C + cols.lowerBound
-                    let n = cols.count
                     if let dinp {
                         let d = dinp + r * C + cols.lowerBound
                         if accumulate { for c in 0..<n { d[c] += g[c] * (1 + sc[c]) } } else { for c in 0..<n { d[c] = g[c] * (1 + sc[c]) } }
