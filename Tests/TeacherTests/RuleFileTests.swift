@@ -95,6 +95,29 @@ final class RuleFileTests: XCTestCase {
 
     private func replacing(_ s: String, _ a: String, _ b: String) -> String { s.replacingOccurrences(of: a, with: b) }
 
+    /// `WorkingSize.objectPixels` counts runs of equal pixels once: on a picture with flat areas,
+    /// JPEG-like noise and colours on the tolerance's edge it gives the per-pixel count of
+    /// `ColorMask.hard` at the frame's own size and at a smaller one.
+    func testObjectPixelsCountsAsThePerPixelMask() {
+        var im = RGBImage(width: 200, height: 120, fill: (255, 255, 255))
+        var state: UInt64 = 12345
+        func next() -> UInt8 { state = state &* 6364136223846793005 &+ 1442695040888963407; return UInt8(truncatingIfNeeded: state >> 56) }
+        for y in 0..<120 {
+            for x in 0..<200 where x > 60 || y % 7 == 0 {
+                let i = 3 * (y * 200 + x)
+                if x < 120 { im.pixels[i] = 0xf2 &+ (next() & 3); im.pixels[i + 1] = 0xc2; im.pixels[i + 2] = next() & 31 }
+                else { im.pixels[i] = 0xd0; im.pixels[i + 1] = next() & 63; im.pixels[i + 2] = 0x20 }
+            }
+        }
+        let rules = try! RuleFile.parse(Array(##"{"version": 1, "objects": {"ball": {"color": "#f2c200", "tolerance": 20}, "goal": {"color": "#d02020", "tolerance": 30}, "white": {"color": "#ffffff"}}, "goal": {"question": "g", "check": {"type": "intact", "object": "ball"}}}"##.utf8))
+        for size in [WorkingSize(width: 200, height: 120), WorkingSize(width: 100, height: 60)] {
+            let frame = im.resizedFloat(width: size.width, height: size.height)
+            let expected = rules.objects.map { ColorMask.hardCount(frame, count: size.width * size.height, color: $0.color, tolerance: $0.tolerance) }
+            XCTAssertEqual(WorkingSize.objectPixels(rules, im, at: size), expected, "\(size)")
+            XCTAssertTrue(expected.allSatisfy { $0 > 0 }, "\(expected)")
+        }
+    }
+
     /// The teacher judges at the smallest working size that keeps every object: a 1-pixel line
     /// in a 256 x 256 frame (it fades to grey at 64 x 64) is judged at 256; an object with no
     /// pixel is an error; one under twice the speck size a warning that names it and its count.

@@ -28,7 +28,7 @@ struct BenchReading: ParsableCommand {
         let names = try FileManager.default.contentsOfDirectory(atPath: tasks).filter { !$0.hasPrefix(".") }.sorted().prefix(limit)
         let root = URL(fileURLWithPath: tasks)
         var usable = 0, reasons: [String: Int] = [:]
-        var sizes: [String: Int] = [:]
+        var sizes: [String: Int] = [:], working: [String: Int] = [:]
         let cpu0 = Clock.threadCPUSeconds(), wall0 = Clock.monotonicSeconds()
         var decodeList: [(url: URL, width: Int, height: Int)] = []
         for name in names {
@@ -42,6 +42,7 @@ struct BenchReading: ParsableCommand {
                 usable += 1
                 sizes["\(ex.firstFrame.width) x \(ex.firstFrame.height)", default: 0] += 1
                 let cut = tracked.scene.working
+                working["\(cut.width) x \(cut.height)", default: 0] += 1
                 let read = ex.frames.isEmpty ? [ex.finalFrame].compactMap { $0 } : ExampleTracker.sampledFrames(ex.frames).map(\.url)
                 for f in read { decodeList.append((f, cut.width, cut.height)) }
             }
@@ -54,7 +55,8 @@ struct BenchReading: ParsableCommand {
         let decode = Clock.threadCPUSeconds() - d0
         let n = names.count
         print("training folder: \(tasks); \(n) examples read, \(usable) usable, \(n - usable) unusable; first frames "
-              + sizes.sorted { $0.value > $1.value }.map { "\($0.key) (\($0.value))" }.joined(separator: ", "))
+              + sizes.sorted { $0.value > $1.value }.map { "\($0.key) (\($0.value))" }.joined(separator: ", ")
+              + "; working sizes " + working.sorted { $0.value > $1.value }.map { "\($0.key) (\($0.value))" }.joined(separator: ", "))
         print(String(format: "reading and tracking: %.1f examples/s per core (%.2f ms CPU each), %.1f examples/s wall (%.1f s)",
                      Double(n) / max(cpu, 1e-9), 1000 * cpu / Double(max(n, 1)), Double(n) / max(wall, 1e-9), wall))
         print(String(format: "solution frames: %d decoded in the usable examples, %.2f ms CPU each to decode alone (%.0f%% of the reading)",
