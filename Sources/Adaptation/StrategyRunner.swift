@@ -160,6 +160,10 @@ public final class StrategyRunner {
     /// `count` base videos from noises 0..<count (sampled in batches), judged; keeps the best
     /// (a passing video before a failing one, then the lowest loss, then the earliest). When
     /// none passes and `adaptIfNone`, adapts a LoRA from the best video's noise.
+    ///
+    /// With `adaptIfNone` (the default strategy) sampling stops after the batch in which a video
+    /// passes: `samples` is then a budget, spent in full only on tasks the base model rarely
+    /// gets right. best-of-n always samples `count`.
     func sampleBest(count: Int, adaptIfNone: Bool) -> StrategyResult {
         let batch = 8
         let acts = reasoner.makeActivations(maxBatch: min(batch, count))
@@ -187,6 +191,7 @@ public final class StrategyRunner {
                 progress(.sampled(index: i, count: count, loss: v.loss, passed: v.passed))
             }
             start += n
+            if adaptIfNone && candidates[0].1.passed { break }
         }
         let best = candidates[0].1
         var result = StrategyResult(final: best, base: first!, samples: records, optimization: nil, adapter: nil,

@@ -41,7 +41,7 @@ public struct StrategySettings: Sendable {
     public var staticPrior: Bool = true
     /// sample-then-adapt: the step budget is split over the noises of this many of the best
     /// samples, adapted in turn until one passes (1: the best sample's noise only).
-    public var restarts: Int = 1
+    public var restarts: Int
 
     /// The default path of the teacher's gradient (see docs/ADAPTATION.md for the measurements).
     public static let defaultGradient: GradientPath = .allSteps
@@ -56,6 +56,7 @@ public struct StrategySettings: Sendable {
         alpha = Float(job.alpha)
         samples = job.samples
         sampleSteps = job.sampleSteps
+        restarts = job.restarts
         self.gradient = gradient
         self.loss = loss
         maxGradNorm = 1

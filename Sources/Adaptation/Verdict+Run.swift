@@ -32,7 +32,7 @@ extension Verdict.Settings {
     public init(_ s: StrategySettings) {
         self.init(maxSteps: s.maxSteps, stopLoss: rounded(Double(s.stopLoss), 6), learningRate: Double(s.learningRate),
                   rank: s.rank, alpha: Double(s.alpha), samples: s.samples, sampleSteps: s.sampleSteps,
-                  gradient: s.gradient.rawValue)
+                  gradient: s.gradient.rawValue, restarts: s.restarts)
     }
 }
 

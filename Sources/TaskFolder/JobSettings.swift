@@ -17,13 +17,16 @@ public enum Strategy: String, Sendable, CaseIterable, Codable {
 public struct JobSettings: Sendable, Equatable {
     public var strategy: Strategy = JobSettings.defaultStrategy
     public var seed: UInt64 = 0
-    public var maxSteps: Int = 40
+    public var maxSteps: Int = 200
     public var stopLoss: Double = 0.22
     public var learningRate: Double = 1.5e-3
     public var rank: Int = 16
     public var alpha: Double = 16
-    public var samples: Int = 8
+    public var samples: Int = 256
     public var sampleSteps: Int = 4
+    /// sample-then-adapt: the adaptation steps are split over this many of the best samples'
+    /// noises, adapted in turn until one passes.
+    public var restarts: Int = 4
     /// The written frames' longer side at most (docs/FORMAT.md); the first frame's size when smaller.
     public var frameLongSide: Int = 1024
 
@@ -45,7 +48,7 @@ public struct JobSettings: Sendable, Equatable {
     public static let defaultStrategy: Strategy = .sampleThenAdapt
 
     public static let knownKeys = ["strategy", "seed", "max_steps", "stop_loss", "learning_rate",
-                                   "rank", "alpha", "samples", "sample_steps", "frame_long_side", "slurm"]
+                                   "rank", "alpha", "samples", "sample_steps", "restarts", "frame_long_side", "slurm"]
 
     public init() {}
 
@@ -118,6 +121,7 @@ public struct JobSettings: Sendable, Equatable {
         if let v = real("alpha", 0, 4096, openLow: true) { s.alpha = v }
         if let v = integer("samples", 1...1000) { s.samples = v }
         if let v = integer("sample_steps", 1...64) { s.sampleSteps = v }
+        if let v = integer("restarts", 1...64) { s.restarts = v }
         if let v = integer("frame_long_side", 16...4096) { s.frameLongSide = v }
         if let v = json["slurm"] {
             if case .object = v {

@@ -83,6 +83,6 @@ extension Verdict.Settings {
     public var json: JSONValue {
         .object([("max_steps", .int(maxSteps)), ("stop_loss", .double(stopLoss)), ("learning_rate", .double(learningRate)),
                  ("rank", .int(rank)), ("alpha", .double(alpha)), ("samples", .int(samples)),
-                 ("sample_steps", .int(sampleSteps)), ("gradient", .string(gradient))])
+                 ("sample_steps", .int(sampleSteps)), ("restarts", .int(restarts)), ("gradient", .string(gradient))])
     }
 }

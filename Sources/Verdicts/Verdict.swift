@@ -135,11 +135,13 @@ public struct Verdict: Sendable, Equatable {
         public var samples: Int
         public var sampleSteps: Int
         public var gradient: String
+        public var restarts: Int
 
         public init(maxSteps: Int, stopLoss: Double, learningRate: Double, rank: Int, alpha: Double, samples: Int,
-                    sampleSteps: Int, gradient: String) {
+                    sampleSteps: Int, gradient: String, restarts: Int = 1) {
             self.maxSteps = maxSteps; self.stopLoss = stopLoss; self.learningRate = learningRate; self.rank = rank
             self.alpha = alpha; self.samples = samples; self.sampleSteps = sampleSteps; self.gradient = gradient
+            self.restarts = restarts
         }
     }
 

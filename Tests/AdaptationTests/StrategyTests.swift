@@ -79,6 +79,36 @@ final class StrategyTests: XCTestCase {
         XCTAssertNil(best.optimization)
     }
 
+    /// The default strategy spends its `samples` budget only until a batch holds a passing video
+    /// (the shipped model passes this order task from its first noises); a task no sample passes
+    /// gets every sample; best-of-n always samples `samples`.
+    func testSampleThenAdaptStopsSamplingAfterAPassingBatch() throws {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let shipped = try Reasoner.load(from: root.appendingPathComponent("models/reasoner").path)
+        var job = JobSettings()
+        job.samples = 40
+        let (scene, rules, first) = try task(.order, 1_000_001, tokenizer: shipped.tokenizer)
+        job.strategy = .sampleThenAdapt
+        let easy = StrategyRunner(reasoner: shipped, scene: scene, rules: rules, firstFrame: first, settings: StrategySettings(job: job)).run()
+        XCTAssertTrue(easy.final.passed)
+        XCTAssertEqual(easy.samples.count, 8, "one batch of 8, one of which passed")
+        XCTAssertEqual(easy.evaluations, 8 * job.sampleSteps)
+        XCTAssertNil(easy.optimization)
+        job.strategy = .bestOfN
+        let all = StrategyRunner(reasoner: shipped, scene: scene, rules: rules, firstFrame: first, settings: StrategySettings(job: job)).run()
+        XCTAssertEqual(all.samples.count, 40)
+
+        let tiny = Reasoner.makeTinyRandom()
+        let (s2, r2, f2) = try task(.obstacles, 1_000_002, tokenizer: tiny.tokenizer)
+        job.strategy = .sampleThenAdapt
+        job.samples = 12
+        job.maxSteps = 0
+        job.sampleSteps = 2
+        let hard = StrategyRunner(reasoner: tiny, scene: s2, rules: r2, firstFrame: f2, settings: StrategySettings(job: job)).run()
+        XCTAssertFalse(hard.final.passed)
+        XCTAssertEqual(hard.samples.count, 12)
+    }
+
     /// The static prior finds the walls' layer of a maze (and nothing else), and its gradient
     /// matches finite differences.
     func testStaticPriorPullsTheWallsLayerBack() throws {
@@ -155,7 +185,7 @@ final class StrategyBenchTests: XCTestCase {
         }
         func bench(_ jobs: Int) -> StrategyBench {
             StrategyBench(modelDirectory: dir, jobs: jobs) { s in
-                s.maxSteps = 2; s.samples = 2; s.sampleSteps = 2; s.rank = 2
+                s.maxSteps = 2; s.samples = 2; s.sampleSteps = 2; s.rank = 2; s.restarts = 1
             }
         }
         var seen = 0

@@ -78,8 +78,8 @@ struct BenchStrategies: ParsableCommand {
     @Option(help: "Static prior during adaptation: on or off.")
     var staticPrior: String = "on"
 
-    @Option(help: "sample-then-adapt: adapt from this many of the best samples in turn, splitting the steps.")
-    var restarts: Int = 1
+    @Option(help: "sample-then-adapt: adapt from this many of the best samples in turn, splitting the steps (default: job.json's).")
+    var restarts: Int?
 
     @Option(help: "best-of-n's n (default: the smallest n whose cost is at least teacher-lora's mean).")
     var bestOfN: Int?
@@ -151,13 +151,13 @@ struct BenchStrategies: ParsableCommand {
         let (steps, lr, rank, samples, sampleSteps) = (self.steps, learningRate, self.rank, self.samples, self.sampleSteps)
         var bestN = bestOfN
         let prior = staticPrior != "off"
-        let restartCount = max(1, restarts)
+        let restartCount = restarts.map { max(1, $0) }
         let families = taskList.map(\.family).reduce(into: [String]()) { if !$0.contains($1) { $0.append($1) } }
         // This command's options over a task's settings; best-of-n's n, once chosen, wins over --samples.
         let overrides: @Sendable (inout StrategySettings, Int?) -> Void = { s, bestOfN in
             s.gradient = gradient; s.loss = loss
             s.staticPrior = prior
-            s.restarts = restartCount
+            if let restartCount { s.restarts = restartCount }
             if let steps { s.maxSteps = steps }
             if let lr { s.learningRate = Float(lr) }
             if let rank { s.rank = rank }
@@ -217,7 +217,7 @@ struct BenchStrategies: ParsableCommand {
         func pad(_ x: String, _ w: Int) -> String { x.count >= w ? x : x + String(repeating: " ", count: w - x.count) }
         func lpad(_ x: String, _ w: Int) -> String { x.count >= w ? x : String(repeating: " ", count: w - x.count) + x }
         let col = max(12, (results.map { $0.0.count }.max() ?? 0) + 2)
-        print("adaptation: lr \(s.learningRate), rank \(s.rank), alpha \(s.alpha), max_steps \(s.maxSteps), stop_loss \(s.stopLoss), gradient \(s.gradient.rawValue), loss \(s.loss.rawValue), static prior \(staticPrior), restarts \(restarts), sample_steps \(s.sampleSteps); sample-then-adapt samples \(s.samples); best-of-n n = \(bestN.map(String.init) ?? "-")")
+        print("adaptation: lr \(s.learningRate), rank \(s.rank), alpha \(s.alpha), max_steps \(s.maxSteps), stop_loss \(s.stopLoss), gradient \(s.gradient.rawValue), loss \(s.loss.rawValue), static prior \(staticPrior), restarts \(s.restarts), sample_steps \(s.sampleSteps); sample-then-adapt samples \(s.samples); best-of-n n = \(bestN.map(String.init) ?? "-")")
         print(pad("", 20) + results.map { lpad($0.0, col) }.joined())
         for f in families + ["overall"] {
             let idx = tasks.indices.filter { f == "overall" || tasks[$0].family == f }
