@@ -30,7 +30,7 @@ extension Verdict.Optimization {
 
 extension Verdict.Settings {
     public init(_ s: StrategySettings) {
-        self.init(maxSteps: s.maxSteps, stopLoss: rounded(Double(s.stopLoss), 6), learningRate: Double(s.learningRate),
+        self.init(maxSteps: s.maxSteps, stopLoss: rounded(Double(s.stopLoss), 6), learningRate: shortestDecimal(s.learningRate),
                   rank: s.rank, alpha: Double(s.alpha), samples: s.samples, sampleSteps: s.sampleSteps,
                   gradient: s.gradient.rawValue, restarts: s.restarts)
     }
@@ -53,6 +53,12 @@ extension JSONValue {
         default: return self
         }
     }
+}
+
+/// The shortest decimal that reads back as `x` (a job's 1.5e-3 is written 0.0015, not the
+/// float's 0.001500000013038516).
+@inlinable public func shortestDecimal(_ x: Float) -> Double {
+    Double("\(x)") ?? Double(x)
 }
 
 /// Rounds for JSON so that verdicts are stable and readable (floats print with all digits otherwise).

@@ -48,6 +48,9 @@ extension RunTests {
         XCTAssertEqual(failed["status"]?.stringValue, "failed")
         XCTAssertNotNil(failed["samples"]?.arrayValue, "the samples tried")
         XCTAssertNotNil(failed["optimization"]?["steps"], "the adaptation that followed them")
+        // The settings as the job gave them: the default learning rate reads 0.0015, not the float's digits.
+        XCTAssertEqual(failed["settings"]?["learning_rate"]?.doubleValue, 0.0015)
+        XCTAssertEqual(failed["settings"]?["restarts"]?.integerValue, 4)
 
         // tutor run's error codes.
         let bad = try makeTask("bad-input", job: #"{"seed": 1, "seed": 2}"#)
