@@ -1,9 +1,26 @@
+import CSystem
 #if canImport(Glibc)
 import Glibc
 #endif
 
 /// Resident memory of a process, from /proc (Linux); nil where it cannot be read.
 public enum Memory {
+    /// Keeps buffers of up to 64 MiB on the heap and freed heap memory (up to 256 MiB) in the
+    /// process instead of handing it back to the kernel after every large `free`.
+    ///
+    /// tutor allocates and frees frame-sized buffers at a high rate (a 512 x 512 picture is
+    /// 0.75 MiB of bytes and 3 MiB of floats; training and the strategies make one per frame).
+    /// glibc serves blocks over its mmap threshold (128 KiB until a larger one is freed) with
+    /// fresh pages, each faulted in and zeroed by the kernel, and returns the heap's top when
+    /// more than its trim threshold is free, so the next buffer faults again. Measured with
+    /// `tutor bench reading` at 512 x 512: PNG 18 -> 27, JPEG 100 -> 120 examples per CPU-second.
+    /// Peak memory is unchanged (freed memory is reused, not added to); what is kept is given
+    /// back when the process ends, and tutor's long-lived process, the daemon, stays small.
+    @discardableResult
+    public static func keepFreedMemory() -> Bool {
+        csystem_keep_freed_memory(64 << 20, 256 << 20) == 1
+    }
+
     /// Current resident set size in bytes (second field of /proc/PID/statm, in pages).
     /// `pid` nil: this process.
     public static func residentBytes(pid: Int32? = nil) -> Int? {

@@ -32,6 +32,7 @@ enum Main {
         // First of all: OpenBLAS's kernel set is fixed when the library loads, so a better one
         // means executing again, before anything else has run (Engine/BLASKernels.swift).
         BLASKernels.ensureBest()
+        Memory.keepFreedMemory()
         do {
             var command = try Tutor.parseAsRoot()
             try command.run()

@@ -22,4 +22,9 @@ int pipe2(int pipefd[2], int flags);
    when the thread that started it dies. */
 int csystem_set_parent_death_signal(int sig);
 
+/* mallopt's M_MMAP_THRESHOLD and M_TRIM_THRESHOLD (malloc.h is not in Swift's Glibc module):
+   blocks under `mmap_threshold` bytes come from the heap, and freed heap is handed back to the
+   kernel only when over `trim_threshold` bytes sit free at its top. Returns 1 when both took. */
+int csystem_keep_freed_memory(size_t mmap_threshold, size_t trim_threshold);
+
 #endif
