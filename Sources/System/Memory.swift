@@ -13,7 +13,7 @@ public enum Memory {
     /// glibc serves blocks over its mmap threshold (128 KiB until a larger one is freed) with
     /// fresh pages, each faulted in and zeroed by the kernel, and returns the heap's top when
     /// more than its trim threshold is free, so the next buffer faults again. Measured with
-    /// `tutor bench reading` at 512 x 512: PNG 18 -> 27 examples per CPU-second, JPEG about 10% more.
+    /// `tutor bench reading` at 512 x 512: PNG 18 -> 25-27 examples per CPU-second, JPEG about 10% more.
     /// Freed memory is reused, not added to: the strategy bench's peak stayed at 291-294 MiB.
     /// What is kept is given back when the process ends; the daemon, tutor's one long-lived
     /// process, stays small.
