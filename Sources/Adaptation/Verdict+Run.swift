@@ -30,8 +30,8 @@ extension Verdict.Optimization {
 
 extension Verdict.Settings {
     public init(_ s: StrategySettings) {
-        self.init(maxSteps: s.maxSteps, stopLoss: rounded(Double(s.stopLoss), 6), learningRate: shortestDecimal(s.learningRate),
-                  rank: s.rank, alpha: Double(s.alpha), samples: s.samples, sampleSteps: s.sampleSteps,
+        self.init(maxSteps: s.maxSteps, stopLoss: shortestDecimal(s.stopLoss), learningRate: shortestDecimal(s.learningRate),
+                  rank: s.rank, alpha: shortestDecimal(s.alpha), samples: s.samples, sampleSteps: s.sampleSteps,
                   gradient: s.gradient.rawValue, restarts: s.restarts)
     }
 }
@@ -55,8 +55,8 @@ extension JSONValue {
     }
 }
 
-/// The shortest decimal that reads back as `x` (a job's 1.5e-3 is written 0.0015, not the
-/// float's 0.001500000013038516).
+/// The shortest decimal that reads back as `x`: a setting as the job gave it (1.5e-3 is written
+/// 0.0015, not the float's 0.001500000013038516).
 @inlinable public func shortestDecimal(_ x: Float) -> Double {
     Double("\(x)") ?? Double(x)
 }

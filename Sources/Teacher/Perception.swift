@@ -73,11 +73,34 @@ enum ColorMask {
                      color: SIMD3<Float>, tolerance: Float) {
         let t2 = tolerance * tolerance
         for i in 0..<n {
-            let r = pixels[3 * i] * 255 - color.x
-            let g = pixels[3 * i + 1] * 255 - color.y
-            let b = pixels[3 * i + 2] * 255 - color.z
-            mask[i] = r * r + g * g + b * b <= t2 ? 1 : 0
+            mask[i] = within(pixels[3 * i] * 255, pixels[3 * i + 1] * 255, pixels[3 * i + 2] * 255, color, t2) ? 1 : 0
         }
+    }
+
+    /// The membership test of `hard`: a pixel in 0-255 units within sqrt(`t2`) of `color`.
+    @inline(__always)
+    static func within(_ r: Float, _ g: Float, _ b: Float, _ color: SIMD3<Float>, _ t2: Float) -> Bool {
+        let dr = r - color.x, dg = g - color.y, db = b - color.z
+        return dr * dr + dg * dg + db * db <= t2
+    }
+
+    /// `hard`'s pixel counts for several colours in one pass over `[n, 3]` pixels, each channel
+    /// read through `value` (to [0, 1]). A run of equal pixels, most of a drawing, is compared
+    /// once.
+    static func hardCounts<P: Equatable>(_ px: UnsafeBufferPointer<P>, count n: Int, colors: [SIMD3<Float>],
+                                         tolerances: [Float], value: (P) -> Float) -> [Int] {
+        let t2 = tolerances.map { $0 * $0 }
+        var counts = [Int](repeating: 0, count: colors.count)
+        var i = 0
+        while i < n {
+            let p0 = px[3 * i], p1 = px[3 * i + 1], p2 = px[3 * i + 2]
+            var j = i + 1
+            while j < n && px[3 * j] == p0 && px[3 * j + 1] == p1 && px[3 * j + 2] == p2 { j += 1 }
+            let r = value(p0) * 255, g = value(p1) * 255, b = value(p2) * 255
+            for k in colors.indices where within(r, g, b, colors[k], t2[k]) { counts[k] += j - i }
+            i = j
+        }
+        return counts
     }
 
     static func hard(_ pixels: [Float], count n: Int, color: SIMD3<Float>, tolerance: Float) -> [UInt8] {

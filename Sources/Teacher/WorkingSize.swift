@@ -52,35 +52,17 @@ public struct WorkingSize: Sendable, Equatable {
     }
 
     /// Pixels of each object's colour in the first frame at `size`, in the rule file's order.
-    ///
-    /// One pass over the pixels for all objects; at the frame's own size straight from its bytes
-    /// (the same arithmetic as `ColorMask.hard` on `resizedFloat`, without the float copy).
+    /// One pass for all objects (`ColorMask.hardCounts`); at the frame's own size straight from
+    /// its bytes, without a float copy.
     public static func objectPixels(_ rules: RuleFile, _ image: RGBImage, at size: WorkingSize) -> [Int] {
         let n = size.width * size.height
-        let colors = rules.objects.map(\.color), t2 = rules.objects.map { $0.tolerance * $0.tolerance }
-        var counts = [Int](repeating: 0, count: colors.count)
-        // A run of equal pixels (most of a drawing) is compared once.
-        func count<P: Equatable>(_ px: UnsafeBufferPointer<P>, _ value: (P) -> Float) {
-            var i = 0
-            while i < n {
-                let p0 = px[3 * i], p1 = px[3 * i + 1], p2 = px[3 * i + 2]
-                var j = i + 1
-                while j < n && px[3 * j] == p0 && px[3 * j + 1] == p1 && px[3 * j + 2] == p2 { j += 1 }
-                let r = value(p0) * 255, g = value(p1) * 255, b = value(p2) * 255
-                for k in colors.indices {
-                    let c = colors[k]
-                    let dr = r - c.x, dg = g - c.y, db = b - c.z
-                    if dr * dr + dg * dg + db * db <= t2[k] { counts[k] += j - i }
-                }
-                i = j
-            }
-        }
+        let colors = rules.objects.map(\.color), tolerances = rules.objects.map(\.tolerance)
         if size.width == image.width && size.height == image.height {
-            image.pixels.withUnsafeBufferPointer { count($0) { Float($0) / 255 } }
-        } else {
-            image.resizedFloat(width: size.width, height: size.height).withUnsafeBufferPointer { count($0) { $0 } }
+            return image.pixels.withUnsafeBufferPointer { ColorMask.hardCounts($0, count: n, colors: colors, tolerances: tolerances) { Float($0) / 255 } }
         }
-        return counts
+        return image.resizedFloat(width: size.width, height: size.height).withUnsafeBufferPointer {
+            ColorMask.hardCounts($0, count: n, colors: colors, tolerances: tolerances) { $0 }
+        }
     }
 
     /// The working size for a task.

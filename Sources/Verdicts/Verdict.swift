@@ -138,7 +138,7 @@ public struct Verdict: Sendable, Equatable {
         public var restarts: Int
 
         public init(maxSteps: Int, stopLoss: Double, learningRate: Double, rank: Int, alpha: Double, samples: Int,
-                    sampleSteps: Int, gradient: String, restarts: Int = 1) {
+                    sampleSteps: Int, gradient: String, restarts: Int) {
             self.maxSteps = maxSteps; self.stopLoss = stopLoss; self.learningRate = learningRate; self.rank = rank
             self.alpha = alpha; self.samples = samples; self.sampleSteps = sampleSteps; self.gradient = gradient
             self.restarts = restarts

@@ -143,9 +143,6 @@ final class TrainingRunTests: XCTestCase {
         XCTAssertEqual(state?["phase"] as? String, "done")
     }
 
-    /// `tutor train --resume --steps N`: a resumed run's base phase gets another length, the
-    /// learning rate follows the new schedule from there, and a length not past the steps done,
-    /// or a base phase already over, is refused.
     /// `--family-tasks maze=5`: mazes get their own count in every look (look n from seed
     /// n x 5), the others keep `tasksPerFamily`, and the map survives state.json.
     func testFamilyTasksWeightsOneFamily() throws {
@@ -169,6 +166,9 @@ final class TrainingRunTests: XCTestCase {
         XCTAssertEqual(run.example(7).target, fifth.target)
     }
 
+    /// `tutor train --resume --steps N`: a resumed run's base phase gets another length, the
+    /// learning rate follows the new schedule from there, and a length not past the steps done,
+    /// or a base phase already over, is refused.
     func testResumeWithAnotherBaseLength() throws {
         let o = tinyRun(steps: 8, reflowSteps: 2)
         let root = FileManager.default.temporaryDirectory.appendingPathComponent("tutor-relength-\(getpid())").path

@@ -54,9 +54,9 @@ struct BenchReading: ParsableCommand {
         }
         let decode = Clock.threadCPUSeconds() - d0
         let n = names.count
+        func tally(_ t: [String: Int]) -> String { t.sorted { $0.value > $1.value }.map { "\($0.key) (\($0.value))" }.joined(separator: ", ") }
         print("training folder: \(tasks); \(n) examples read, \(usable) usable, \(n - usable) unusable; first frames "
-              + sizes.sorted { $0.value > $1.value }.map { "\($0.key) (\($0.value))" }.joined(separator: ", ")
-              + "; working sizes " + working.sorted { $0.value > $1.value }.map { "\($0.key) (\($0.value))" }.joined(separator: ", "))
+              + tally(sizes) + "; working sizes " + tally(working))
         print(String(format: "reading and tracking: %.1f examples/s per core (%.2f ms CPU each), %.1f examples/s wall (%.1f s)",
                      Double(n) / max(cpu, 1e-9), 1000 * cpu / Double(max(n, 1)), Double(n) / max(wall, 1e-9), wall))
         print(String(format: "solution frames: %d decoded in the usable examples, %.2f ms CPU each to decode alone (%.0f%% of the reading)",

@@ -24,9 +24,9 @@ struct Train: ParsableCommand {
         checkpoint was. The same seed and thread count give the same model.
 
         The defaults are the recipe of the first stage of the shipped model: `tutor train --out DIR --threads 1` \
-        is how models/reasoner-v6 was trained, in about 90 minutes on one core; models/reasoner (v8) went on \
-        from it in two stages with --init, two --look, all seven --family and, the second time, --family-tasks \
-        maze=9000, for about two more hours (its MODEL_CARD.md has the commands). \
+        is how models/reasoner-v6 was trained, in about 90 minutes on one core; models/reasoner (v9) went on \
+        from it in three stages with --init, two --look, all seven --family and, the last two times, \
+        --family-tasks, for about two and a half more hours (its MODEL_CARD.md has the commands). \
         Build with `swift build -c release` first: a debug build is many times slower.
 
         --tasks DIR fine-tunes on a training folder instead: one subfolder per example with \
