@@ -18,6 +18,8 @@ public enum Family: String, CaseIterable, Codable, Sendable {
     case slots
     /// A grid of tiles with one gap: the marked tile beside the gap slides into it.
     case slide
+    /// A ball to a target square, passing over a waypoint on the way (the straight line misses it).
+    case waypoint
 
     /// The families the shipped Reasoner (v6) was trained and measured on: `tutor train`'s and
     /// the benchmarks' default, so that their figures stay comparable.
@@ -101,6 +103,7 @@ public enum Families {
         case .shapes: salt = 0x73686170
         case .slots: salt = 0x736c6f74
         case .slide: salt = 0x736c6964
+        case .waypoint: salt = 0x77617970
         }
         var rng = SplitMix64(seed: seed ^ (salt &* 0x9E37_79B9_7F4A_7C15))
         if split != .canonical || !Family.original.contains(family) {
@@ -114,6 +117,7 @@ public enum Families {
             case .shapes: b = ShapesFamily.build(&rng, look: &look)
             case .slots: b = SlotsFamily.build(&rng, look: &look)
             case .slide: b = SlideFamily.build(&rng, look: &look)
+            case .waypoint: b = WaypointFamily.build(&rng, look: &look)
             }
             b.frameSide = look.frameSide
             b.scene.scale = Look.samples
@@ -144,6 +148,8 @@ struct Built {
     var goalNeedsArrival = true
     /// Offsets for the family's own fault (`wrongOutline`, `wrongOrder`): layer -> `[frames]`.
     var wrongEnding: [Int: [SIMD2<Float>]] = [:]
+    /// The primary layer's straight route to its end, when the task forbids it (`skipsWaypoint`).
+    var shortcut: [SIMD2<Float>]? = nil
     /// The first frame's side in pixels, when the look chose one (nil: the 256 x 256 sample grid).
     var frameSide: Int? = nil
 }

@@ -16,6 +16,8 @@ public enum Fault: String, CaseIterable, Sendable {
     case wrongOutline = "ends on the wrong outline"
     /// The objects end in the wrong order (one adjacent pair swapped).
     case wrongOrder = "wrong order"
+    /// The ball goes straight to the target, missing the waypoint it had to pass over.
+    case skipsWaypoint = "skips the waypoint"
 
     /// The scene with the fault, or nil when it does not apply to this task.
     func apply(to b: Built) -> Scene? {
@@ -81,6 +83,10 @@ public enum Fault: String, CaseIterable, Sendable {
         case .wallsMove:
             guard let obs = b.obstacles else { return nil }
             for t in half..<F { scene.layers[obs].placements[t] = [Placement(offset: SIMD2(3, 3))] }
+            return scene
+        case .skipsWaypoint:
+            guard let direct = b.shortcut else { return nil }
+            scene.layers[p].offsets = direct
             return scene
         case .wrongOutline, .wrongOrder:
             let mine: Fault = b.goalNeedsArrival ? .wrongOutline : .wrongOrder

@@ -31,9 +31,12 @@ enum Wording {
     static let orderPhrase = Choice(varied: ["from left to right they read", "they read, left to right,", "their order from the left is"],
                                     heldOut: ["reading from the leftmost one they go"])
 
+    static let waypoint = Choice(varied: ["passing over the", "going over the", "crossing the", "touching the"],
+                                 heldOut: ["calling at the", "visiting the"])
+
     /// Every held-out word or phrase (lower case, whole words).
     static var heldOutWords: [String] {
-        [move, slide, ball, target, reach, piece, outline, avoidWalls, avoidObstacles, extra, extraMany, arrange, orderPhrase]
+        [move, slide, ball, target, reach, piece, outline, avoidWalls, avoidObstacles, extra, extraMany, arrange, orderPhrase, waypoint]
             .flatMap(\.heldOut).map { $0.trimmingCharacters(in: .whitespaces).lowercased() }
             .filter { !$0.isEmpty }
             .map { $0.hasSuffix(".") ? String($0.dropLast()) : $0 }

@@ -143,6 +143,23 @@ final class FamiliesTests: XCTestCase {
         XCTAssertEqual(applied, Set(Fault.allCases), "some faults applied to no task")
     }
 
+    /// A waypoint task cannot be solved by the straight line: going straight to the target
+    /// reaches it but fails the path question, in every look, while the solution passes both.
+    func testWaypointStraightRouteMissesTheWaypoint() throws {
+        for look in LookSplit.allCases {
+            for seed in UInt64(1_000_000)..<1_000_006 {
+                let task = Families.generate(family: .waypoint, seed: seed, look: look)
+                let t = try teacher(task)
+                let label = "\(look) \(seed)"
+                let straight = try XCTUnwrap(Families.faultyVideo(family: .waypoint, seed: seed, fault: .skipsWaypoint, look: look))
+                let j = t.judge(straight)
+                XCTAssertTrue(j.goal.satisfied, "\(label): the straight route does not reach the target")
+                XCTAssertEqual(j.process.filter { !$0.satisfied }.map(\.type), ["path"], label)
+                XCTAssertTrue(t.judge(Video(images: task.solution)).passed, label)
+            }
+        }
+    }
+
     /// Plain gradient descent on the pixels of a video that is the first frame repeated
     /// lowers the loss and moves the ball toward the target. (Pixel descent can only recolour
     /// the ball's rim, where the soft masks' gradient lives, so it moves the ball a little;

@@ -27,7 +27,7 @@ struct BenchStrategies: ParsableCommand {
         """
     )
 
-    @Option(name: .customLong("family"), help: "A family to include (repeatable; default the shipped model's: maze, obstacles, align, order; also shapes, slots, slide).")
+    @Option(name: .customLong("family"), help: "A family to include (repeatable; default the shipped model's: maze, obstacles, align, order; also shapes, slots, slide, waypoint).")
     var families: [Family] = []
 
     @Option(help: "canonical, varied or heldout: the look the generated tasks are drawn in (one split per run).")

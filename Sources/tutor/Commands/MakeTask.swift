@@ -14,7 +14,7 @@ struct MakeTask: ParsableCommand {
         Families: maze (a ball through a maze to a target), obstacles (a ball to a target across a grid of \
         crosses), align (pieces onto the outlines of their shape), order (objects rearranged into a given \
         order), shapes (cards onto outlines of one colour, matched by shape), slots (identical pieces into \
-        identical slots), slide (a tile into the gap of a sliding puzzle). Writes prompt.txt, rules.json and first_frame.jpg (256 x 256, quality 95, 4:4:4) into DIR, \
+        identical slots), slide (a tile into the gap of a sliding puzzle), waypoint (a ball to a target, passing over a waypoint first). Writes prompt.txt, rules.json and first_frame.jpg (256 x 256, quality 95, 4:4:4) into DIR, \
         and with --solution the solution video as solution/00.jpg ... 15.jpg at the native 64 x 64. \
         --size WxH draws the same task at another size and aspect (as large as fits, centred, anti-aliased); \
         --png writes first_frame.png instead; --identical-pieces makes align's pieces one shape and colour. \
@@ -31,7 +31,7 @@ struct MakeTask: ParsableCommand {
         """
     )
 
-    @Argument(help: "maze, obstacles, align, order, shapes, slots or slide.")
+    @Argument(help: "maze, obstacles, align, order, shapes, slots, slide or waypoint.")
     var family: String
 
     @Option(help: "The task's seed (the same seed gives the same task); the first seed with --count.")

@@ -72,7 +72,7 @@ struct Train: ParsableCommand {
     @Option(help: "Training tasks generated per family (default 3000, 500 with --tasks).")
     var tasksPerFamily: Int?
 
-    @Option(name: .customLong("family"), help: "A family to train on (repeatable; default the shipped model's: maze, obstacles, align, order; also shapes, slots, slide).")
+    @Option(name: .customLong("family"), help: "A family to train on (repeatable; default the shipped model's: maze, obstacles, align, order; also shapes, slots, slide, waypoint).")
     var families: [Family] = []
 
     @Option(name: .customLong("family-tasks"), help: ArgumentHelp("Another task count for one family, as FAMILY=N (repeatable), e.g. maze=9000 to give mazes three times the weight of the others.", valueName: "family=n"))
