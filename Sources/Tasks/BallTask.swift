@@ -75,22 +75,12 @@ enum BallTask {
         var objects: [(String, JSONValue)] = [("ball", RulesText.object(ball))]
         if !style.needsBox { objects.append(("target", RulesText.object(targetColour, tolerance: tolerance))) }
         objects.append((obstacleName, RulesText.object(walls, tolerance: 70)))
-        var process: [JSONValue] = [
-            RulesText.question("Does the \(ballWords) avoid the \(obstacleWords)?", "avoid",
-                               [("object", .string("ball")), ("obstacle", .string(obstacleName))]),
-            RulesText.intact("ball", ballWords, areaTolerance: r < 2.8 ? 0.7 : 0.5),
-            RulesText.question("Do the \(obstacleWords) stay where they are?", "static", [("object", .string(obstacleName))]),
-            RulesText.smooth("ball", ballWords),
-        ]
-        if let d = distractor {
-            objects.append((d.name, RulesText.object(d.colour)))
-            process.append(d.question)
-        }
-        let rules = RulesText.file(
-            objects: objects,
-            goal: RulesText.question("By the end of the video, does the \(ballWords) reach the \(targetWords)?", "reach",
-                                     [("object", .string("ball")), ("target", targetRegion)]),
-            process: process)
+        let rules = BallTask.rules(
+            objects: objects, ballWords: ballWords, radius: r, targetWords: targetWords, target: targetRegion,
+            before: [RulesText.question("Does the \(ballWords) avoid the \(obstacleWords)?", "avoid",
+                                        [("object", .string("ball")), ("obstacle", .string(obstacleName))])],
+            still: [RulesText.question("Do the \(obstacleWords) stay where they are?", "static", [("object", .string(obstacleName))])],
+            distractor: distractor)
 
         let verb = look.words(Wording.move), reach = look.words(Wording.reach)
         var prompt: String
@@ -102,5 +92,24 @@ enum BallTask {
         prompt += look.words(Wording.extra)
         if let d = distractor, look.chance(0.5) { prompt += " Leave the \(d.words) where it is." }
         return Built(scene: scene, prompt: prompt, rules: rules, moving: [ballLayer], primary: ballLayer, obstacles: wallLayer)
+    }
+
+    /// A ball task's rule file: the goal that the ball reaches `target`; the process questions
+    /// `before`, the ball intact, `still`, the ball smooth, and the distractor's, when there is one.
+    static func rules(objects: [(String, JSONValue)], ballWords: String, radius r: Float, targetWords: String, target: JSONValue,
+                      before: [JSONValue], still: [JSONValue],
+                      distractor: (name: String, words: String, colour: Colour, question: JSONValue)?) -> JSONValue {
+        var objects = objects
+        var process = before + [RulesText.intact("ball", ballWords, areaTolerance: r < 2.8 ? 0.7 : 0.5)] + still
+            + [RulesText.smooth("ball", ballWords)]
+        if let d = distractor {
+            objects.append((d.name, RulesText.object(d.colour)))
+            process.append(d.question)
+        }
+        return RulesText.file(
+            objects: objects,
+            goal: RulesText.question("By the end of the video, does the \(ballWords) reach the \(targetWords)?", "reach",
+                                     [("object", .string("ball")), ("target", target)]),
+            process: process)
     }
 }

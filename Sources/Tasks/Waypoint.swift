@@ -37,25 +37,15 @@ enum WaypointFamily {
         let ballWords = canonical || look.chance(0.7) ? "\(ball.name) \(ballWord)" : ballWord
         let markWords = "\(mark.name) \(shape.rawValue)"
         let targetWords = canonical || look.chance(0.6) ? "\(target.name) square" : "\(target.name) \(look.words(Wording.target))"
-        var objects: [(String, JSONValue)] = [("ball", RulesText.object(ball)), ("waypoint", RulesText.object(mark)),
+        let objects: [(String, JSONValue)] = [("ball", RulesText.object(ball)), ("waypoint", RulesText.object(mark)),
                                               ("target", RulesText.object(target))]
-        var process: [JSONValue] = [
-            RulesText.question("Does the \(ballWords) pass over the \(markWords) before it reaches the \(targetWords)?", "path",
-                               [("object", .string("ball")), ("through", .array([.string("waypoint"), .string("target")]))]),
-            RulesText.intact("ball", ballWords, areaTolerance: r < 2.8 ? 0.7 : 0.5),
-            RulesText.question("Does the \(markWords) stay where it is?", "static", [("object", .string("waypoint"))]),
-            RulesText.question("Does the \(targetWords) stay where it is?", "static", [("object", .string("target"))]),
-            RulesText.smooth("ball", ballWords),
-        ]
-        if let d = distractor {
-            objects.append((d.name, RulesText.object(d.colour)))
-            process.append(d.question)
-        }
-        let rules = RulesText.file(
-            objects: objects,
-            goal: RulesText.question("By the end of the video, does the \(ballWords) reach the \(targetWords)?", "reach",
-                                     [("object", .string("ball")), ("target", .string("target"))]),
-            process: process)
+        let rules = BallTask.rules(
+            objects: objects, ballWords: ballWords, radius: r, targetWords: targetWords, target: .string("target"),
+            before: [RulesText.question("Does the \(ballWords) pass over the \(markWords) before it reaches the \(targetWords)?", "path",
+                                        [("object", .string("ball")), ("through", .array([.string("waypoint"), .string("target")]))])],
+            still: [RulesText.question("Does the \(markWords) stay where it is?", "static", [("object", .string("waypoint"))]),
+                    RulesText.question("Does the \(targetWords) stay where it is?", "static", [("object", .string("target"))])],
+            distractor: distractor)
 
         let verb = look.words(Wording.move), via = look.words(Wording.waypoint)
         var prompt: String
