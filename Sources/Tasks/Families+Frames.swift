@@ -2,14 +2,23 @@ import Media
 
 extension Families {
     /// The solution video's frames drawn as `generate` draws the first frame (`size`, or the
-    /// 256 x 256 sample grid when nil): the solution at the first frame's size and aspect, as
-    /// the field's training sets ship it. Frame 0 is the first frame.
+    /// look's own square side, or the 256 x 256 sample grid when neither): the solution at the
+    /// first frame's size and aspect, as the field's training sets ship it. Frame 0 is the
+    /// first frame.
     public static func solutionFrames(family: Family, seed: UInt64, size: (width: Int, height: Int)? = nil,
-                                      identicalPieces: Bool = false) -> [RGBImage] {
-        let b = build(family: family, seed: seed, identicalPieces: identicalPieces)
-        return (0..<b.scene.frames).map { t in
-            size.map { b.scene.image(width: $0.width, height: $0.height, frame: t, samples: max(1, min(4, 4096 / max($0.width, $0.height)))) }
-                ?? b.scene.sampleImage(frame: t)
+                                      identicalPieces: Bool = false, look: LookSplit = .canonical) -> [RGBImage] {
+        let b = build(family: family, seed: seed, identicalPieces: identicalPieces, look: look)
+        return (0..<b.scene.frames).map { drawn(b, frame: $0, size: size) }
+    }
+
+    /// Frame `t` of a built task at `size`, or at the look's own square side, or on the
+    /// 256 x 256 sample grid.
+    static func drawn(_ b: Built, frame t: Int, size: (width: Int, height: Int)?) -> RGBImage {
+        if let size { return b.scene.image(width: size.width, height: size.height, frame: t, samples: samples(for: size)) }
+        // A look's own square side: each pixel averages the native render's samples exactly.
+        if let side = b.frameSide {
+            return b.scene.image(width: side, height: side, frame: t, samples: max(1, b.scene.scale * NativeVideo.size / side))
         }
+        return b.scene.sampleImage(frame: t)
     }
 }

@@ -63,9 +63,6 @@ public enum Families {
     public static func generate(family: Family, seed: UInt64, size: (width: Int, height: Int)? = nil,
                                 identicalPieces: Bool = false, look: LookSplit = .canonical) -> GeneratedTask {
         let b = build(family: family, seed: seed, identicalPieces: identicalPieces, look: look)
-        let frameSize = size ?? b.frameSide.map { ($0, $0) }
-        // A look's own square side: the first frame averages the native render's samples exactly.
-        let samples = size == nil && b.frameSide != nil ? max(1, b.scene.scale * NativeVideo.size / b.frameSide!) : nil
         let solution = b.scene.render()
         let tracks = b.moving.map { k in
             let layer = b.scene.layers[k]
@@ -73,8 +70,7 @@ public enum Families {
                               offsets: layer.offsets)
         }
         return GeneratedTask(family: family.rawValue, seed: seed, prompt: b.prompt, rulesJSON: RulesText.pretty(b.rules),
-                             firstFrame: frameSize.map { b.scene.image(width: $0.width, height: $0.height, samples: samples ?? Families.samples(for: $0)) }
-                                ?? b.scene.sampleImage(frame: 0),
+                             firstFrame: drawn(b, frame: 0, size: size),
                              solution: solution, tracks: tracks)
     }
 

@@ -45,6 +45,8 @@ public struct LayerTracker: Sendable {
     static let rimResidual: Float = 30
     /// Shares of solid pixels below this are a vanished layer.
     static let minScore: Float = 0.5
+    /// The score of a layer hidden behind others where it was: above `minScore`, below a piece in view.
+    static let hiddenScore: Float = 0.55
 
     /// - Parameter cut: the layers and the first frame at the working size.
     public init(cut: LayeredFrame) {
@@ -159,8 +161,10 @@ public struct LayerTracker: Sendable {
     }
 
     /// The score of staying at `d` where other colours may cover the layer: the share among its
-    /// pixels left visible; 1 when under a fifth is visible (hidden behind another layer, it
-    /// is taken to stay where it was).
+    /// pixels left visible; `hiddenScore` when under a fifth is visible (hidden behind another
+    /// layer, it is taken to stay where it was, unless a piece of its colour in view matches
+    /// better: a ball that has just crossed a waypoint left the waypoint's colour where it was,
+    /// which would otherwise read as the ball hidden there).
     func hiddenScore(_ l: Int, _ d: SIMD2<Float>, _ mask: [Bool], _ covered: [Bool]) -> Float {
         let dx = Int(d.x.rounded()), dy = Int(d.y.rounded())
         var hit = 0, hidden = 0
@@ -170,7 +174,7 @@ public struct LayerTracker: Sendable {
             if mask[y * width + x] { hit += 1 } else if covered[y * width + x] { hidden += 1 }
         }
         let visible = solid[l].count - hidden
-        if visible * 5 < solid[l].count { return 1 }
+        if visible * 5 < solid[l].count { return LayerTracker.hiddenScore }
         return Float(hit) / Float(max(1, visible))
     }
 

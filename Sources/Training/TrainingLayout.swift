@@ -8,15 +8,15 @@ import Tasks
 /// data with known answers for `tutor train --tasks`, and a way for users to mix the built-in
 /// families into their own data.
 public enum TrainingLayout {
-    /// Writes the example of `family` and `seed` as `root/FAMILY-SEED/`: the first frame,
+    /// Writes the example of `family` and `seed`, drawn and worded in `look`, as `root/FAMILY-SEED/`: the first frame,
     /// prompt.txt, rules.json, final_frame and (unless `finalOnly`) frames/00 ... 15, every
     /// frame at the first frame's size, PNG or JPEG (quality 95, 4:4:4). The folder is built
     /// under a hidden temporary name and renamed into place complete.
     @discardableResult
     public static func write(family: Family, seed: UInt64, size: (width: Int, height: Int)?, png: Bool, finalOnly: Bool,
-                             identicalPieces: Bool = false, to root: URL) throws -> URL {
-        let task = Families.generate(family: family, seed: seed, size: size, identicalPieces: identicalPieces)
-        let frames = Families.solutionFrames(family: family, seed: seed, size: size, identicalPieces: identicalPieces)
+                             identicalPieces: Bool = false, look: LookSplit = .canonical, to root: URL) throws -> URL {
+        let task = Families.generate(family: family, seed: seed, size: size, identicalPieces: identicalPieces, look: look)
+        let frames = Families.solutionFrames(family: family, seed: seed, size: size, identicalPieces: identicalPieces, look: look)
         let ext = png ? "png" : "jpg"
         func encode(_ image: RGBImage) throws -> [UInt8] {
             png ? try PNG.encode(image) : try JPEG.encode(image, quality: 95, subsample444: true)

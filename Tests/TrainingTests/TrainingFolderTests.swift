@@ -55,6 +55,25 @@ final class TrainingFolderTests: XCTestCase {
         for (f, e) in worst { XCTAssertLessThan(e, 2, "\(f): recovered trajectories differ from the tracks by \(e) px") }
     }
 
+    /// `make-task --layout training --look L` writes the task of that look (its drawing, its
+    /// words, its square side), and the trajectories recovered from it are the generator's.
+    func testTrainingLayoutKeepsTheLook() throws {
+        for (family, look) in [(Family.waypoint, LookSplit.varied), (.obstacles, .heldout)] {
+            let seed: UInt64 = 3
+            let dir = try TrainingLayout.write(family: family, seed: seed, size: nil, png: false, finalOnly: false, look: look, to: root)
+            let task = Families.generate(family: family, seed: seed, look: look)
+            let ex = try ExampleFolder.read(dir)
+            XCTAssertEqual(ex.prompt, task.prompt, "\(family) \(look)")
+            XCTAssertEqual([ex.firstFrame.width, ex.firstFrame.height], [task.firstFrame.width, task.firstFrame.height])
+            XCTAssertNotEqual(task.prompt, Families.generate(family: family, seed: seed).prompt, "the look changed nothing")
+            let tracked = try ExampleTracker.track(ex)
+            XCTAssertLessThan(trackError(tracked, task, frames: 15..<16), 1, "\(family) \(look): final positions")
+            // On the way within two pixels, but for the frame where the ball sits on the
+            // waypoint (up to 3.3 px there; the solution's own frames cannot be clearer).
+            XCTAssertLessThan(trackError(tracked, task), family == .waypoint ? 4 : 2, "\(family) \(look): trajectories")
+        }
+    }
+
     func testAnotherSizeAndJPEG() throws {
         let dir = try TrainingLayout.write(family: .align, seed: 5, size: (180, 120), png: false, finalOnly: false, to: root)
         let tracked = try ExampleTracker.track(try ExampleFolder.read(dir))

@@ -111,8 +111,8 @@ struct MakeTask: ParsableCommand {
         try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
         for seed in self.seed..<(self.seed + UInt64(count)) {
             try TrainingLayout.write(family: fam, seed: seed, size: sz, png: png, finalOnly: finalOnly,
-                                     identicalPieces: identicalPieces, to: root)
+                                     identicalPieces: identicalPieces, look: look, to: root)
         }
-        print("\(out): \(count) \(family) examples, seeds \(self.seed) to \(self.seed + UInt64(count) - 1)\(finalOnly ? ", final frames only" : "")")
+        print("\(out): \(count) \(family) examples, seeds \(self.seed) to \(self.seed + UInt64(count) - 1)\(look == .canonical ? "" : ", \(look.rawValue) look")\(finalOnly ? ", final frames only" : "")")
     }
 }
