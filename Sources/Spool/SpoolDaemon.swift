@@ -123,7 +123,9 @@ public final class SpoolDaemon {
             }
             if Clock.monotonicSeconds() >= metricsDue { writeMetrics() }
             if stopping && running.isEmpty { break }
-            if settings.once && !stopping && running.isEmpty && candidates.isEmpty {
+            // A task held for space went back to incoming/ by this daemon's own hand: it is not
+            // drained while the disk is full, whether or not the watcher has told of it yet.
+            if settings.once && !stopping && running.isEmpty && candidates.isEmpty && diskFull == nil {
                 SpoolLog.line("incoming/ is drained")
                 break
             }
