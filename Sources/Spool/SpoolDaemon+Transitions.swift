@@ -65,6 +65,9 @@ extension SpoolDaemon {
         do {
             let back = try Sys.moveUnique(path, into: folders.incoming, name: name)
             removeOwnerRecord(folders.incoming + "/" + back, name: name)
+            // A candidate now, not when the watcher tells of it: `--once` must not find
+            // incoming/ drained in between.
+            apply(.renamedIn(back))
             requeued += 1
             metrics.requeued += 1
             statusDirty = true

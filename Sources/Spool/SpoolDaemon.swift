@@ -123,9 +123,7 @@ public final class SpoolDaemon {
             }
             if Clock.monotonicSeconds() >= metricsDue { writeMetrics() }
             if stopping && running.isEmpty { break }
-            // A task held for space went back to incoming/ by this daemon's own hand: it is not
-            // drained while the disk is full, whether or not the watcher has told of it yet.
-            if settings.once && !stopping && running.isEmpty && candidates.isEmpty && diskFull == nil {
+            if settings.once && !stopping && running.isEmpty && candidates.isEmpty {
                 SpoolLog.line("incoming/ is drained")
                 break
             }

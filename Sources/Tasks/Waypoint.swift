@@ -29,10 +29,10 @@ enum WaypointFamily {
         var ballL = Layer(color: ball, shapes: [.disc(cx: s.x, cy: s.y, r: r)], frames: frames)
         ballL.offsets = constantSpeed([s, p, t], frames: frames)
         scene.layers.append(ballL)
-        let distractor = look.split != .canonical && look.chance(0.35)
+        let canonical = look.split == .canonical
+        let distractor = !canonical && look.chance(0.35)
             ? Distractor.add(to: &scene, look: &look, avoiding: colours, skipLayers: skip) : nil
 
-        let canonical = look.split == .canonical
         let ballWord = look.words(Wording.ball)
         let ballWords = canonical || look.chance(0.7) ? "\(ball.name) \(ballWord)" : ballWord
         let markWords = "\(mark.name) \(shape.rawValue)"
