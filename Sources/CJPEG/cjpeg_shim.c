@@ -154,7 +154,7 @@ int tutor_jpeg_decode_rgb_reduced(const uint8_t *data, size_t size, int max_side
     info->out_width = (int)w;
     info->out_height = (int)h;
     int oc = c.output_components;
-    /* [1, w * oc]: one decoded row, freed with the decompressor */
+    /* [1, w * oc]: one decoded CMYK row, freed with the decompressor */
     JSAMPARRAY row = (*c.mem->alloc_sarray)((j_common_ptr)&c, JPOOL_IMAGE, (JDIMENSION)(w * (size_t)oc), 1);
     pixels = (uint8_t *)malloc(w * h * 3); /* [h, w, 3] */
     if (!pixels) {
@@ -167,20 +167,22 @@ int tutor_jpeg_decode_rgb_reduced(const uint8_t *data, size_t size, int max_side
     int inverted = cmyk && c.saw_Adobe_marker;
     while (c.output_scanline < c.output_height) {
         size_t y = c.output_scanline;
-        jpeg_read_scanlines(&c, row, 1);
         uint8_t *dst = pixels + y * w * 3;
+        if (!cmyk) {
+            /* RGB rows go straight into place. */
+            JSAMPROW into = dst;
+            jpeg_read_scanlines(&c, &into, 1);
+            continue;
+        }
+        jpeg_read_scanlines(&c, row, 1);
         const JSAMPLE *src = row[0];
-        if (cmyk) {
-            for (size_t x = 0; x < w; x++) {
-                /* paper colour left by each ink: (255 - ink) */
-                int C = src[4 * x], M = src[4 * x + 1], Y = src[4 * x + 2], K = src[4 * x + 3];
-                if (!inverted) { C = 255 - C; M = 255 - M; Y = 255 - Y; K = 255 - K; }
-                dst[3 * x]     = (uint8_t)((C * K + 127) / 255);
-                dst[3 * x + 1] = (uint8_t)((M * K + 127) / 255);
-                dst[3 * x + 2] = (uint8_t)((Y * K + 127) / 255);
-            }
-        } else {
-            memcpy(dst, src, w * 3);
+        for (size_t x = 0; x < w; x++) {
+            /* paper colour left by each ink: (255 - ink) */
+            int C = src[4 * x], M = src[4 * x + 1], Y = src[4 * x + 2], K = src[4 * x + 3];
+            if (!inverted) { C = 255 - C; M = 255 - M; Y = 255 - Y; K = 255 - K; }
+            dst[3 * x]     = (uint8_t)((C * K + 127) / 255);
+            dst[3 * x + 1] = (uint8_t)((M * K + 127) / 255);
+            dst[3 * x + 2] = (uint8_t)((Y * K + 127) / 255);
         }
     }
     jpeg_finish_decompress(&c);

@@ -44,6 +44,7 @@ extension RGBImage {
     /// rows, which gives the two-dimensional weights (x share times y share) without visiting
     /// every source pixel for every target pixel it touches.
     private func areaAverage(width tw: Int, height th: Int, into out: inout [Float]) {
+        if width % tw == 0 && height % th == 0 { return blockAverage(kx: width / tw, ky: height / th, into: &out) }
         let xs = RGBImage.spans(source: width, target: tw), ys = RGBImage.spans(source: height, target: th)
         var level = [Double](repeating: 0, count: 256)
         for v in 0..<256 { level[v] = Double(Float(v) / 255) }
@@ -86,6 +87,35 @@ extension RGBImage {
                             let wsum = xs.total[tx] * ys.total[ty]
                             for c in 0..<3 { o[ty * n + 3 * tx + c] = Float(a[3 * tx + c] / wsum) }
                         }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Area averaging by a whole factor on each side (512 to 64, 384 to 96): every target pixel
+    /// the mean of a `kx x ky` block, summed exactly in integers.
+    private func blockAverage(kx: Int, ky: Int, into out: inout [Float]) {
+        let tw = width / kx, th = height / ky, n = tw * 3
+        let scale = 1 / (255 * Double(kx * ky))
+        var acc = [UInt32](repeating: 0, count: n)
+        pixels.withUnsafeBufferPointer { px in
+            acc.withUnsafeMutableBufferPointer { a in
+                out.withUnsafeMutableBufferPointer { o in
+                    for ty in 0..<th {
+                        for i in 0..<n { a[i] = 0 }
+                        for y in (ty * ky)..<((ty + 1) * ky) {
+                            var i = y * width * 3
+                            for tx in 0..<tw {
+                                var r: UInt32 = 0, g: UInt32 = 0, b: UInt32 = 0
+                                for _ in 0..<kx {
+                                    r &+= UInt32(px[i]); g &+= UInt32(px[i + 1]); b &+= UInt32(px[i + 2])
+                                    i += 3
+                                }
+                                a[3 * tx] &+= r; a[3 * tx + 1] &+= g; a[3 * tx + 2] &+= b
+                            }
+                        }
+                        for i in 0..<n { o[ty * n + i] = Float(Double(a[i]) * scale) }
                     }
                 }
             }

@@ -30,8 +30,14 @@ public struct Picture: Sendable {
 
     public init(firstFrame: RGBImage, working size: (width: Int, height: Int)) {
         let w = size.width, h = size.height
-        let frame = firstFrame.width == w && firstFrame.height == h
-            ? firstFrame.pixels.map { Float($0) / 255 } : firstFrame.resizedFloat(width: w, height: h)
+        self.init(frame: firstFrame.width == w && firstFrame.height == h
+                    ? firstFrame.pixels.map { Float($0) / 255 } : firstFrame.resizedFloat(width: w, height: h),
+                  width: w, height: h)
+    }
+
+    /// The same from the first frame already at the working size (floats in [0, 1], `[h, w, 3]`).
+    public init(frame: [Float], width w: Int, height h: Int) {
+        precondition(frame.count == w * h * 3, "Picture: \(frame.count) floats for \(w) x \(h) x 3")
         var cut = LayerCut.cut(frame: frame, width: w, height: h)
 
         // The view: a square of the shorter side (at least) around every layer, in the frame.

@@ -55,33 +55,45 @@ public struct WorkingSize: Sendable, Equatable {
     /// One pass for all objects (`ColorMask.hardCounts`); at the frame's own size straight from
     /// its bytes, without a float copy.
     public static func objectPixels(_ rules: RuleFile, _ image: RGBImage, at size: WorkingSize) -> [Int] {
-        let n = size.width * size.height
-        let colors = rules.objects.map(\.color), tolerances = rules.objects.map(\.tolerance)
         if size.width == image.width && size.height == image.height {
-            return image.pixels.withUnsafeBufferPointer { ColorMask.hardCounts($0, count: n, colors: colors, tolerances: tolerances) { Float($0) / 255 } }
+            let colors = rules.objects.map(\.color), tolerances = rules.objects.map(\.tolerance)
+            return image.pixels.withUnsafeBufferPointer {
+                ColorMask.hardCounts($0, count: image.pixels.count / 3, colors: colors, tolerances: tolerances) { Float($0) / 255 }
+            }
         }
-        return image.resizedFloat(width: size.width, height: size.height).withUnsafeBufferPointer {
-            ColorMask.hardCounts($0, count: n, colors: colors, tolerances: tolerances) { $0 }
-        }
+        return objectPixels(rules, frame: image.resizedFloat(width: size.width, height: size.height))
+    }
+
+    /// The same for a frame already at the size (floats in [0, 1], `[h, w, 3]`).
+    static func objectPixels(_ rules: RuleFile, frame: [Float]) -> [Int] {
+        let colors = rules.objects.map(\.color), tolerances = rules.objects.map(\.tolerance)
+        return frame.withUnsafeBufferPointer { ColorMask.hardCounts($0, count: frame.count / 3, colors: colors, tolerances: tolerances) { $0 } }
     }
 
     /// The working size for a task.
     public static func choose(rules: RuleFile, firstFrame image: RGBImage) -> WorkingSize {
+        chooseWithFrame(rules: rules, firstFrame: image).size
+    }
+
+    /// The working size for a task, and the first frame at that size (floats in [0, 1],
+    /// `[h, w, 3]`), which choosing computes on the way: for a caller that cuts the frame next.
+    public static func chooseWithFrame(rules: RuleFile, firstFrame image: RGBImage) -> (size: WorkingSize, frame: [Float]) {
         let sizes = candidates(width: image.width, height: image.height)
         let reference = sizes.last!
         let refCounts = objectPixels(rules, image, at: reference)
         let refN = Double(reference.width * reference.height)
         for size in sizes.dropLast() {
             let n = Double(size.width * size.height), speck = 0.001 * n
-            let counts = objectPixels(rules, image, at: size)
+            let frame = image.resizedFloat(width: size.width, height: size.height)
+            let counts = objectPixels(rules, frame: frame)
             let ok = zip(counts, refCounts).allSatisfy { c, r in
                 if r == 0 { return true }   // absent at every size: validation says so
                 let share = Double(c) / n, refShare = Double(r) / refN
                 if share < keptShare * refShare { return false }
                 return refShare < speckMargin * 0.001 || Double(c) >= speckMargin * speck
             }
-            if ok { return size }
+            if ok { return (size, frame) }
         }
-        return reference
+        return (reference, image.resizedFloat(width: reference.width, height: reference.height))
     }
 }

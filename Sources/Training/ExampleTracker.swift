@@ -36,10 +36,14 @@ public enum ExampleTracker {
 
     public static func track(_ ex: ExampleFolder) throws(ExampleProblem) -> TrackedExample {
         let img = ex.firstFrame
-        let working: WorkingSize
-        if let rules = ex.rules { working = WorkingSize.choose(rules: rules, firstFrame: img) }
-        else { working = WorkingSize.candidates(width: img.width, height: img.height).first! }
-        let picture = Picture(firstFrame: img, working: (working.width, working.height))
+        let picture: Picture
+        if let rules = ex.rules {
+            let (working, frame) = WorkingSize.chooseWithFrame(rules: rules, firstFrame: img)
+            picture = Picture(frame: frame, width: working.width, height: working.height)
+        } else {
+            let working = WorkingSize.candidates(width: img.width, height: img.height).first!
+            picture = Picture(firstFrame: img, working: (working.width, working.height))
+        }
         let scene = Scene(prompt: ex.prompt, layered: picture.view, working: picture.working)
         let cut = picture.working
         if cut.layers.isEmpty { throw ExampleProblem("the first frame has no layer to move (one colour only)") }

@@ -34,6 +34,8 @@ public struct LayerTracker: Sendable {
     /// Per layer: colour (0-255), solid pixel indices, colour group, frame-0 measured centre.
     let colors: [SIMD3<Float>]
     let solid: [[Int32]]
+    /// The same pixels as (x, y).
+    let solidXY: [[SIMD2<Int32>]]
     let group: [Int]
     let groupColors: [SIMD3<Float>]
     let centre0: [SIMD2<Float>]
@@ -68,6 +70,7 @@ public struct LayerTracker: Sendable {
             else { group.append(groupColors.count); groupColors.append(c) }
         }
         self.colors = colors; self.solid = solid; self.group = group; self.groupColors = groupColors
+        solidXY = solid.map { $0.map { SIMD2($0 % Int32(cut.width), $0 / Int32(cut.width)) } }
         var minPiece = [Int](repeating: Int.max, count: groupColors.count)
         for (l, g) in group.enumerated() { minPiece[g] = min(minPiece[g], max(2, solid[l].count / 4)) }
         self.minPiece = minPiece
@@ -86,16 +89,22 @@ public struct LayerTracker: Sendable {
     public func locate(frame: [Float], previous: [SIMD2<Float>], frameIndex: Int) throws(TrackFailure) -> [SIMD2<Float>] {
         var out = previous
         let all = groupColors.map { LayerTracker.pieces(frame: frame, width: width, height: height, color: $0, background: background) }
+        // Each colour's pixels and those next to them (their anti-aliased edge), and for each
+        // pixel how many colours reach it so: a layer may be hidden behind another wherever
+        // another colour reaches.
+        let n = width * height
+        let grown = all.map { LayerTracker.grown($0.mask, width: width, height: height) }
+        var reach = [UInt8](repeating: 0, count: n)
+        reach.withUnsafeMutableBufferPointer { r in
+            for q in grown { q.withUnsafeBufferPointer { q in for i in 0..<n where q[i] { r[i] &+= 1 } } }
+        }
+        var covered = [Bool](repeating: false, count: n)
         for g in groupColors.indices {
             let p = all[g]
-            // Pixels of the other colours: where this layer may be hidden behind another.
-            // Pixels of the other colours, and next to them (their anti-aliased edge): where this
-            // layer may be hidden behind another.
-            var covered = [Bool](repeating: false, count: width * height)
-            for (k, q) in all.enumerated() where k != g {
-                for i in q.mask.indices where q.mask[i] {
-                    let x = i % width, y = i / width
-                    for yy in max(0, y - 1)...min(height - 1, y + 1) { for xx in max(0, x - 1)...min(width - 1, x + 1) { covered[yy * width + xx] = true } }
+            // Pixels of the other colours, and next to them: where this layer may be hidden.
+            reach.withUnsafeBufferPointer { r in
+                grown[g].withUnsafeBufferPointer { own in
+                    covered.withUnsafeMutableBufferPointer { c in for i in 0..<n { c[i] = r[i] > (own[i] ? 1 : 0) } }
                 }
             }
             let members = group.indices.filter { group[$0] == g }
@@ -180,11 +189,16 @@ public struct LayerTracker: Sendable {
 
     /// Share of layer `l`'s solid pixels that land on its colour at offset `d`.
     func score(_ l: Int, _ d: SIMD2<Float>, _ mask: [Bool]) -> Float {
-        let dx = Int(d.x.rounded()), dy = Int(d.y.rounded())
+        let dx = Int32(d.x.rounded()), dy = Int32(d.y.rounded())
+        let w = Int32(width), h = Int32(height)
         var hit = 0
-        for i in solid[l] {
-            let x = Int(i) % width + dx, y = Int(i) / width + dy
-            if x >= 0 && y >= 0 && x < width && y < height && mask[y * width + x] { hit += 1 }
+        solidXY[l].withUnsafeBufferPointer { p in
+            mask.withUnsafeBufferPointer { m in
+                for q in p {
+                    let x = q.x &+ dx, y = q.y &+ dy
+                    if x >= 0 && y >= 0 && x < w && y < h && m[Int(y &* w &+ x)] { hit += 1 }
+                }
+            }
         }
         return Float(hit) / Float(max(1, solid[l].count))
     }
@@ -201,12 +215,42 @@ public struct LayerTracker: Sendable {
         static let empty = Pieces(mask: [], label: [], count: [], centre: [])
     }
 
+    /// `mask` grown by one pixel in all eight directions (a row pass, then a column pass).
+    static func grown(_ mask: [Bool], width w: Int, height h: Int) -> [Bool] {
+        var rows = [Bool](repeating: false, count: w * h), out = rows
+        mask.withUnsafeBufferPointer { m in
+            rows.withUnsafeMutableBufferPointer { r in
+                for y in 0..<h {
+                    let o = y * w
+                    for x in 0..<w {
+                        r[o + x] = m[o + x] || (x > 0 && m[o + x - 1]) || (x + 1 < w && m[o + x + 1])
+                    }
+                }
+            }
+        }
+        rows.withUnsafeBufferPointer { r in
+            out.withUnsafeMutableBufferPointer { g in
+                for y in 0..<h {
+                    let o = y * w
+                    for x in 0..<w {
+                        g[o + x] = r[o + x] || (y > 0 && r[o + x - w]) || (y + 1 < h && r[o + x + w])
+                    }
+                }
+            }
+        }
+        return out
+    }
+
     static func pieces(frame: [Float], width w: Int, height h: Int, color c: SIMD3<Float>, background bg: SIMD3<Float>) -> Pieces {
         let n = w * h
         var mask = [Bool](repeating: false, count: n)
-        for i in 0..<n {
-            let p = SIMD3(frame[3 * i], frame[3 * i + 1], frame[3 * i + 2]) * 255
-            if dist(p, c) <= tolerance { mask[i] = true }
+        // Within `tolerance` of the colour (compared squared).
+        let t2 = tolerance * tolerance
+        frame.withUnsafeBufferPointer { f in
+            for i in 0..<n {
+                let d = SIMD3(f[3 * i], f[3 * i + 1], f[3 * i + 2]) * 255 - c
+                mask[i] = (d * d).sum() <= t2
+            }
         }
         var label = [Int32](repeating: -1, count: n)
         var count: [Int] = [], centre: [SIMD2<Float>] = []

@@ -81,13 +81,16 @@ final class ResizeTests: XCTestCase {
     }
 
     func testShrinkingByAWholeFactorIsTheBlockMean() {
-        let image = noise(width: 12, height: 9, seed: 2)
-        let small = image.resizedFloat(width: 4, height: 3)
-        for ty in 0..<3 { for tx in 0..<4 { for c in 0..<3 {
-            var s = 0.0
-            for y in 0..<3 { for x in 0..<3 { s += Double(image.pixels[3 * ((ty * 3 + y) * 12 + tx * 3 + x) + c]) } }
-            XCTAssertEqual(Double(small[3 * (ty * 4 + tx) + c]), s / 9 / 255, accuracy: 1e-6)
-        } } }
+        // 3 x 3 blocks, and 6 x 3 (a different whole factor on each side).
+        for (w, kx) in [(12, 3), (24, 6)] {
+            let image = noise(width: w, height: 9, seed: 2)
+            let small = image.resizedFloat(width: 4, height: 3)
+            for ty in 0..<3 { for tx in 0..<4 { for c in 0..<3 {
+                var s = 0.0
+                for y in 0..<3 { for x in 0..<kx { s += Double(image.pixels[3 * ((ty * 3 + y) * w + tx * kx + x) + c]) } }
+                XCTAssertEqual(Double(small[3 * (ty * 4 + tx) + c]), s / Double(3 * kx) / 255, accuracy: 1e-6)
+            } } }
+        }
     }
 
     func testEnlargingIsBilinearAndKeepsFlatAreasFlat() {
