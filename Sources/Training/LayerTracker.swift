@@ -215,26 +215,31 @@ public struct LayerTracker: Sendable {
         static let empty = Pieces(mask: [], label: [], count: [], centre: [])
     }
 
-    /// `mask` grown by one pixel in all eight directions (a row pass, then a column pass).
+    /// `mask` grown by one pixel in all eight directions (a row pass, then a column pass, on the
+    /// masks' bytes, without branches inside a row).
     static func grown(_ mask: [Bool], width w: Int, height h: Int) -> [Bool] {
-        var rows = [Bool](repeating: false, count: w * h), out = rows
-        mask.withUnsafeBufferPointer { m in
-            rows.withUnsafeMutableBufferPointer { r in
-                for y in 0..<h {
-                    let o = y * w
-                    for x in 0..<w {
-                        r[o + x] = m[o + x] || (x > 0 && m[o + x - 1]) || (x + 1 < w && m[o + x + 1])
+        let n = w * h
+        var rows = [UInt8](repeating: 0, count: n), out = [Bool](repeating: false, count: n)
+        if n == 0 { return out }
+        mask.withUnsafeBufferPointer { mb in
+            mb.withMemoryRebound(to: UInt8.self) { m in
+                rows.withUnsafeMutableBufferPointer { r in
+                    for o in stride(from: 0, to: n, by: w) {
+                        if w == 1 { r[o] = m[o]; continue }
+                        r[o] = m[o] | m[o + 1]
+                        r[o + w - 1] = m[o + w - 2] | m[o + w - 1]
+                        for x in stride(from: o + 1, to: o + w - 1, by: 1) { r[x] = m[x - 1] | m[x] | m[x + 1] }
                     }
                 }
             }
         }
         rows.withUnsafeBufferPointer { r in
-            out.withUnsafeMutableBufferPointer { g in
-                for y in 0..<h {
-                    let o = y * w
-                    for x in 0..<w {
-                        g[o + x] = r[o + x] || (y > 0 && r[o + x - w]) || (y + 1 < h && r[o + x + w])
-                    }
+            out.withUnsafeMutableBufferPointer { ob in
+                ob.withMemoryRebound(to: UInt8.self) { g in
+                    if h == 1 { for i in 0..<n { g[i] = r[i] }; return }
+                    for i in 0..<w { g[i] = r[i] | r[i + w] }
+                    for i in (n - w)..<n { g[i] = r[i - w] | r[i] }
+                    for i in stride(from: w, to: n - w, by: 1) { g[i] = r[i - w] | r[i] | r[i + w] }
                 }
             }
         }
