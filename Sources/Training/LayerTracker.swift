@@ -88,25 +88,18 @@ public struct LayerTracker: Sendable {
     /// in working pixels, given their offsets in the frame before.
     public func locate(frame: [Float], previous: [SIMD2<Float>], frameIndex: Int) throws(TrackFailure) -> [SIMD2<Float>] {
         var out = previous
-        let all = groupColors.map { LayerTracker.pieces(frame: frame, width: width, height: height, color: $0, background: background) }
-        // Each colour's pixels and those next to them (their anti-aliased edge), and for each
-        // pixel how many colours reach it so: a layer may be hidden behind another wherever
-        // another colour reaches.
-        let n = width * height
-        let grown = all.map { LayerTracker.grown($0.mask, width: width, height: height) }
-        var reach = [UInt8](repeating: 0, count: n)
-        reach.withUnsafeMutableBufferPointer { r in
-            for q in grown { q.withUnsafeBufferPointer { q in for i in 0..<n where q[i] { r[i] &+= 1 } } }
+        // Each pixel's colours (a bit per colour group), and the same grown by a pixel (each
+        // colour's anti-aliased edge): a layer may be hidden behind another wherever another
+        // colour reaches.
+        let bits = LayerTracker.colorBits(frame: frame, count: width * height, colors: groupColors)
+        let reach = LayerTracker.grown(bits, width: width, height: height)
+        let all = groupColors.indices.map { g in
+            LayerTracker.pieces(frame: frame, bits: bits, bit: 1 << UInt32(g), width: width, height: height,
+                                color: groupColors[g], background: background)
         }
-        var covered = [Bool](repeating: false, count: n)
         for g in groupColors.indices {
             let p = all[g]
-            // Pixels of the other colours, and next to them: where this layer may be hidden.
-            reach.withUnsafeBufferPointer { r in
-                grown[g].withUnsafeBufferPointer { own in
-                    covered.withUnsafeMutableBufferPointer { c in for i in 0..<n { c[i] = r[i] > (own[i] ? 1 : 0) } }
-                }
-            }
+            let bit: UInt32 = 1 << UInt32(g), others = ~bit
             let members = group.indices.filter { group[$0] == g }
             // (score, -distance from previous, layer, piece or -1, offset)
             var options: [(Float, Float, Int, Int, SIMD2<Float>)] = []
@@ -117,7 +110,7 @@ public struct LayerTracker: Sendable {
                     cands.append((k, d))
                 }
                 for (k, d) in cands {
-                    let s = k < 0 ? hiddenScore(l, d, p.mask, covered) : score(l, d, p.mask)
+                    let s = k < 0 ? hiddenScore(l, d, bits, bit, reach, others) : score(l, d, bits, bit)
                     let dd = d - previous[l]
                     options.append((s, -(dd * dd).sum().squareRoot(), l, k, d))
                 }
@@ -127,7 +120,7 @@ public struct LayerTracker: Sendable {
                     for dy in -4...4 {
                         for dx in -4...4 {
                             let d = previous[l] + SIMD2(Float(dx), Float(dy))
-                            let s = score(l, d, p.mask)
+                            let s = score(l, d, bits, bit)
                             if s > bs { bs = s; bd = d }
                         }
                     }
@@ -159,7 +152,7 @@ public struct LayerTracker: Sendable {
             // another colour may be cut by it (an outline a piece passes over) and is not counted.
             let moved = members.contains { out[$0].squared.sum() > 1 }
             var touches = [Bool](repeating: false, count: p.count.count)
-            for i in p.label.indices where p.label[i] >= 0 && covered[i] { touches[Int(p.label[i])] = true }
+            for i in p.label.indices where p.label[i] >= 0 && reach[i] & others != 0 { touches[Int(p.label[i])] = true }
             let now = p.count.indices.filter { p.count[$0] >= minPiece[g] && !touches[$0] }.count
             if moved && now > pieces0[g] {
                 let l = members.first { out[$0].squared.sum() > 1 } ?? members[0]
@@ -174,29 +167,37 @@ public struct LayerTracker: Sendable {
     /// layer, it is taken to stay where it was, unless a piece of its colour in view matches
     /// better: a ball that has just crossed a waypoint left the waypoint's colour where it was,
     /// which would otherwise read as the ball hidden there).
-    func hiddenScore(_ l: Int, _ d: SIMD2<Float>, _ mask: [Bool], _ covered: [Bool]) -> Float {
-        let dx = Int(d.x.rounded()), dy = Int(d.y.rounded())
+    func hiddenScore(_ l: Int, _ d: SIMD2<Float>, _ bits: [UInt32], _ bit: UInt32, _ reach: [UInt32], _ others: UInt32) -> Float {
+        let dx = Int32(d.x.rounded()), dy = Int32(d.y.rounded())
+        let w = Int32(width), h = Int32(height)
         var hit = 0, hidden = 0
-        for i in solid[l] {
-            let x = Int(i) % width + dx, y = Int(i) / width + dy
-            guard x >= 0 && y >= 0 && x < width && y < height else { continue }
-            if mask[y * width + x] { hit += 1 } else if covered[y * width + x] { hidden += 1 }
+        solidXY[l].withUnsafeBufferPointer { p in
+            bits.withUnsafeBufferPointer { b in
+                reach.withUnsafeBufferPointer { r in
+                    for q in p {
+                        let x = q.x &+ dx, y = q.y &+ dy
+                        guard x >= 0 && y >= 0 && x < w && y < h else { continue }
+                        let i = Int(y &* w &+ x)
+                        if b[i] & bit != 0 { hit += 1 } else if r[i] & others != 0 { hidden += 1 }
+                    }
+                }
+            }
         }
         let visible = solid[l].count - hidden
         if visible * 5 < solid[l].count { return LayerTracker.hiddenScore }
         return Float(hit) / Float(max(1, visible))
     }
 
-    /// Share of layer `l`'s solid pixels that land on its colour at offset `d`.
-    func score(_ l: Int, _ d: SIMD2<Float>, _ mask: [Bool]) -> Float {
+    /// Share of layer `l`'s solid pixels that land on its colour (`bit` of `bits`) at offset `d`.
+    func score(_ l: Int, _ d: SIMD2<Float>, _ bits: [UInt32], _ bit: UInt32) -> Float {
         let dx = Int32(d.x.rounded()), dy = Int32(d.y.rounded())
         let w = Int32(width), h = Int32(height)
         var hit = 0
         solidXY[l].withUnsafeBufferPointer { p in
-            mask.withUnsafeBufferPointer { m in
+            bits.withUnsafeBufferPointer { b in
                 for q in p {
                     let x = q.x &+ dx, y = q.y &+ dy
-                    if x >= 0 && y >= 0 && x < w && y < h && m[Int(y &* w &+ x)] { hit += 1 }
+                    if x >= 0 && y >= 0 && x < w && y < h && b[Int(y &* w &+ x)] & bit != 0 { hit += 1 }
                 }
             }
         }
@@ -204,77 +205,101 @@ public struct LayerTracker: Sendable {
     }
 
     struct Pieces {
-        /// Pixels within the tolerance of the colour.
-        var mask: [Bool]
         /// Piece of each pixel (-1 for none).
         var label: [Int32]
         /// Solid pixels per piece.
         var count: [Int]
         /// Coverage-weighted centre per piece, rim included.
         var centre: [SIMD2<Float>]
-        static let empty = Pieces(mask: [], label: [], count: [], centre: [])
     }
 
-    /// `mask` grown by one pixel in all eight directions (a row pass, then a column pass, on the
-    /// masks' bytes, without branches inside a row).
-    static func grown(_ mask: [Bool], width w: Int, height h: Int) -> [Bool] {
-        let n = w * h
-        var rows = [UInt8](repeating: 0, count: n), out = [Bool](repeating: false, count: n)
-        if n == 0 { return out }
-        mask.withUnsafeBufferPointer { mb in
-            mb.withMemoryRebound(to: UInt8.self) { m in
-                rows.withUnsafeMutableBufferPointer { r in
-                    for o in stride(from: 0, to: n, by: w) {
-                        if w == 1 { r[o] = m[o]; continue }
-                        r[o] = m[o] | m[o + 1]
-                        r[o + w - 1] = m[o + w - 2] | m[o + w - 1]
-                        for x in stride(from: o + 1, to: o + w - 1, by: 1) { r[x] = m[x - 1] | m[x] | m[x + 1] }
+    /// For each of the `n` pixels of `frame`, bit g set where the pixel is within `tolerance`
+    /// of `colors[g]` (at most 32 colours).
+    static func colorBits(frame: [Float], count n: Int, colors: [SIMD3<Float>]) -> [UInt32] {
+        precondition(colors.count <= 32, "LayerTracker: \(colors.count) colours, at most 32")
+        var bits = [UInt32](repeating: 0, count: n)
+        let t2 = tolerance * tolerance
+        frame.withUnsafeBufferPointer { f in
+            bits.withUnsafeMutableBufferPointer { b in
+                // A run of equal pixels (flat drawings are mostly runs) is classified once.
+                var last = SIMD3<Float>(-1, -1, -1), v: UInt32 = 0
+                for i in 0..<n {
+                    let q = SIMD3(f[3 * i], f[3 * i + 1], f[3 * i + 2])
+                    if q != last {
+                        last = q
+                        let p = q * 255
+                        v = 0
+                        for (g, c) in colors.enumerated() {
+                            let d = p - c
+                            if (d * d).sum() <= t2 { v |= 1 << UInt32(g) }
+                        }
                     }
+                    b[i] = v
+                }
+            }
+        }
+        return bits
+    }
+
+    /// `bits` grown by one pixel in all eight directions: each pixel the union of its 3 x 3
+    /// neighbourhood (a row pass, then a column pass).
+    static func grown(_ bits: [UInt32], width w: Int, height h: Int) -> [UInt32] {
+        let n = w * h
+        var rows = [UInt32](repeating: 0, count: n), out = rows
+        if n == 0 { return out }
+        bits.withUnsafeBufferPointer { m in
+            rows.withUnsafeMutableBufferPointer { r in
+                for o in stride(from: 0, to: n, by: w) {
+                    if w == 1 { r[o] = m[o]; continue }
+                    r[o] = m[o] | m[o + 1]
+                    r[o + w - 1] = m[o + w - 2] | m[o + w - 1]
+                    for x in stride(from: o + 1, to: o + w - 1, by: 1) { r[x] = m[x - 1] | m[x] | m[x + 1] }
                 }
             }
         }
         rows.withUnsafeBufferPointer { r in
-            out.withUnsafeMutableBufferPointer { ob in
-                ob.withMemoryRebound(to: UInt8.self) { g in
-                    if h == 1 { for i in 0..<n { g[i] = r[i] }; return }
-                    for i in 0..<w { g[i] = r[i] | r[i + w] }
-                    for i in (n - w)..<n { g[i] = r[i - w] | r[i] }
-                    for i in stride(from: w, to: n - w, by: 1) { g[i] = r[i - w] | r[i] | r[i + w] }
-                }
+            out.withUnsafeMutableBufferPointer { g in
+                if h == 1 { for i in 0..<n { g[i] = r[i] }; return }
+                for i in 0..<w { g[i] = r[i] | r[i + w] }
+                for i in (n - w)..<n { g[i] = r[i - w] | r[i] }
+                for i in stride(from: w, to: n - w, by: 1) { g[i] = r[i - w] | r[i] | r[i + w] }
             }
         }
         return out
     }
 
+    /// The pieces of colour `c`: the 8-connected groups of pixels within `tolerance` of it.
     static func pieces(frame: [Float], width w: Int, height h: Int, color c: SIMD3<Float>, background bg: SIMD3<Float>) -> Pieces {
+        pieces(frame: frame, bits: colorBits(frame: frame, count: w * h, colors: [c]), bit: 1, width: w, height: h,
+               color: c, background: bg)
+    }
+
+    /// The same with the pixels of the colour given as `bit` of `bits` (`colorBits`).
+    static func pieces(frame: [Float], bits: [UInt32], bit: UInt32, width w: Int, height h: Int,
+                       color c: SIMD3<Float>, background bg: SIMD3<Float>) -> Pieces {
         let n = w * h
-        var mask = [Bool](repeating: false, count: n)
-        // Within `tolerance` of the colour (compared squared).
-        let t2 = tolerance * tolerance
-        frame.withUnsafeBufferPointer { f in
-            for i in 0..<n {
-                let d = SIMD3(f[3 * i], f[3 * i + 1], f[3 * i + 2]) * 255 - c
-                mask[i] = (d * d).sum() <= t2
-            }
-        }
         var label = [Int32](repeating: -1, count: n)
         var count: [Int] = [], centre: [SIMD2<Float>] = []
         var stack: [Int] = []
         let d = c - bg, len2 = max(1, (d * d).sum())
-        for start in 0..<n where mask[start] && label[start] < 0 {
+        for start in 0..<n where bits[start] & bit != 0 && label[start] < 0 {
             let id = Int32(count.count)
             var k = 0, sw: Float = 0, sx: Float = 0, sy: Float = 0
             var rim: [Int] = []
-            label[start] = id; stack.append(start)
-            while let q = stack.popLast() {
-                k += 1
-                let x = q % w, y = q / w
-                sw += 1; sx += Float(x) + 0.5; sy += Float(y) + 0.5
-                for yy in max(0, y - 1)...min(h - 1, y + 1) {
-                    for xx in max(0, x - 1)...min(w - 1, x + 1) {
-                        let r = yy * w + xx
-                        if label[r] >= 0 { continue }
-                        if mask[r] { label[r] = id; stack.append(r) } else { label[r] = -2 - id; rim.append(r) }
+            label.withUnsafeMutableBufferPointer { lab in
+                bits.withUnsafeBufferPointer { b in
+                    lab[start] = id; stack.append(start)
+                    while let q = stack.popLast() {
+                        k += 1
+                        let x = q % w, y = q / w
+                        sw += 1; sx += Float(x) + 0.5; sy += Float(y) + 0.5
+                        for yy in max(0, y - 1)...min(h - 1, y + 1) {
+                            for xx in max(0, x - 1)...min(w - 1, x + 1) {
+                                let r = yy * w + xx
+                                if lab[r] >= 0 { continue }
+                                if b[r] & bit != 0 { lab[r] = id; stack.append(r) } else { lab[r] = -2 - id; rim.append(r) }
+                            }
+                        }
                     }
                 }
             }
@@ -299,16 +324,17 @@ public struct LayerTracker: Sendable {
             }
             count.append(k); centre.append(SIMD2(sx / sw, sy / sw))
         }
-        return Pieces(mask: mask, label: label, count: count, centre: centre)
+        return Pieces(label: label, count: count, centre: centre)
     }
 
     /// Measured centre of the pieces that hold most of `pixels`.
     static func centre(of pixels: [Int32], in p: Pieces) -> SIMD2<Float>? {
         var votes: [Int32: Int] = [:]
         for i in pixels where p.label[Int(i)] >= 0 { votes[p.label[Int(i)], default: 0] += 1 }
-        // Every piece mostly inside the layer (a layer of several pieces: walls), weighted by size.
+        // Every piece mostly inside the layer (a layer of several pieces: walls), weighted by size,
+        // summed in the pieces' order (a dictionary's order changes from process to process).
         var acc = SIMD2<Float>.zero, wsum: Float = 0
-        for (k, v) in votes where v * 2 >= p.count[Int(k)] {
+        for (k, v) in votes.sorted(by: { $0.key < $1.key }) where v * 2 >= p.count[Int(k)] {
             acc += p.centre[Int(k)] * Float(p.count[Int(k)]); wsum += Float(p.count[Int(k)])
         }
         return wsum > 0 ? acc / wsum : nil

@@ -208,21 +208,22 @@ final class TrainingFolderTests: XCTestCase {
         XCTAssertLessThan(grown, 32 << 20, "resident memory grew by \(grown >> 20) MiB reading \(n) examples")
     }
 
-    /// The tracker's one-pixel growth of a colour's mask (where a layer may be hidden behind it)
-    /// is the 3 x 3 neighbourhood of every pixel of it, at the edges and in one-pixel rows.
+    /// The tracker's one-pixel growth of the colours' masks (where a layer may be hidden behind
+    /// another) is, for every pixel and colour bit, the union over its 3 x 3 neighbourhood, at the
+    /// edges and in one-pixel rows.
     func testGrownMaskIsTheEightNeighbourhood() {
         var state: UInt64 = 7
         for (w, h) in [(1, 1), (1, 5), (6, 1), (2, 2), (9, 7), (64, 64)] {
-            var mask = [Bool](repeating: false, count: w * h)
-            for i in mask.indices {
+            var bits = [UInt32](repeating: 0, count: w * h)
+            for i in bits.indices {
                 state = state &* 6364136223846793005 &+ 1442695040888963407
-                mask[i] = state >> 61 == 0
+                bits[i] = UInt32(truncatingIfNeeded: state >> 32) & UInt32(truncatingIfNeeded: state >> 16) & 0x8421_0421
             }
-            var want = [Bool](repeating: false, count: w * h)
-            for y in 0..<h { for x in 0..<w where mask[y * w + x] {
-                for yy in max(0, y - 1)...min(h - 1, y + 1) { for xx in max(0, x - 1)...min(w - 1, x + 1) { want[yy * w + xx] = true } }
+            var want = [UInt32](repeating: 0, count: w * h)
+            for y in 0..<h { for x in 0..<w {
+                for yy in max(0, y - 1)...min(h - 1, y + 1) { for xx in max(0, x - 1)...min(w - 1, x + 1) { want[yy * w + xx] |= bits[y * w + x] } }
             } }
-            XCTAssertEqual(LayerTracker.grown(mask, width: w, height: h), want, "\(w) x \(h)")
+            XCTAssertEqual(LayerTracker.grown(bits, width: w, height: h), want, "\(w) x \(h)")
         }
     }
 }
