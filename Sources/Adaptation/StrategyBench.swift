@@ -74,9 +74,8 @@ public struct StrategyBench {
                 s.strategy = strategy
                 configure(&s)
                 let start = Clock.monotonicSeconds()
-                let working = WorkingSize.choose(rules: t.rules, firstFrame: t.firstFrame)
-                let scene = Scene(prompt: t.prompt, firstFrame: t.firstFrame, working: (working.width, working.height),
-                                  tokenizer: reasoner.tokenizer)
+                let (scene, working) = Scene.judged(prompt: t.prompt, firstFrame: t.firstFrame, rules: t.rules,
+                                                    tokenizer: reasoner.tokenizer)
                 let runner = StrategyRunner(reasoner: reasoner, scene: scene, rules: t.rules, firstFrame: t.firstFrame, settings: s)
                 let r = runner.run()
                 reasoner.detachLoRA()

@@ -298,3 +298,14 @@ public final class StrategyRunner {
     }
 }
 
+
+extension Scene {
+    /// A task's scene at the working size its rule file needs (`WorkingSize`), the first frame
+    /// shrunk once for both the choice and the layer cut; and that size.
+    static func judged(prompt: String, firstFrame: RGBImage, rules: RuleFile,
+                       tokenizer: PromptTokenizer) -> (scene: Scene, working: WorkingSize) {
+        let (working, frame) = WorkingSize.chooseWithFrame(rules: rules, firstFrame: firstFrame)
+        let picture = Picture(frame: frame, width: working.width, height: working.height)
+        return (Scene(prompt: prompt, layered: picture.view, working: picture.working, tokenizer: tokenizer), working)
+    }
+}

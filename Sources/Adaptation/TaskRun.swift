@@ -150,9 +150,8 @@ public struct TaskRun {
     func runStrategy(_ inputs: TaskInputs, _ reasoner: Reasoner, _ settings: StrategySettings,
                      _ outputs: Outputs) -> (StrategyRunner, StrategyResult) {
         // At the working size the rule file's objects need; the Reasoner sees a letterboxed view.
-        let working = WorkingSize.choose(rules: inputs.rules, firstFrame: inputs.firstFrame)
-        let scene = Scene(prompt: inputs.prompt, firstFrame: inputs.firstFrame, working: (working.width, working.height),
-                          tokenizer: reasoner.tokenizer)
+        let scene = Scene.judged(prompt: inputs.prompt, firstFrame: inputs.firstFrame, rules: inputs.rules,
+                                 tokenizer: reasoner.tokenizer).scene
         let runner = StrategyRunner(reasoner: reasoner, scene: scene, rules: inputs.rules, firstFrame: inputs.firstFrame,
                                     settings: settings)
         let line = ProgressLine(enabled: !quiet && isatty(STDERR_FILENO) != 0)

@@ -153,9 +153,10 @@ int tutor_jpeg_decode_rgb_reduced(const uint8_t *data, size_t size, int max_side
     size_t w = c.output_width, h = c.output_height;
     info->out_width = (int)w;
     info->out_height = (int)h;
-    int oc = c.output_components;
-    /* [1, w * oc]: one decoded CMYK row, freed with the decompressor */
-    JSAMPARRAY row = (*c.mem->alloc_sarray)((j_common_ptr)&c, JPOOL_IMAGE, (JDIMENSION)(w * (size_t)oc), 1);
+    /* CMYK only: [1, w * 4], one decoded row, freed with the decompressor (RGB rows go
+       straight into place) */
+    JSAMPARRAY row = cmyk ? (*c.mem->alloc_sarray)((j_common_ptr)&c, JPOOL_IMAGE, (JDIMENSION)(w * (size_t)c.output_components), 1)
+                          : NULL;
     pixels = (uint8_t *)malloc(w * h * 3); /* [h, w, 3] */
     if (!pixels) {
         snprintf(info->message, 200, "out of memory for %zu x %zu pixels", w, h);
@@ -169,7 +170,6 @@ int tutor_jpeg_decode_rgb_reduced(const uint8_t *data, size_t size, int max_side
         size_t y = c.output_scanline;
         uint8_t *dst = pixels + y * w * 3;
         if (!cmyk) {
-            /* RGB rows go straight into place. */
             JSAMPROW into = dst;
             jpeg_read_scanlines(&c, &into, 1);
             continue;

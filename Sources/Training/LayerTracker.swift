@@ -76,7 +76,7 @@ public struct LayerTracker: Sendable {
         self.minPiece = minPiece
         // Frame-0 centres measured the way later frames are, so that the estimator's bias cancels.
         let frame = cut.frame, w = cut.width, h = cut.height, bg = cut.background * 255
-        let frame0 = groupColors.map { LayerTracker.pieces(frame: frame, width: w, height: h, color: $0, background: bg) }
+        let frame0 = LayerTracker.pieces(frame: frame, width: w, height: h, colors: groupColors, background: bg).pieces
         let pieces0 = groupColors.indices.map { g in frame0[g].count.filter { $0 >= minPiece[g] }.count }
         let centre0 = colors.indices.map { l in
             LayerTracker.centre(of: solid[l], in: frame0[group[l]]) ?? LayerTracker.mean(solid[l], width: w)
@@ -91,12 +91,8 @@ public struct LayerTracker: Sendable {
         // Each pixel's colours (a bit per colour group), and the same grown by a pixel (each
         // colour's anti-aliased edge): a layer may be hidden behind another wherever another
         // colour reaches.
-        let bits = LayerTracker.colorBits(frame: frame, count: width * height, colors: groupColors)
+        let (bits, all) = LayerTracker.pieces(frame: frame, width: width, height: height, colors: groupColors, background: background)
         let reach = LayerTracker.grown(bits, width: width, height: height)
-        let all = groupColors.indices.map { g in
-            LayerTracker.pieces(frame: frame, bits: bits, bit: 1 << UInt32(g), width: width, height: height,
-                                color: groupColors[g], background: background)
-        }
         for g in groupColors.indices {
             let p = all[g]
             let bit: UInt32 = 1 << UInt32(g), others = ~bit
@@ -268,13 +264,17 @@ public struct LayerTracker: Sendable {
         return out
     }
 
-    /// The pieces of colour `c`: the 8-connected groups of pixels within `tolerance` of it.
-    static func pieces(frame: [Float], width w: Int, height h: Int, color c: SIMD3<Float>, background bg: SIMD3<Float>) -> Pieces {
-        pieces(frame: frame, bits: colorBits(frame: frame, count: w * h, colors: [c]), bit: 1, width: w, height: h,
-               color: c, background: bg)
+    /// Each pixel's colours (`colorBits`) and the pieces of each colour: the 8-connected groups
+    /// of its pixels.
+    static func pieces(frame: [Float], width w: Int, height h: Int, colors: [SIMD3<Float>],
+                       background bg: SIMD3<Float>) -> (bits: [UInt32], pieces: [Pieces]) {
+        let bits = colorBits(frame: frame, count: w * h, colors: colors)
+        return (bits, colors.indices.map { g in
+            pieces(frame: frame, bits: bits, bit: 1 << UInt32(g), width: w, height: h, color: colors[g], background: bg)
+        })
     }
 
-    /// The same with the pixels of the colour given as `bit` of `bits` (`colorBits`).
+    /// The pieces of colour `c`, whose pixels are `bit` of `bits`.
     static func pieces(frame: [Float], bits: [UInt32], bit: UInt32, width w: Int, height h: Int,
                        color c: SIMD3<Float>, background bg: SIMD3<Float>) -> Pieces {
         let n = w * h

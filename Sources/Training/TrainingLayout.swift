@@ -15,8 +15,8 @@ public enum TrainingLayout {
     @discardableResult
     public static func write(family: Family, seed: UInt64, size: (width: Int, height: Int)?, png: Bool, finalOnly: Bool,
                              identicalPieces: Bool = false, look: LookSplit = .canonical, to root: URL) throws -> URL {
-        let task = Families.generate(family: family, seed: seed, size: size, identicalPieces: identicalPieces, look: look)
-        let frames = Families.solutionFrames(family: family, seed: seed, size: size, identicalPieces: identicalPieces, look: look)
+        let task = Families.solutionExample(family: family, seed: seed, size: size, identicalPieces: identicalPieces, look: look)
+        let frames = task.frames
         let ext = png ? "png" : "jpg"
         func encode(_ image: RGBImage) throws -> [UInt8] {
             png ? try PNG.encode(image) : try JPEG.encode(image, quality: 95, subsample444: true)
@@ -28,7 +28,7 @@ public enum TrainingLayout {
         try fm.createDirectory(at: temp, withIntermediateDirectories: true)
         try AtomicFile.write(task.prompt + "\n", to: temp.appendingPathComponent("prompt.txt").path)
         try AtomicFile.write(task.rulesJSON, to: temp.appendingPathComponent("rules.json").path)
-        try AtomicFile.write(encode(task.firstFrame), to: temp.appendingPathComponent("first_frame.\(ext)").path)
+        try AtomicFile.write(encode(frames[0]), to: temp.appendingPathComponent("first_frame.\(ext)").path)
         try AtomicFile.write(encode(frames.last!), to: temp.appendingPathComponent("final_frame.\(ext)").path)
         if !finalOnly {
             let fdir = temp.appendingPathComponent("frames")
