@@ -7,6 +7,7 @@
 #include <setjmp.h>
 #include <jpeglib.h>
 #include "cjpeg_shim.h"
+#include "cjpeg_eighth.h"
 
 typedef struct {
     struct jpeg_error_mgr pub;   /* first: libjpeg casts cinfo->err to this */
@@ -88,11 +89,11 @@ int tutor_jpeg_read_header(const uint8_t *data, size_t size, tutor_jpeg_info *in
 
 int tutor_jpeg_decode_rgb(const uint8_t *data, size_t size, int max_side, int min_side, int allow_warnings,
                           uint8_t **out, tutor_jpeg_info *info) {
-    return tutor_jpeg_decode_rgb_reduced(data, size, max_side, min_side, allow_warnings, 0, 0, out, info);
+    return tutor_jpeg_decode_rgb_reduced(data, size, max_side, min_side, allow_warnings, 0, 0, 0, out, info);
 }
 
 int tutor_jpeg_decode_rgb_reduced(const uint8_t *data, size_t size, int max_side, int min_side, int allow_warnings,
-                                  int at_least_w, int at_least_h, uint8_t **out, tutor_jpeg_info *info) {
+                                  int at_least_w, int at_least_h, int libjpeg_only, uint8_t **out, tutor_jpeg_info *info) {
     struct jpeg_decompress_struct c;
     struct jpeg_progress_mgr progress;
     shim_error err;
@@ -148,6 +149,25 @@ int tutor_jpeg_decode_rgb_reduced(const uint8_t *data, size_t size, int max_side
             jpeg_calc_output_dimensions(&c);
             if (c.output_width >= (JDIMENSION)at_least_w && c.output_height >= (JDIMENSION)at_least_h) break;
         }
+    }
+    if (!cmyk && !libjpeg_only && c.scale_num == 1 && c.scale_denom == 8) {
+        size_t w8 = c.output_width, h8 = c.output_height;
+        pixels = (uint8_t *)malloc(w8 * h8 * 3);
+        if (pixels && tutor_jpeg_decode_eighth(&c, pixels)) {
+            info->out_width = (int)w8;
+            info->out_height = (int)h8;
+            info->direct = 1;
+            info->warnings = err.warnings;   /* the header's: the direct path takes no damaged scan */
+            jpeg_destroy_decompress(&c);
+            if (err.warnings > 0 && !allow_warnings) {
+                free(pixels);
+                return TUTOR_JPEG_ERROR;
+            }
+            *out = pixels;
+            return TUTOR_JPEG_OK;
+        }
+        free(pixels);
+        pixels = NULL;
     }
     jpeg_start_decompress(&c);
     size_t w = c.output_width, h = c.output_height;

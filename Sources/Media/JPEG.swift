@@ -80,14 +80,24 @@ public enum JPEG {
     /// Decodes at the smallest of libjpeg's scales k/8 whose result is at least `atLeast`
     /// (nil: full size), for a caller that shrinks the picture anyway; the limits apply to the
     /// file's own size, which is returned beside the decoded picture.
+    /// At 1/8 a baseline file takes a direct path that writes the same bytes as libjpeg
+    /// (`libjpegOnly` turns it off, to compare the two).
     public static func decode(_ data: [UInt8], maxSide: Int = defaultMaxSide, minSide: Int = 2,
-                              atLeast: (width: Int, height: Int)?) throws(JPEGError) -> (image: RGBImage, width: Int, height: Int) {
+                              atLeast: (width: Int, height: Int)?, libjpegOnly: Bool = false) throws(JPEGError) -> (image: RGBImage, width: Int, height: Int) {
+        try decodeReporting(data, maxSide: maxSide, minSide: minSide, atLeast: atLeast, libjpegOnly: libjpegOnly).decoded
+    }
+
+    /// `decode(_:maxSide:minSide:atLeast:libjpegOnly:)`, and whether the direct path decoded it.
+    public static func decodeReporting(_ data: [UInt8], maxSide: Int = defaultMaxSide, minSide: Int = 2,
+                                       atLeast: (width: Int, height: Int)?, libjpegOnly: Bool = false)
+        throws(JPEGError) -> (decoded: (image: RGBImage, width: Int, height: Int), direct: Bool) {
         try checkMagic(data)
         var info = tutor_jpeg_info()
         var out: UnsafeMutablePointer<UInt8>? = nil
         let rc = data.withUnsafeBufferPointer {
             tutor_jpeg_decode_rgb_reduced($0.baseAddress, $0.count, Int32(clamping: maxSide), Int32(clamping: minSide), 0,
-                                          Int32(clamping: atLeast?.width ?? 0), Int32(clamping: atLeast?.height ?? 0), &out, &info)
+                                          Int32(clamping: atLeast?.width ?? 0), Int32(clamping: atLeast?.height ?? 0),
+                                          libjpegOnly ? 1 : 0, &out, &info)
         }
         defer { if let out { tutor_jpeg_free(out) } }
         switch rc {
@@ -100,7 +110,7 @@ public enum JPEG {
         }
         let w = Int(info.out_width), h = Int(info.out_height)
         let pixels = Array(UnsafeBufferPointer(start: out!, count: w * h * 3))
-        return (RGBImage(width: w, height: h, pixels: pixels), Int(info.width), Int(info.height))
+        return ((RGBImage(width: w, height: h, pixels: pixels), Int(info.width), Int(info.height)), info.direct != 0)
     }
 
     /// Refuses what cannot be a JPEG before libjpeg sees it.

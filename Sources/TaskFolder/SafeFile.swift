@@ -32,7 +32,7 @@ public enum SafeFile {
 
     /// Reads `name` inside `folder`, refusing anything but a regular file.
     public static func read(_ name: String, in folder: URL, limit: Int) throws(InputFileError) -> [UInt8] {
-        let path = folder.appendingPathComponent(name).path
+        let path = folder.appendingPathComponent(name, isDirectory: false).path
         var st = stat()
         if lstat(path, &st) != 0 {
             if errno == ENOENT { throw .missing(name) }

@@ -41,7 +41,7 @@ public struct ExampleFolder: Sendable {
     public static let frameFolders = ["frames", "ground_truth"]
 
     public static func read(_ url: URL) throws(ExampleProblem) -> ExampleFolder {
-        let firsts = ["first_frame.png", "first_frame.jpg", "first_frame.jpeg"].filter { SafeFile.kind(at: url.appendingPathComponent($0)) != nil }
+        let firsts = ["first_frame.png", "first_frame.jpg", "first_frame.jpeg"].filter { SafeFile.kind(at: url.appendingPathComponent($0, isDirectory: false)) != nil }
         if firsts.isEmpty { throw ExampleProblem("no first_frame.png or first_frame.jpg") }
         if firsts.count > 1 { throw ExampleProblem("both \(firsts.joined(separator: " and ")): keep exactly one first frame") }
         let first = try decodeImage(firsts[0], in: url)
@@ -53,16 +53,16 @@ public struct ExampleFolder: Sendable {
             if prompt.isEmpty { throw ExampleProblem("prompt.txt is empty") }
         } catch let e as InputFileError { throw ExampleProblem("\(e)") } catch let e as ExampleProblem { throw e } catch { throw ExampleProblem("\(error)") }
         var rules: RuleFile? = nil
-        if SafeFile.kind(at: url.appendingPathComponent("rules.json")) != nil {
+        if SafeFile.kind(at: url.appendingPathComponent("rules.json", isDirectory: false)) != nil {
             do {
                 rules = try RuleFile.parse(try SafeFile.read("rules.json", in: url, limit: TaskInputs.rulesLimit))
             } catch let e as InputFileError { throw ExampleProblem("\(e)") } catch { throw ExampleProblem("rules.json: \(error)") }
         }
-        let finals = ["final_frame.png", "final_frame.jpg", "final_frame.jpeg"].filter { SafeFile.kind(at: url.appendingPathComponent($0)) != nil }
+        let finals = ["final_frame.png", "final_frame.jpg", "final_frame.jpeg"].filter { SafeFile.kind(at: url.appendingPathComponent($0, isDirectory: false)) != nil }
         if finals.count > 1 { throw ExampleProblem("both \(finals.joined(separator: " and ")): keep exactly one final frame") }
         var frames: [URL] = []
         for name in frameFolders {
-            let sub = url.appendingPathComponent(name)
+            let sub = url.appendingPathComponent(name, isDirectory: true)
             guard let kind = SafeFile.kind(at: sub) else { continue }
             if kind != .folder { throw ExampleProblem("\(name) is a \(kind), not a folder (it is never followed)") }
             frames = try listFrames(sub, name: name)
@@ -72,7 +72,7 @@ public struct ExampleFolder: Sendable {
             throw ExampleProblem("no solution: neither final_frame.png/.jpg nor numbered frames in frames/ or ground_truth/")
         }
         return ExampleFolder(url: url, prompt: prompt, firstFrame: first, rules: rules, frames: frames,
-                             finalFrame: finals.first.map { url.appendingPathComponent($0) })
+                             finalFrame: finals.first.map { url.appendingPathComponent($0, isDirectory: false) })
     }
 
     /// Decodes an image of the example, refusing links, special files, files over the limit and
@@ -119,6 +119,6 @@ public struct ExampleFolder: Sendable {
         for i in found.indices.dropFirst() where found[i].0 == found[i - 1].0 {
             throw ExampleProblem("\(name)/\(found[i - 1].1) and \(found[i].1) have the same frame number")
         }
-        return found.map { folder.appendingPathComponent($0.1) }
+        return found.map { folder.appendingPathComponent($0.1, isDirectory: false) }
     }
 }

@@ -83,7 +83,7 @@ public enum TrainingFolder {
             if name == "." || name == ".." { continue }
             // Hidden entries (a folder still being written under a temporary name) are counted, not read.
             if name.hasPrefix(".") { s.hidden += 1; continue }
-            let url = root.appendingPathComponent(name)
+            let url = root.appendingPathComponent(name, isDirectory: true)
             let entryKind = SafeFile.kind(at: url).map(\.rawValue) ?? "missing entry"
             if entryKind == "regular file" { s.files += 1; continue }
             s.entries += 1

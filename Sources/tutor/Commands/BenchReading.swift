@@ -33,7 +33,7 @@ struct BenchReading: ParsableCommand {
         var decodeList: [(url: URL, width: Int, height: Int)] = []
         for name in names {
             switch Result(catching: { () throws(ExampleProblem) -> (ExampleFolder, TrackedExample) in
-                let ex = try ExampleFolder.read(root.appendingPathComponent(name))
+                let ex = try ExampleFolder.read(root.appendingPathComponent(name, isDirectory: true))
                 return (ex, try ExampleTracker.track(ex))
             }) {
             case .failure(let p):
