@@ -7,7 +7,7 @@
 #include <setjmp.h>
 #include <jpeglib.h>
 #include "cjpeg_shim.h"
-#include "cjpeg_eighth.h"
+#include "cjpeg_reduced.h"
 
 typedef struct {
     struct jpeg_error_mgr pub;   /* first: libjpeg casts cinfo->err to this */
@@ -150,10 +150,10 @@ int tutor_jpeg_decode_rgb_reduced(const uint8_t *data, size_t size, int max_side
             if (c.output_width >= (JDIMENSION)at_least_w && c.output_height >= (JDIMENSION)at_least_h) break;
         }
     }
-    if (!cmyk && !libjpeg_only && c.scale_num == 1 && c.scale_denom == 8) {
+    if (!cmyk && !libjpeg_only && (c.scale_num == 1 || c.scale_num == 2) && c.scale_denom == 8) {
         size_t w8 = c.output_width, h8 = c.output_height;
         pixels = (uint8_t *)malloc(w8 * h8 * 3);
-        if (pixels && tutor_jpeg_decode_eighth(&c, pixels)) {
+        if (pixels && tutor_jpeg_decode_reduced_direct(&c, pixels)) {
             info->out_width = (int)w8;
             info->out_height = (int)h8;
             info->direct = 1;

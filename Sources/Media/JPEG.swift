@@ -80,7 +80,7 @@ public enum JPEG {
     /// Decodes at the smallest of libjpeg's scales k/8 whose result is at least `atLeast`
     /// (nil: full size), for a caller that shrinks the picture anyway; the limits apply to the
     /// file's own size, which is returned beside the decoded picture.
-    /// At 1/8 a baseline file takes a direct path that writes the same bytes as libjpeg
+    /// At 1/8 and 1/4 a baseline file takes a direct path that writes the same bytes as libjpeg
     /// (`libjpegOnly` turns it off, to compare the two).
     public static func decode(_ data: [UInt8], maxSide: Int = defaultMaxSide, minSide: Int = 2,
                               atLeast: (width: Int, height: Int)?, libjpegOnly: Bool = false) throws(JPEGError) -> (image: RGBImage, width: Int, height: Int) {

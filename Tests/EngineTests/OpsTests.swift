@@ -283,11 +283,12 @@ extension AttentionTests {
 }
 
 extension AttentionTests {
-    /// The C kernels exist in a baseline x86-64 version and an AVX2 + FMA one, chosen at start;
-    /// both match the references (attention, GELU forward and gradient).
+    /// The C kernels exist in a baseline x86-64 version, an AVX2 + FMA one and an AVX-512 one
+    /// (16 floats a vector), chosen at start; each this processor runs matches the references
+    /// (attention, GELU forward and gradient).
     func testBaselineAndWideKernelVersionsMatchReferences() {
-        let was = tutor_kernels_set_avx2(1)
-        defer { _ = tutor_kernels_set_avx2(was) }
+        let was = tutor_kernels_set_level(2)
+        defer { _ = tutor_kernels_set_level(was) }
         var rng = SplitMix64(seed: 31)
         let B = 2, T = 23, C = 48, NH = 3, n = 1003
         let qkv = Buf(random: B * T * 3 * C, &rng), out = Buf(B * T * C), ref = Buf(B * T * C)
@@ -297,8 +298,9 @@ extension AttentionTests {
         Attention.forwardReference(out: ref.p, att: attR.p, qkv: qkv.p, keyValid: nil, b: B, t: T, c: C, heads: NH)
         GELU.forwardReference(out: gRef.p, inp: x.p, n: n)
         var grads: [[Float]] = []
-        for wide in [0, 1] {
-            _ = tutor_kernels_set_avx2(Int32(wide))
+        let levels = Array(0...Int(tutor_kernels_best_level()))
+        for wide in levels {
+            _ = tutor_kernels_set_level(Int32(wide))
             Attention.forward(out: out.p, att: att.p, qkv: qkv.p, keyValid: nil, b: B, t: T, c: C, heads: NH)
             assertClose(out.p, ref.p, B * T * C, tol: 1e-5, "attention, wide \(wide)")
             let d = Buf(B * T * 3 * C), r = Buf(B * T * C)
@@ -317,10 +319,12 @@ extension AttentionTests {
             assertClose(both.p, g.p, n, tol: 0, "gelu keeping its derivative, wide \(wide)")
             assertClose(kept.p, dx.p, n, tol: 1e-6, "kept derivative, wide \(wide)")
         }
-        var base = grads[0], wide = grads[1]
-        base.withUnsafeMutableBufferPointer { a in
-            wide.withUnsafeMutableBufferPointer { b in
-                assertClose(a.baseAddress!, b.baseAddress!, a.count, tol: 1e-4, "attention gradient, baseline vs wide")
+        for level in levels.dropFirst() {
+            var base = grads[0], wide = grads[level]
+            base.withUnsafeMutableBufferPointer { a in
+                wide.withUnsafeMutableBufferPointer { b in
+                    assertClose(a.baseAddress!, b.baseAddress!, a.count, tol: 1e-4, "attention gradient, baseline vs level \(level)")
+                }
             }
         }
     }

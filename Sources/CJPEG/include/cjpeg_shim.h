@@ -38,7 +38,7 @@ typedef struct {
     int warnings;        /* number of recoverable warnings (e.g. premature end of data) */
     int out_width;       /* size of the decoded pixels (smaller than width x height */
     int out_height;      /* when a reduced decode was asked for) */
-    int direct;          /* 1 when a 1/8 decode took the direct path (cjpeg_eighth.c) */
+    int direct;          /* 1 when a 1/8 or 1/4 decode took the direct path (cjpeg_reduced.c) */
     char message[200];
 } tutor_jpeg_info;
 
@@ -59,7 +59,7 @@ int tutor_jpeg_decode_rgb(const uint8_t *data, size_t size, int max_side, int mi
 /// at least at_least_w x at_least_h (full size when none is smaller): the DCT does the
 /// shrinking, so most of the inverse transform is never computed. At 1/8 each output pixel
 /// is its 8 x 8 block's mean. `info->out_width` and `out_height` give the decoded size;
-/// `width` and `height` stay the file's. At 1/8 a baseline file is decoded by a direct path
+/// `width` and `height` stay the file's. At 1/8 and 1/4 a baseline file is decoded by a direct path
 /// to the same bytes as libjpeg's (`info->direct`), unless `libjpeg_only` is non-zero.
 int tutor_jpeg_decode_rgb_reduced(const uint8_t *data, size_t size, int max_side, int min_side, int allow_warnings,
                                   int at_least_w, int at_least_h, int libjpeg_only, uint8_t **out, tutor_jpeg_info *info);

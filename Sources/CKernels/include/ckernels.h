@@ -36,10 +36,13 @@ void tutor_gelu_backward(float *dinp, const float *dout, const float *inp, long 
 /// of a pass whose backward needs only the derivative.
 void tutor_gelu_forward_keeping_gradient(float *out, float *inp_grad, long n);
 
-/// 1 when the AVX2 + FMA versions run, 0 for the baseline ones.
-int tutor_kernels_avx2(void);
-/// Chooses the baseline versions (0) or, where the machine has AVX2 and FMA, the wide ones (1);
-/// returns the previous choice. For tests: both versions must give the same results.
-int tutor_kernels_set_avx2(int on);
+/// The kernels' version in use: 0 baseline x86-64, 1 AVX2 + FMA, 2 AVX-512 (chosen at start:
+/// the best the processor has, or less where TUTOR_KERNELS=baseline|avx2 asks).
+int tutor_kernels_level(void);
+/// The best version this processor can run.
+int tutor_kernels_best_level(void);
+/// Uses `level` (clamped to what the processor has) from now on; returns the level before.
+/// For tests and measurements: every version must give the same results to rounding.
+int tutor_kernels_set_level(int level);
 
 #endif

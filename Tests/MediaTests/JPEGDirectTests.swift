@@ -2,10 +2,10 @@ import Foundation
 import XCTest
 @testable import Media
 
-/// The direct 1/8 decode (cjpeg_eighth.c) against libjpeg's own 1/8 decode of the same bytes:
-/// identical pixels wherever it takes a file, libjpeg's answer (pixels or error) wherever it
-/// does not.
-final class JPEGEighthTests: XCTestCase {
+/// The direct 1/8 and 1/4 decode (cjpeg_reduced.c) against libjpeg's own decode of the same
+/// bytes at the same scale: identical pixels wherever it takes a file, libjpeg's answer (pixels
+/// or error) wherever it does not.
+final class JPEGDirectTests: XCTestCase {
     /// A picture with flat shapes, a gradient and noise, so that blocks carry AC terms of every
     /// size and colours cross block edges.
     static func picture(width w: Int, height h: Int, seed: UInt64) -> RGBImage {
@@ -26,11 +26,13 @@ final class JPEGEighthTests: XCTestCase {
         return RGBImage(width: w, height: h, pixels: p)
     }
 
-    /// Decodes `bytes` at 1/8 both ways; fails unless they agree. Returns whether the direct
-    /// path took it.
+    /// Decodes `bytes` at 1/8 (or 1/4 with `quarter`) both ways; fails unless they agree.
+    /// Returns whether the direct path took it.
     @discardableResult
-    func assertSame(_ bytes: [UInt8], _ label: String, file: StaticString = #filePath, line: UInt = #line) -> Bool {
-        let small = (width: 1, height: 1)
+    func assertSame(_ bytes: [UInt8], _ label: String, quarter: Bool = false, file: StaticString = #filePath, line: UInt = #line) -> Bool {
+        // at least a pixel: 1/8; a pixel more than 1/8 gives (from 8 pixels wide) 1/4
+        var small = (width: 1, height: 1)
+        if quarter, let h = try? JPEG.readHeader(bytes) { small = ((h.width + 7) / 8 + 1, 1) }
         let libjpeg = Result { () throws(JPEGError) in try JPEG.decodeReporting(bytes, atLeast: small, libjpegOnly: true) }
         let direct = Result { () throws(JPEGError) in try JPEG.decodeReporting(bytes, atLeast: small) }
         switch (libjpeg, direct) {
@@ -38,6 +40,9 @@ final class JPEGEighthTests: XCTestCase {
             XCTAssertFalse(a.direct, label, file: file, line: line)
             XCTAssertEqual(a.decoded.image.width, b.decoded.image.width, label, file: file, line: line)
             XCTAssertEqual(a.decoded.image.height, b.decoded.image.height, label, file: file, line: line)
+            if quarter, let h = try? JPEG.readHeader(bytes) {
+                XCTAssertEqual(b.decoded.image.width, (h.width * 2 + 7) / 8, "\(label): decoded at 1/4", file: file, line: line)
+            }
             if a.decoded.image.pixels != b.decoded.image.pixels {
                 let d = difference(a.decoded.image, b.decoded.image)
                 XCTFail("\(label): the direct path's pixels differ from libjpeg's (largest \(d.max), mean \(d.mean))", file: file, line: line)
@@ -60,8 +65,10 @@ final class JPEGEighthTests: XCTestCase {
                 for full in [true, false] {
                     let bytes = try JPEG.encode(Self.picture(width: w, height: h, seed: UInt64(w * 31 + quality)),
                                                 quality: quality, subsample444: full)
-                    let took = assertSame(bytes, "\(w) x \(h) quality \(quality) \(full ? "4:4:4" : "4:2:0")")
-                    XCTAssertTrue(took, "\(w) x \(h) quality \(quality): a baseline file the direct path should take")
+                    for quarter in w >= 8 ? [false, true] : [false] {
+                        let label = "\(w) x \(h) quality \(quality) \(full ? "4:4:4" : "4:2:0") at 1/\(quarter ? 4 : 8)"
+                        XCTAssertTrue(assertSame(bytes, label, quarter: quarter), "\(label): a baseline file the direct path should take")
+                    }
                 }
             }
         }
@@ -76,7 +83,7 @@ final class JPEGEighthTests: XCTestCase {
         let variants: [([String], Bool)] = [
             (["-sampling-factor", "4:2:0", "-quality", "85"], true),
             (["-sampling-factor", "4:4:4", "-quality", "92"], true),
-            (["-sampling-factor", "4:2:2", "-quality", "85"], false),      // upsampled at 1/8: libjpeg's
+            (["-sampling-factor", "4:2:2", "-quality", "85"], false),      // upsampled when reduced: libjpeg's
             (["-sampling-factor", "1x2", "-quality", "85"], false),
             (["-colorspace", "Gray", "-quality", "80"], true),
             (["-define", "jpeg:restart-interval=1", "-quality", "90"], true),
@@ -96,8 +103,10 @@ final class JPEGEighthTests: XCTestCase {
                 let out = dir.appendingPathComponent("\(i).jpg").path
                 try ImageMagick.convert([source.path] + options + [out])
                 let bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: out)))
-                let took = assertSame(bytes, "\(w) x \(h) \(options.joined(separator: " "))")
-                XCTAssertEqual(took, takes, "\(w) x \(h) \(options.joined(separator: " ")): direct path taken")
+                for quarter in [false, true] {
+                    let label = "\(w) x \(h) \(options.joined(separator: " ")) at 1/\(quarter ? 4 : 8)"
+                    XCTAssertEqual(assertSame(bytes, label, quarter: quarter), takes, "\(label): direct path taken")
+                }
             }
         }
     }
@@ -123,7 +132,7 @@ final class JPEGEighthTests: XCTestCase {
             default: // a random byte anywhere, headers included
                 bytes[Int(rng.next() % UInt64(bytes.count))] = UInt8(truncatingIfNeeded: rng.next())
             }
-            if assertSame(bytes, "trial \(trial)") { directCount += 1 }
+            if assertSame(bytes, "trial \(trial)", quarter: trial % 8 >= 4) { directCount += 1 }
         }
         // Some damage leaves a file libjpeg decodes without a warning (a flipped bit in a
         // coefficient); those the direct path takes and must agree on.

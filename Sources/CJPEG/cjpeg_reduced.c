@@ -1,25 +1,27 @@
-// A baseline JPEG decoded at one eighth of its size straight from the entropy-coded data.
+// A baseline JPEG decoded at 1/8 or 1/4 of its size straight from the entropy-coded data.
 //
-// At scale 1/8 libjpeg turns each 8 x 8 block into one pixel (its DC term), or, for a
-// component stored at half resolution, into 2 x 2 pixels (a reduced inverse DCT of a few
+// At scale 1/8 libjpeg turns each 8 x 8 block into one pixel (its DC term), at 1/4 into 2 x 2,
+// and a component stored at half resolution into twice that (reduced inverse DCTs of a few
 // low-frequency terms). It still walks its general machinery for every block: zeroing the
 // coefficient buffer, a function call per block for the inverse DCT, per-row buffers. For the
-// small frames a training folder's solution videos hold, that machinery is most of the time.
+// small frames a training folder's solution videos are decoded to, that machinery is most of
+// the time.
 //
 // This path decodes the same files to the same bytes, in one pass: the Huffman symbols of
-// every block are read (the AC terms skipped unless a 2 x 2 inverse DCT needs them), each
-// block written where libjpeg would put it, and the colours converted with libjpeg's own
-// tables and rounding. It takes only what it can decode exactly as libjpeg does: one
-// interleaved baseline Huffman scan of 8-bit samples, grey, YCbCr or RGB, whose components
-// need no upsampling at this scale (4:4:4, 4:2:0, grey), with well-formed restart markers
-// and nothing but fill bits and EOI after the last block. Anything else, or anything libjpeg
-// would warn about, returns 0 and the caller decodes with libjpeg as before.
+// every block are read (the AC terms skipped unless an inverse DCT larger than 1 x 1 needs
+// them; a flat block, a DC difference and at once its end, in one table lookup), each block
+// written where libjpeg would put it, and the colours converted with libjpeg's own tables and
+// rounding. It takes only what it can decode exactly as libjpeg does: one interleaved
+// baseline Huffman scan of 8-bit samples, grey, YCbCr or RGB, whose components need no
+// upsampling at this scale (4:4:4, 4:2:0, grey), with well-formed restart markers and nothing
+// but fill bits and EOI after the last block. Anything else, or anything libjpeg would warn
+// about, returns 0 and the caller decodes with libjpeg as before.
 #include <stdio.h>   /* jpeglib.h needs FILE */
 #include <stdlib.h>
 #include <string.h>
 #include <stdint.h>
 #include <jpeglib.h>
-#include "cjpeg_eighth.h"
+#include "cjpeg_reduced.h"
 
 #define LOOKAHEAD 9
 
@@ -222,6 +224,62 @@ static int idct_2x2(const int16_t *in, const int16_t *q, uint8_t *out0, uint8_t 
     return 1;
 }
 
+/* jpeg_idct_4x4 (jidctred.c), with the same limits as idct_2x2, and one more: libjpeg's
+   SIMD version keeps the first pass's results in 16 bits and the second's sums in 32, so a
+   block whose first pass leaves over 14 bits returns 0. */
+static int idct_4x4(const int16_t *in, const int16_t *q, uint8_t *out, size_t stride) {
+    long ws[32];
+    for (int col = 0; col < 8; col++) {
+        if (col == 4) continue;
+        const int16_t *c = in + col;
+        const int16_t *k = q + col;
+        long z[8];
+        for (int r = 0; r < 8; r++) {
+            z[r] = c[8 * r] * k[8 * r];
+            if (z[r] < -2048 || z[r] > 2047) return 0;
+        }
+        if (c[8] == 0 && c[16] == 0 && c[24] == 0 && c[40] == 0 && c[48] == 0 && c[56] == 0) {
+            ws[col] = ws[8 + col] = ws[16 + col] = ws[24 + col] = z[0] * 4;
+            continue;
+        }
+        long tmp0 = z[0] * (1L << (13 + 1));
+        long tmp2 = z[2] * 15137L + z[6] * -6270L;
+        long tmp10 = tmp0 + tmp2, tmp12 = tmp0 - tmp2;
+        long z1 = z[7], z2 = z[5], z3 = z[3], z4 = z[1];
+        tmp0 = z1 * -1730L + z2 * 11893L + z3 * -17799L + z4 * 8697L;
+        tmp2 = z1 * -4176L + z2 * -4926L + z3 * 7373L + z4 * 20995L;
+        ws[col] = DESCALE(tmp10 + tmp2, 13 - 2 + 1);
+        ws[24 + col] = DESCALE(tmp10 - tmp2, 13 - 2 + 1);
+        ws[8 + col] = DESCALE(tmp12 + tmp0, 13 - 2 + 1);
+        ws[16 + col] = DESCALE(tmp12 - tmp0, 13 - 2 + 1);
+    }
+    for (int i = 0; i < 32; i++) if ((i & 7) != 4 && (ws[i] < -16384 || ws[i] > 16383)) return 0;
+    for (int row = 0; row < 4; row++) {
+        const long *w = ws + 8 * row;
+        uint8_t *o = out + (size_t)row * stride;
+        long x[4];
+        if (w[1] == 0 && w[2] == 0 && w[3] == 0 && w[5] == 0 && w[6] == 0 && w[7] == 0) {
+            x[0] = x[1] = x[2] = x[3] = DESCALE(w[0], 2 + 3);
+        } else {
+            long tmp0 = w[0] * (1L << (13 + 1));
+            long tmp2 = w[2] * 15137L + w[6] * -6270L;
+            long tmp10 = tmp0 + tmp2, tmp12 = tmp0 - tmp2;
+            long z1 = w[7], z2 = w[5], z3 = w[3], z4 = w[1];
+            tmp0 = z1 * -1730L + z2 * 11893L + z3 * -17799L + z4 * 8697L;
+            tmp2 = z1 * -4176L + z2 * -4926L + z3 * 7373L + z4 * 20995L;
+            x[0] = DESCALE(tmp10 + tmp2, 13 + 2 + 3 + 1);
+            x[3] = DESCALE(tmp10 - tmp2, 13 + 2 + 3 + 1);
+            x[1] = DESCALE(tmp12 + tmp0, 13 + 2 + 3 + 1);
+            x[2] = DESCALE(tmp12 - tmp0, 13 + 2 + 3 + 1);
+        }
+        for (int i = 0; i < 4; i++) {
+            if (x[i] < -512 || x[i] > 511) return 0;
+            o[i] = idct_limit(x[i]);
+        }
+    }
+    return 1;
+}
+
 /* After the last block of a restart interval or of the scan: only the current byte's fill
    bits may be left (libjpeg counts whole bytes left as discarded, a warning), then a marker.
    Returns the marker's second byte, or -1. */
@@ -235,10 +293,12 @@ static inline __attribute__((always_inline)) int end_of_segment(bit_reader *b) {
     return marker;
 }
 
-int tutor_jpeg_decode_eighth(struct jpeg_decompress_struct *c, uint8_t *out) {
+int tutor_jpeg_decode_reduced_direct(struct jpeg_decompress_struct *c, uint8_t *out) {
     /* What jpeg_read_header found, checked against what this path decodes exactly. */
     if (c->progressive_mode || c->arith_code || c->data_precision != 8) return 0;
-    if (c->scale_num != 1 || c->scale_denom != 8 || c->min_DCT_scaled_size != 1) return 0;
+    /* 1/8 or 1/4: each MCU of hmax x vmax blocks becomes (hmax x vmax) * m output pixels */
+    int m = c->min_DCT_scaled_size;
+    if (c->scale_denom != 8 || (c->scale_num != 1 && c->scale_num != 2) || m != (int)c->scale_num) return 0;
     int nc = c->num_components;
     if (!((nc == 1 && c->jpeg_color_space == JCS_GRAYSCALE) ||
           (nc == 3 && (c->jpeg_color_space == JCS_YCbCr || c->jpeg_color_space == JCS_RGB)))) return 0;
@@ -246,13 +306,13 @@ int tutor_jpeg_decode_eighth(struct jpeg_decompress_struct *c, uint8_t *out) {
     if (c->Ss != 0 || c->Se != 63 || c->Ah != 0 || c->Al != 0) return 0;
     if (!c->src || !c->src->next_input_byte) return 0;
     size_t W = c->image_width, H = c->image_height;
-    if (W == 0 || H == 0 || c->output_width != (W + 7) / 8 || c->output_height != (H + 7) / 8) return 0;
+    if (W == 0 || H == 0 || c->output_width != (W * (size_t)m + 7) / 8 || c->output_height != (H * (size_t)m + 7) / 8) return 0;
 
     int maxh = c->max_h_samp_factor, maxv = c->max_v_samp_factor;
     int hmax = nc == 1 ? 1 : maxh, vmax = nc == 1 ? 1 : maxv;
     size_t mcux = (W + 8 * (size_t)hmax - 1) / (8 * (size_t)hmax);
     size_t mcuy = (H + 8 * (size_t)vmax - 1) / (8 * (size_t)vmax);
-    size_t pw = mcux * (size_t)hmax, ph = mcuy * (size_t)vmax;   /* output pixels, MCUs whole */
+    size_t pw = mcux * (size_t)(hmax * m), ph = mcuy * (size_t)(vmax * m);   /* output pixels, MCUs whole */
     /* The blocks of one MCU in the scan's order: where each goes in an MCU's hmax x vmax
        pixels of its component's plane, and how it is decoded. */
     struct {
@@ -274,7 +334,7 @@ int tutor_jpeg_decode_eighth(struct jpeg_decompress_struct *c, uint8_t *out) {
         int h = nc == 1 ? 1 : ci->h_samp_factor, v = nc == 1 ? 1 : ci->v_samp_factor;
         int ssize = ci->DCT_scaled_size;
         /* at this scale every component fills the output at 1:1, no upsampling */
-        if ((ssize != 1 && ssize != 2) || h * ssize != hmax || v * ssize != vmax) goto done;
+        if ((ssize != 1 && ssize != 2 && ssize != 4) || h * ssize != hmax * m || v * ssize != vmax * m) goto done;
         if (ci->quant_tbl_no < 0 || ci->quant_tbl_no >= NUM_QUANT_TBLS || !c->quant_tbl_ptrs[ci->quant_tbl_no]) goto done;
         if (ci->dc_tbl_no < 0 || ci->dc_tbl_no >= NUM_HUFF_TBLS || ci->ac_tbl_no < 0 || ci->ac_tbl_no >= NUM_HUFF_TBLS) goto done;
         int index = ci->component_index;
@@ -325,7 +385,7 @@ int tutor_jpeg_decode_eighth(struct jpeg_decompress_struct *c, uint8_t *out) {
                 }
                 to_go--;
             }
-            uint8_t *base = plane + my * (size_t)vmax * pw + mx * (size_t)hmax;
+            uint8_t *base = plane + my * (size_t)(vmax * m) * pw + mx * (size_t)(hmax * m);
             for (int i = 0; i < nblk; i++) {
                 int s = blk[i].scan;
                 uint8_t *dst = base + blk[i].offset;
@@ -336,11 +396,14 @@ int tutor_jpeg_decode_eighth(struct jpeg_decompress_struct *c, uint8_t *out) {
                     b.bits -= e & 0xFF;
                     last_dc[s] = (int)((unsigned)last_dc[s] + (unsigned)(e >> 8));
                     int z = (int16_t)last_dc[s] * blk[i].q[0];
-                    if (blk[i].ssize == 1) {
+                    int n = blk[i].ssize;
+                    if (n == 1) {
                         dst[0] = idct_limit(DESCALE((long)z, 3));
                     } else {
-                        if (z < -2048 || z > 2047) goto done;   /* see idct_2x2 */
-                        dst[0] = dst[1] = dst[pw] = dst[pw + 1] = idct_limit(DESCALE((long)z * 4, 2 + 3));
+                        /* idct_2x2 and idct_4x4 of a lone DC term: one value (and their limits) */
+                        if (z < -2048 || z > 2047) goto done;
+                        uint8_t value = idct_limit(DESCALE((long)z * 4, 2 + 3));
+                        for (int r = 0; r < n; r++) memset(dst + (size_t)r * pw, value, (size_t)n);
                     }
                     continue;
                 }
@@ -369,7 +432,8 @@ int tutor_jpeg_decode_eighth(struct jpeg_decompress_struct *c, uint8_t *out) {
                         if (n) { k += r; coef[natural_order[k]] = (int16_t)extend(get_bits(&b, n), n); }
                         else { if (r != 15) break; k += 15; }
                     }
-                    if (!idct_2x2(coef, blk[i].q, dst, dst + pw)) goto done;
+                    if (blk[i].ssize == 2 ? !idct_2x2(coef, blk[i].q, dst, dst + pw)
+                                          : !idct_4x4(coef, blk[i].q, dst, pw)) goto done;
                 }
             }
             if (b.bits < b.fake) goto done;   /* read past a marker: libjpeg would warn */
