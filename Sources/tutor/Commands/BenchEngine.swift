@@ -283,6 +283,7 @@ struct BenchEngine: ParsableCommand {
     func printProcessor() {
         let p = BLASKernels.processor
         print(BLASKernels.description)
+        print(HandKernels.description)
         let mhz = cpuMHz()
         print("processor: \(p.vendor) family \(p.family) model \(p.model), \(p.summary)")
         let cores = ProcessInfo.processInfo.activeProcessorCount
