@@ -103,6 +103,32 @@ enum ColorMask {
         return counts
     }
 
+    /// The same for 8-bit pixels (each channel / 255), the same counts: a run is followed four
+    /// pixels (12 bytes) at a time, against the run's pixel repeated.
+    static func hardCounts(bytes px: UnsafeBufferPointer<UInt8>, count n: Int, colors: [SIMD3<Float>],
+                           tolerances: [Float]) -> [Int] {
+        let t2 = tolerances.map { $0 * $0 }
+        var counts = [Int](repeating: 0, count: colors.count)
+        guard n > 0, let base = px.baseAddress else { return counts }
+        precondition(px.count >= 3 * n, "hardCounts: \(px.count) bytes for \(n) pixels")
+        let raw = UnsafeRawPointer(base)
+        var i = 0
+        while i < n {
+            let p0 = base[3 * i], p1 = base[3 * i + 1], p2 = base[3 * i + 2]
+            let a = UInt64(p0) | UInt64(p1) << 8 | UInt64(p2) << 16
+            // bytes p0 p1 p2 p0 p1 p2 p0 p1, then p2 p0 p1 p2 (little-endian loads)
+            let head = a | a << 24 | (a & 0xFFFF) << 48, tail = UInt32(p2) | UInt32(p0) << 8 | UInt32(p1) << 16 | UInt32(p2) << 24
+            var j = i + 1
+            while j + 4 <= n && raw.loadUnaligned(fromByteOffset: 3 * j, as: UInt64.self) == head
+                && raw.loadUnaligned(fromByteOffset: 3 * j + 8, as: UInt32.self) == tail { j += 4 }
+            while j < n && base[3 * j] == p0 && base[3 * j + 1] == p1 && base[3 * j + 2] == p2 { j += 1 }
+            let r = Float(p0) / 255 * 255, g = Float(p1) / 255 * 255, b = Float(p2) / 255 * 255
+            for k in colors.indices where within(r, g, b, colors[k], t2[k]) { counts[k] += j - i }
+            i = j
+        }
+        return counts
+    }
+
     static func hard(_ pixels: [Float], count n: Int, color: SIMD3<Float>, tolerance: Float) -> [UInt8] {
         var m = [UInt8](repeating: 0, count: n)
         pixels.withUnsafeBufferPointer { p in

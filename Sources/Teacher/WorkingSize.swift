@@ -58,7 +58,7 @@ public struct WorkingSize: Sendable, Equatable {
         if size.width == image.width && size.height == image.height {
             let colors = rules.objects.map(\.color), tolerances = rules.objects.map(\.tolerance)
             return image.pixels.withUnsafeBufferPointer {
-                ColorMask.hardCounts($0, count: image.pixels.count / 3, colors: colors, tolerances: tolerances) { Float($0) / 255 }
+                ColorMask.hardCounts(bytes: $0, count: image.pixels.count / 3, colors: colors, tolerances: tolerances)
             }
         }
         return objectPixels(rules, frame: image.resizedFloat(width: size.width, height: size.height))

@@ -34,6 +34,21 @@ public enum ExampleTracker {
         }
     }
 
+    /// `Float(b) / 255` for every byte value.
+    static let unit: [Float] = (0..<256).map { Float($0) / 255 }
+
+    /// Bytes to floats in [0, 1], the same values as `Float(b) / 255`, by table.
+    static func unitFloats(_ bytes: [UInt8]) -> [Float] {
+        [Float](unsafeUninitializedCapacity: bytes.count) { out, count in
+            unit.withUnsafeBufferPointer { t in
+                bytes.withUnsafeBufferPointer { b in
+                    for i in 0..<b.count { out[i] = t[Int(b[i])] }
+                }
+            }
+            count = bytes.count
+        }
+    }
+
     public static func track(_ ex: ExampleFolder) throws(ExampleProblem) -> TrackedExample {
         let img = ex.firstFrame
         let picture: Picture
@@ -63,7 +78,7 @@ public enum ExampleTracker {
             }
             let frame = decoded.image
             return frame.width == cut.width && frame.height == cut.height
-                ? frame.pixels.map { Float($0) / 255 } : frame.resizedFloat(width: cut.width, height: cut.height)
+                ? unitFloats(frame.pixels) : frame.resizedFloat(width: cut.width, height: cut.height)
         }
         let interpolated = ex.frames.count < 2
         do {
