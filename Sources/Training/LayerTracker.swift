@@ -269,60 +269,74 @@ public struct LayerTracker: Sendable {
     static func pieces(frame: [Float], width w: Int, height h: Int, colors: [SIMD3<Float>],
                        background bg: SIMD3<Float>) -> (bits: [UInt32], pieces: [Pieces]) {
         let bits = colorBits(frame: frame, count: w * h, colors: colors)
+        let n = w * h
+        // A piece's pixels waiting to be visited (each pixel enters once), and its rim: a pixel
+        // once for each of the piece's pixels beside it (at most 8), which weighs it by contact.
+        let stack = UnsafeMutablePointer<Int>.allocate(capacity: max(1, n))
+        let rim = UnsafeMutablePointer<Int>.allocate(capacity: max(1, 8 * n))
+        defer { stack.deallocate(); rim.deallocate() }
         return (bits, colors.indices.map { g in
-            pieces(frame: frame, bits: bits, bit: 1 << UInt32(g), width: w, height: h, color: colors[g], background: bg)
+            pieces(frame: frame, bits: bits, bit: 1 << UInt32(g), width: w, height: h, color: colors[g], background: bg,
+                   stack: stack, rim: rim)
         })
     }
 
     /// The pieces of colour `c`, whose pixels are `bit` of `bits`.
+    /// `stack` and `rim` are room for `w * h` and `8 * w * h` pixel indices.
     static func pieces(frame: [Float], bits: [UInt32], bit: UInt32, width w: Int, height h: Int,
-                       color c: SIMD3<Float>, background bg: SIMD3<Float>) -> Pieces {
+                       color c: SIMD3<Float>, background bg: SIMD3<Float>,
+                       stack: UnsafeMutablePointer<Int>, rim: UnsafeMutablePointer<Int>) -> Pieces {
         let n = w * h
         var label = [Int32](repeating: -1, count: n)
         var count: [Int] = [], centre: [SIMD2<Float>] = []
-        var stack: [Int] = []
         let d = c - bg, len2 = max(1, (d * d).sum())
-        for start in 0..<n where bits[start] & bit != 0 && label[start] < 0 {
-            let id = Int32(count.count)
-            var k = 0, sw: Float = 0, sx: Float = 0, sy: Float = 0
-            var rim: [Int] = []
-            label.withUnsafeMutableBufferPointer { lab in
-                bits.withUnsafeBufferPointer { b in
-                    lab[start] = id; stack.append(start)
-                    while let q = stack.popLast() {
-                        k += 1
-                        let x = q % w, y = q / w
-                        sw += 1; sx += Float(x) + 0.5; sy += Float(y) + 0.5
-                        for yy in max(0, y - 1)...min(h - 1, y + 1) {
-                            for xx in max(0, x - 1)...min(w - 1, x + 1) {
-                                let r = yy * w + xx
-                                if lab[r] >= 0 { continue }
-                                if b[r] & bit != 0 { lab[r] = id; stack.append(r) } else { lab[r] = -2 - id; rim.append(r) }
+        frame.withUnsafeBufferPointer { f in
+            bits.withUnsafeBufferPointer { b in
+                label.withUnsafeMutableBufferPointer { lab in
+                    for start in 0..<n where b[start] & bit != 0 && lab[start] < 0 {
+                        let id = Int32(count.count)
+                        var k = 0, sw: Float = 0, sx: Float = 0, sy: Float = 0
+                        var top = 0, rims = 0
+                        lab[start] = id; stack[0] = start; top = 1
+                        while top > 0 {
+                            top -= 1
+                            let q = stack[top]
+                            k += 1
+                            let x = q % w, y = q / w
+                            sw += 1; sx += Float(x) + 0.5; sy += Float(y) + 0.5
+                            for yy in max(0, y - 1)...min(h - 1, y + 1) {
+                                for xx in max(0, x - 1)...min(w - 1, x + 1) {
+                                    let r = yy * w + xx
+                                    if lab[r] >= 0 { continue }
+                                    if b[r] & bit != 0 { lab[r] = id; stack[top] = r; top += 1 }
+                                    else { lab[r] = -2 - id; rim[rims] = r; rims += 1 }
+                                }
                             }
                         }
+                        // The rim: pixels next to the piece that lie between the background and the colour.
+                        for i in 0..<rims {
+                            let r = rim[i]
+                            lab[r] = -1
+                            let p = SIMD3(f[3 * r], f[3 * r + 1], f[3 * r + 2]) * 255
+                            let a = ((p - bg) * d).sum() / len2
+                            if a <= 0.04 || a >= 1 || dist(p, bg + a * d) > rimResidual { continue }
+                            // An edge lies between the piece and the background; a pale patch of the same
+                            // hue beside the piece (a target drawn pale) does not touch the background here.
+                            let x = r % w, y = r / w
+                            var touches = false
+                            for yy in max(0, y - 1)...min(h - 1, y + 1) {
+                                for xx in max(0, x - 1)...min(w - 1, x + 1) {
+                                    let j = yy * w + xx
+                                    if dist(SIMD3(f[3 * j], f[3 * j + 1], f[3 * j + 2]) * 255, bg) <= 24 { touches = true }
+                                }
+                            }
+                            if !touches { continue }
+                            sw += a; sx += a * (Float(r % w) + 0.5); sy += a * (Float(r / w) + 0.5)
+                        }
+                        count.append(k); centre.append(SIMD2(sx / sw, sy / sw))
                     }
                 }
             }
-            // The rim: pixels next to the piece that lie between the background and the colour.
-            for r in rim {
-                label[r] = -1
-                let p = SIMD3(frame[3 * r], frame[3 * r + 1], frame[3 * r + 2]) * 255
-                let a = ((p - bg) * d).sum() / len2
-                if a <= 0.04 || a >= 1 || dist(p, bg + a * d) > rimResidual { continue }
-                // An edge lies between the piece and the background; a pale patch of the same
-                // hue beside the piece (a target drawn pale) does not touch the background here.
-                let x = r % w, y = r / w
-                var touches = false
-                for yy in max(0, y - 1)...min(h - 1, y + 1) {
-                    for xx in max(0, x - 1)...min(w - 1, x + 1) {
-                        let j = yy * w + xx
-                        if dist(SIMD3(frame[3 * j], frame[3 * j + 1], frame[3 * j + 2]) * 255, bg) <= 24 { touches = true }
-                    }
-                }
-                if !touches { continue }
-                sw += a; sx += a * (Float(r % w) + 0.5); sy += a * (Float(r / w) + 0.5)
-            }
-            count.append(k); centre.append(SIMD2(sx / sw, sy / sw))
         }
         return Pieces(label: label, count: count, centre: centre)
     }
