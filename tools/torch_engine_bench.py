@@ -105,14 +105,17 @@ def measure(blocks, width, heads, hidden, batch, tokens, lora, repeats):
 
 # (key, blocks, width, heads, hidden, batch, tokens, lora, threads or None for --threads):
 # the stacks of `tutor bench engine`, in its order and with its keys.
-def stacks(threads, large_tokens):
+# `standard` is (blocks, width, heads, hidden, tokens) of the shipped Reasoner, as tutor's bench
+# prints it; scripts/bench-engine-compare passes it from there.
+def stacks(threads, large_tokens, standard):
+    b, w, h, hid, t = standard
     return [
         ("large", 8, 256, 4, 1024, 1, large_tokens, False, None),
         ("reasoner-size-b1-lora", 8, 256, 4, 1024, 1, 96, True, None),
         ("reasoner-size-b32", 8, 256, 4, 1024, 32, 96, False, None),
-        ("standard-b1-lora", 4, 128, 4, 512, 1, 112, True, None),
-        ("standard-b1-lora-1-thread", 4, 128, 4, 512, 1, 112, True, 1),
-        ("standard-b32", 4, 128, 4, 512, 32, 112, False, None),
+        ("standard-b1-lora", b, w, h, hid, 1, t, True, None),
+        ("standard-b1-lora-1-thread", b, w, h, hid, 1, t, True, 1),
+        ("standard-b32", b, w, h, hid, 32, t, False, None),
     ]
 
 
@@ -121,11 +124,16 @@ def main():
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--repeats", type=int, default=7)
     ap.add_argument("--tokens", type=int, default=1024, help="tokens of the large stack")
+    ap.add_argument("--standard", default="4,128,4,512,128",
+                    help="BLOCKS,WIDTH,HEADS,HIDDEN,TOKENS of the shipped Reasoner's stack (tutor bench engine prints them)")
     ap.add_argument("--json", action="store_true", help="one JSON object per stack")
     args = ap.parse_args()
+    standard = tuple(int(v) for v in args.standard.split(","))
+    if len(standard) != 5:
+        ap.error("--standard takes five numbers: BLOCKS,WIDTH,HEADS,HIDDEN,TOKENS")
     print(f"# PyTorch {torch.__version__}, CPU capability {torch.backends.cpu.get_cpu_capability()}, "
-          f"threads {args.threads}", flush=True)
-    for key, blocks, width, heads, hidden, batch, tokens, lora, th in stacks(args.threads, args.tokens):
+          f"threads {args.threads}, standard stack {args.standard} (blocks, width, heads, hidden, tokens)", flush=True)
+    for key, blocks, width, heads, hidden, batch, tokens, lora, th in stacks(args.threads, args.tokens, standard):
         torch.set_num_threads(th or args.threads)
         fwd, step = measure(blocks, width, heads, hidden, batch, tokens, lora, args.repeats)
         if args.json:

@@ -86,7 +86,7 @@ struct BenchEngine: ParsableCommand {
         let rc = ReasonerConfig.standard
         let standard = DiTConfig(blocks: rc.depth, width: rc.width, heads: rc.heads, hidden: rc.mlpRatio * rc.width,
                                  condWidth: rc.width)
-        let shape = "\(rc.tokens) tokens, width \(rc.width), \(rc.depth) blocks, MLP \(rc.mlpRatio * rc.width)"
+        let shape = "\(rc.tokens) tokens, width \(rc.width), \(rc.depth) blocks, \(rc.heads) heads, MLP \(rc.mlpRatio * rc.width)"
         measureStack(key: "standard-b1-lora", standard, batch: 1, tokens: rc.tokens, title: "ReasonerConfig.standard stack (\(shape)), batch 1, LoRA rank 16, LoRA-only backward",
                      mode: .loraOnly, lora: true)
         if threads != 1 {
