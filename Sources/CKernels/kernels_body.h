@@ -77,6 +77,10 @@ INLINE vf vexp(vf x) {
 
 // Writes the first `cols` (at most W) lanes of `a`, times alpha, to dst (adding if accumulate).
 INLINE void put(float *dst, vf a, long cols, float alpha, int accumulate) {
+    if (cols == W) {
+        store(dst, accumulate ? load(dst) + alpha * a : alpha * a);
+        return;
+    }
     float tmp[W];
     store(tmp, a);
     if (accumulate) { for (long l = 0; l < cols; l++) dst[l] += alpha * tmp[l]; }
@@ -170,6 +174,12 @@ INLINE void weighted_rows(long nrows, long hdp, long hd, long nsum, const float 
 // Copies the [rows, cols] block at src (row stride ld) into dst ([rows_p, cols_p], contiguous),
 // times alpha, zero-padded.
 INLINE void copy_padded(float *dst, long rows_p, long cols_p, const float *src, long rows, long cols, long ld, float alpha) {
+    if (cols == cols_p) {   // whole vectors a row: only the padding rows are zeroed
+        for (long i = 0; i < rows; i++)
+            for (long d = 0; d < cols; d += W) store(dst + i * cols_p + d, alpha * load(src + i * ld + d));
+        memset(dst + rows * cols_p, 0, sizeof(float) * (size_t)((rows_p - rows) * cols_p));
+        return;
+    }
     memset(dst, 0, sizeof(float) * (size_t)(rows_p * cols_p));
     for (long i = 0; i < rows; i++)
         for (long d = 0; d < cols; d++) dst[i * cols_p + d] = alpha * src[i * ld + d];
@@ -177,8 +187,16 @@ INLINE void copy_padded(float *dst, long rows_p, long cols_p, const float *src, 
 
 // dst[d, j] = src[j, d]: [cols_p, rows_p] from the [rows, cols] block at src, zero-padded.
 INLINE void copy_transposed(float *dst, long rows_p, long cols_p, const float *src, long rows, long cols, long ld) {
-    memset(dst, 0, sizeof(float) * (size_t)(rows_p * cols_p));
-    for (long j = 0; j < rows; j++)
+    if (rows != rows_p || cols != cols_p) memset(dst, 0, sizeof(float) * (size_t)(rows_p * cols_p));
+    // W rows at a time, each of their columns written as one vector
+    long j = 0;
+    for (; j + W <= rows; j += W)
+        for (long d = 0; d < cols; d++) {
+            vf col;
+            for (int l = 0; l < W; l++) col[l] = src[(j + l) * ld + d];
+            store(dst + d * rows_p + j, col);
+        }
+    for (; j < rows; j++)
         for (long d = 0; d < cols; d++) dst[d * rows_p + j] = src[j * ld + d];
 }
 
@@ -226,11 +244,14 @@ INLINE int attention_forward_body(const float *q, const float *k, const float *v
     copy_padded(qp, rows, HDp, q + i0 * ld, rows, HD, ld, scale);
     for (long j = 0; j < Tp; j++) neg[j] = (j < T && (valid == NULL || valid[j])) ? 0.0f : -INFINITY;
 
+    // Without padding columns the probabilities are computed where they are kept.
+    if (T == Tp) s = att;
     rows_times_columns(rows, qp, HDp, kt, Tp, s);
-    for (long i = 0; i < rows; i++)
-        for (long jb = 0; jb < Tp; jb += W) store(s + i * Tp + jb, load(s + i * Tp + jb) + load(neg + jb));
+    if (valid != NULL || T != Tp)
+        for (long i = 0; i < rows; i++)
+            for (long jb = 0; jb < Tp; jb += W) store(s + i * Tp + jb, load(s + i * Tp + jb) + load(neg + jb));
     softmax_rows_body(s, rows, Tp, NULL);
-    for (long i = 0; i < rows; i++) memcpy(att + i * T, s + i * Tp, sizeof(float) * (size_t)T);
+    if (s != att) for (long i = 0; i < rows; i++) memcpy(att + i * T, s + i * Tp, sizeof(float) * (size_t)T);
     weighted_rows(rows, HDp, HD, T, s, Tp, 1, vp, HDp, 1.0f, out, ldo, 0);
     return 0;
 }
@@ -257,7 +278,8 @@ INLINE int attention_backward_body(const float *q, const float *k, const float *
         for (; j + W <= T; j += W) acc += load(p + j) * load(d + j);
         float dot = hsum(acc);
         for (; j < T; j++) dot += p[j] * d[j];
-        for (j = 0; j < T; j++) d[j] = p[j] * (d[j] - dot);
+        for (j = 0; j + W <= T; j += W) store(d + j, load(p + j) * (load(d + j) - dot));
+        for (; j < T; j++) d[j] = p[j] * (d[j] - dot);
         for (; j < Tp; j++) d[j] = 0;
     }
     // dQ (+)= scale · dS · K ; dK (+)= scale · dSᵀ · Q ; dV (+)= Pᵀ · dO

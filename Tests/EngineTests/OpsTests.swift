@@ -287,28 +287,42 @@ extension AttentionTests {
     /// (16 floats a vector), chosen at start; each this processor runs matches the references
     /// (attention, GELU forward and gradient).
     func testBaselineAndWideKernelVersionsMatchReferences() {
+        // padded (23 tokens, head width 16) and unpadded (32 tokens, head width 16: whole vectors
+        // at every width, where the probabilities are computed in place), with and without a mask
+        for (T, C, NH, masked) in [(23, 48, 3, false), (32, 64, 4, false), (32, 64, 4, true)] {
+            checkKernelVersions(t: T, c: C, heads: NH, masked: masked)
+        }
+    }
+
+    func checkKernelVersions(t T: Int, c C: Int, heads NH: Int, masked: Bool) {
         let was = tutor_kernels_set_level(2)
         defer { _ = tutor_kernels_set_level(was) }
         var rng = SplitMix64(seed: 31)
-        let B = 2, T = 23, C = 48, NH = 3, n = 1003
+        let B = 2, n = 1003
         let qkv = Buf(random: B * T * 3 * C, &rng), out = Buf(B * T * C), ref = Buf(B * T * C)
         let att = Buf(B * NH * T * T), attR = Buf(B * NH * T * T), scratch = Buf(B * NH * T * T)
         let x = Buf(random: n, &rng), g = Buf(n), gRef = Buf(n)
         for i in 0..<n { x.p[i] *= 4 }
-        Attention.forwardReference(out: ref.p, att: attR.p, qkv: qkv.p, keyValid: nil, b: B, t: T, c: C, heads: NH)
+        let valid = UnsafeMutablePointer<Bool>.allocate(capacity: B * T)
+        defer { valid.deallocate() }
+        for i in 0..<(B * T) { valid[i] = i % T < T - 1 - i / T * 3 }
+        let keyValid: UnsafePointer<Bool>? = masked ? UnsafePointer(valid) : nil
+        let label = "T \(T), heads \(NH), mask \(masked)"
+        Attention.forwardReference(out: ref.p, att: attR.p, qkv: qkv.p, keyValid: keyValid, b: B, t: T, c: C, heads: NH)
         GELU.forwardReference(out: gRef.p, inp: x.p, n: n)
         var grads: [[Float]] = []
         let levels = Array(0...Int(tutor_kernels_best_level()))
         for wide in levels {
             _ = tutor_kernels_set_level(Int32(wide))
-            Attention.forward(out: out.p, att: att.p, qkv: qkv.p, keyValid: nil, b: B, t: T, c: C, heads: NH)
-            assertClose(out.p, ref.p, B * T * C, tol: 1e-5, "attention, wide \(wide)")
+            Attention.forward(out: out.p, att: att.p, qkv: qkv.p, keyValid: keyValid, b: B, t: T, c: C, heads: NH)
+            assertClose(out.p, ref.p, B * T * C, tol: 1e-5, "attention, level \(wide), \(label)")
+            assertClose(att.p, attR.p, B * NH * T * T, tol: 1e-5, "attention probabilities, level \(wide), \(label)")
             let d = Buf(B * T * 3 * C), r = Buf(B * T * C)
             for i in 0..<(B * T * C) { r.p[i] = Float(i % 7) - 3 }
             Attention.backward(dqkv: d.p, scratch: scratch.p, dout: r.p, qkv: qkv.p, att: att.p, b: B, t: T, c: C, heads: NH)
             grads.append(d.array)
             GELU.forward(out: g.p, inp: x.p, n: n)
-            assertClose(g.p, gRef.p, n, tol: 1e-5, "gelu, wide \(wide)")
+            assertClose(g.p, gRef.p, n, tol: 1e-5, "gelu, level \(wide)")
             // the forward that keeps the derivative: the same values, and the derivative that
             // the backward computes from x
             let kept = Buf(n), both = Buf(n), dx = Buf(n), ones = Buf(n)
@@ -316,14 +330,14 @@ extension AttentionTests {
             kept.p.update(from: x.p, count: n)
             GELU.forwardKeepingGradient(out: both.p, inputThenGradient: kept.p, n: n)
             GELU.backward(dinp: dx.p, dout: ones.p, inp: x.p, n: n)
-            assertClose(both.p, g.p, n, tol: 0, "gelu keeping its derivative, wide \(wide)")
-            assertClose(kept.p, dx.p, n, tol: 1e-6, "kept derivative, wide \(wide)")
+            assertClose(both.p, g.p, n, tol: 0, "gelu keeping its derivative, level \(wide)")
+            assertClose(kept.p, dx.p, n, tol: 1e-6, "kept derivative, level \(wide)")
         }
         for level in levels.dropFirst() {
             var base = grads[0], wide = grads[level]
             base.withUnsafeMutableBufferPointer { a in
                 wide.withUnsafeMutableBufferPointer { b in
-                    assertClose(a.baseAddress!, b.baseAddress!, a.count, tol: 1e-4, "attention gradient, baseline vs level \(level)")
+                    assertClose(a.baseAddress!, b.baseAddress!, a.count, tol: 1e-4, "attention gradient, baseline vs level \(level), \(label)")
                 }
             }
         }
