@@ -224,6 +224,20 @@ static int idct_2x2(const int16_t *in, const int16_t *q, uint8_t *out0, uint8_t 
     return 1;
 }
 
+/* One dimension of jpeg_idct_4x4: four outputs from terms 0-3 and 5-7 of `t` (term 4 is not
+   used at this size), descaled by `shift` bits. */
+static inline void idct4_1d(const long *t, int shift, long out[4]) {
+    long tmp0 = t[0] * (1L << (13 + 1));
+    long tmp2 = t[2] * 15137L + t[6] * -6270L;
+    long tmp10 = tmp0 + tmp2, tmp12 = tmp0 - tmp2;
+    long odd0 = t[7] * -1730L + t[5] * 11893L + t[3] * -17799L + t[1] * 8697L;
+    long odd2 = t[7] * -4176L + t[5] * -4926L + t[3] * 7373L + t[1] * 20995L;
+    out[0] = DESCALE(tmp10 + odd2, shift);
+    out[3] = DESCALE(tmp10 - odd2, shift);
+    out[1] = DESCALE(tmp12 + odd0, shift);
+    out[2] = DESCALE(tmp12 - odd0, shift);
+}
+
 /* jpeg_idct_4x4 (jidctred.c), with the same limits as idct_2x2, and one more: libjpeg's
    SIMD version keeps the first pass's results in 16 bits and the second's sums in 32, so a
    block whose first pass leaves over 14 bits returns 0. */
@@ -242,16 +256,9 @@ static int idct_4x4(const int16_t *in, const int16_t *q, uint8_t *out, size_t st
             ws[col] = ws[8 + col] = ws[16 + col] = ws[24 + col] = z[0] * 4;
             continue;
         }
-        long tmp0 = z[0] * (1L << (13 + 1));
-        long tmp2 = z[2] * 15137L + z[6] * -6270L;
-        long tmp10 = tmp0 + tmp2, tmp12 = tmp0 - tmp2;
-        long z1 = z[7], z2 = z[5], z3 = z[3], z4 = z[1];
-        tmp0 = z1 * -1730L + z2 * 11893L + z3 * -17799L + z4 * 8697L;
-        tmp2 = z1 * -4176L + z2 * -4926L + z3 * 7373L + z4 * 20995L;
-        ws[col] = DESCALE(tmp10 + tmp2, 13 - 2 + 1);
-        ws[24 + col] = DESCALE(tmp10 - tmp2, 13 - 2 + 1);
-        ws[8 + col] = DESCALE(tmp12 + tmp0, 13 - 2 + 1);
-        ws[16 + col] = DESCALE(tmp12 - tmp0, 13 - 2 + 1);
+        long o[4];
+        idct4_1d(z, 13 - 2 + 1, o);
+        ws[col] = o[0]; ws[8 + col] = o[1]; ws[16 + col] = o[2]; ws[24 + col] = o[3];
     }
     for (int i = 0; i < 32; i++) if ((i & 7) != 4 && (ws[i] < -16384 || ws[i] > 16383)) return 0;
     for (int row = 0; row < 4; row++) {
@@ -261,16 +268,7 @@ static int idct_4x4(const int16_t *in, const int16_t *q, uint8_t *out, size_t st
         if (w[1] == 0 && w[2] == 0 && w[3] == 0 && w[5] == 0 && w[6] == 0 && w[7] == 0) {
             x[0] = x[1] = x[2] = x[3] = DESCALE(w[0], 2 + 3);
         } else {
-            long tmp0 = w[0] * (1L << (13 + 1));
-            long tmp2 = w[2] * 15137L + w[6] * -6270L;
-            long tmp10 = tmp0 + tmp2, tmp12 = tmp0 - tmp2;
-            long z1 = w[7], z2 = w[5], z3 = w[3], z4 = w[1];
-            tmp0 = z1 * -1730L + z2 * 11893L + z3 * -17799L + z4 * 8697L;
-            tmp2 = z1 * -4176L + z2 * -4926L + z3 * 7373L + z4 * 20995L;
-            x[0] = DESCALE(tmp10 + tmp2, 13 + 2 + 3 + 1);
-            x[3] = DESCALE(tmp10 - tmp2, 13 + 2 + 3 + 1);
-            x[1] = DESCALE(tmp12 + tmp0, 13 + 2 + 3 + 1);
-            x[2] = DESCALE(tmp12 - tmp0, 13 + 2 + 3 + 1);
+            idct4_1d(w, 13 + 2 + 3 + 1, x);
         }
         for (int i = 0; i < 4; i++) {
             if (x[i] < -512 || x[i] > 511) return 0;
