@@ -323,7 +323,8 @@ int tutor_jpeg_decode_reduced_direct(struct jpeg_decompress_struct *c, uint8_t *
     int16_t q[3][64];
     /* Huffman tables by number (DC 0-3, AC 4-7), built once each; quick tables per pair. */
     huff_table *tables[8] = { 0 };
-    int32_t *quick[3] = { 0 };
+    int32_t *quick[3] = { 0 };           /* built here, freed at the end */
+    const int32_t *used[3] = { 0 };      /* the one each scan component uses */
     int ok = 0, nblk = 0;
     uint8_t *plane = NULL;
     for (int s = 0; s < nc; s++) {
@@ -346,13 +347,14 @@ int tutor_jpeg_decode_reduced_direct(struct jpeg_decompress_struct *c, uint8_t *
             if (!build_table(k ? c->ac_huff_tbl_ptrs[t - 4] : c->dc_huff_tbl_ptrs[t], !k, tables[t])) goto done;
         }
         const int32_t *qk = NULL;
-        for (int e = 0; e < s; e++)
-            if (c->cur_comp_info[e]->dc_tbl_no == td && c->cur_comp_info[e]->ac_tbl_no == ta - 4) qk = quick[e];
+        for (int e = 0; e < s && !qk; e++)
+            if (c->cur_comp_info[e]->dc_tbl_no == td && c->cur_comp_info[e]->ac_tbl_no == ta - 4) qk = used[e];
         if (!qk) {
             if (!(quick[s] = (int32_t *)malloc(sizeof(int32_t) << QUICK))) goto done;
             build_quick(tables[td], tables[ta], quick[s]);
             qk = quick[s];
         }
+        used[s] = qk;
         for (int by = 0; by < v; by++) {
             for (int bx = 0; bx < h; bx++, nblk++) {
                 blk[nblk].scan = s;
