@@ -173,6 +173,26 @@ static const uint8_t natural_order[64 + 16] = {
     63, 63, 63, 63, 63, 63, 63, 63, 63, 63, 63, 63, 63, 63, 63, 63,
 };
 
+/* A block's AC terms, up to its end: into `coef` (natural order, as libjpeg's decoder, a run
+   past the end landing on the last term), or skipped when `coef` is NULL. 0 for a code no
+   table holds. */
+static inline int ac_terms(bit_reader *b, const huff_table *ac, int16_t *coef) {
+    for (int k = 1; k < 64; k++) {
+        int sym = decode(b, ac);
+        if (sym < 0) return 0;
+        int r = sym >> 4, n = sym & 15;
+        if (n) {
+            k += r;
+            int v = get_bits(b, n);
+            if (coef) coef[natural_order[k]] = (int16_t)extend(v, n);
+        } else {
+            if (r != 15) break;
+            k += 15;
+        }
+    }
+    return 1;
+}
+
 /* libjpeg's IDCT_range_limit(cinfo)[x & RANGE_MASK] for 8-bit samples: x + 128 clamped to
    0 ... 255 for x in [-512, 511], wrapped around beyond. */
 static inline __attribute__((always_inline)) uint8_t idct_limit(long x) {
@@ -306,8 +326,7 @@ int tutor_jpeg_decode_reduced_direct(struct jpeg_decompress_struct *c, uint8_t *
     size_t W = c->image_width, H = c->image_height;
     if (W == 0 || H == 0 || c->output_width != (W * (size_t)m + 7) / 8 || c->output_height != (H * (size_t)m + 7) / 8) return 0;
 
-    int maxh = c->max_h_samp_factor, maxv = c->max_v_samp_factor;
-    int hmax = nc == 1 ? 1 : maxh, vmax = nc == 1 ? 1 : maxv;
+    int hmax = nc == 1 ? 1 : c->max_h_samp_factor, vmax = nc == 1 ? 1 : c->max_v_samp_factor;
     size_t mcux = (W + 8 * (size_t)hmax - 1) / (8 * (size_t)hmax);
     size_t mcuy = (H + 8 * (size_t)vmax - 1) / (8 * (size_t)vmax);
     size_t pw = mcux * (size_t)(hmax * m), ph = mcuy * (size_t)(vmax * m);   /* output pixels, MCUs whole */
@@ -391,49 +410,30 @@ int tutor_jpeg_decode_reduced_direct(struct jpeg_decompress_struct *c, uint8_t *
                 uint8_t *dst = base + blk[i].offset;
                 if (b.bits < 16) refill(&b);
                 int32_t e = blk[i].quick[(b.acc >> (b.bits - QUICK)) & ((1 << QUICK) - 1)];
-                if (e) {
-                    /* a DC difference and the end of the block */
+                int n = blk[i].ssize, d;
+                if (e) {                        /* a DC difference and the end of the block */
                     b.bits -= e & 0xFF;
-                    last_dc[s] = (int)((unsigned)last_dc[s] + (unsigned)(e >> 8));
-                    int z = (int16_t)last_dc[s] * blk[i].q[0];
-                    int n = blk[i].ssize;
-                    if (n == 1) {
-                        dst[0] = idct_limit(DESCALE((long)z, 3));
-                    } else {
-                        /* idct_2x2 and idct_4x4 of a lone DC term: one value (and their limits) */
-                        if (z < -2048 || z > 2047) goto done;
-                        uint8_t value = idct_limit(DESCALE((long)z * 4, 2 + 3));
-                        for (int r = 0; r < n; r++) memset(dst + (size_t)r * pw, value, (size_t)n);
-                    }
-                    continue;
-                }
-                int t = decode(&b, blk[i].dc);
-                if (t < 0) goto done;
-                int d = t ? extend(get_bits(&b, t), t) : 0;
-                last_dc[s] = (int)((unsigned)last_dc[s] + (unsigned)d);
-                const huff_table *ac = blk[i].ac;
-                if (blk[i].ssize == 1) {
-                    for (int k = 1; k < 64; k++) {
-                        int sym = decode(&b, ac);
-                        if (sym < 0) goto done;
-                        int r = sym >> 4, n = sym & 15;
-                        if (n) { k += r; get_bits(&b, n); }
-                        else { if (r != 15) break; k += 15; }
-                    }
-                    int z = (int16_t)last_dc[s] * blk[i].q[0];
-                    dst[0] = idct_limit(DESCALE((long)z, 3));
+                    d = e >> 8;
                 } else {
-                    memset(coef, 0, sizeof(coef));
+                    int t = decode(&b, blk[i].dc);
+                    if (t < 0) goto done;
+                    d = t ? extend(get_bits(&b, t), t) : 0;
+                    /* the AC terms: skipped at 1 x 1, kept for the 2 x 2 and 4 x 4 transforms */
+                    if (n > 1) memset(coef, 0, sizeof(coef));
+                    if (!ac_terms(&b, blk[i].ac, n > 1 ? coef : NULL)) goto done;
+                }
+                last_dc[s] = (int)((unsigned)last_dc[s] + (unsigned)d);
+                int z = (int16_t)last_dc[s] * blk[i].q[0];
+                if (n == 1) {
+                    dst[0] = idct_limit(DESCALE((long)z, 3));
+                } else if (e) {
+                    /* idct_2x2 and idct_4x4 of a lone DC term: one value (and their limits) */
+                    if (z < -2048 || z > 2047) goto done;
+                    uint8_t value = idct_limit(DESCALE((long)z * 4, 2 + 3));
+                    for (int r = 0; r < n; r++) memset(dst + (size_t)r * pw, value, (size_t)n);
+                } else {
                     coef[0] = (int16_t)last_dc[s];
-                    for (int k = 1; k < 64; k++) {
-                        int sym = decode(&b, ac);
-                        if (sym < 0) goto done;
-                        int r = sym >> 4, n = sym & 15;
-                        if (n) { k += r; coef[natural_order[k]] = (int16_t)extend(get_bits(&b, n), n); }
-                        else { if (r != 15) break; k += 15; }
-                    }
-                    if (blk[i].ssize == 2 ? !idct_2x2(coef, blk[i].q, dst, dst + pw)
-                                          : !idct_4x4(coef, blk[i].q, dst, pw)) goto done;
+                    if (n == 2 ? !idct_2x2(coef, blk[i].q, dst, dst + pw) : !idct_4x4(coef, blk[i].q, dst, pw)) goto done;
                 }
             }
             if (b.bits < b.fake) goto done;   /* read past a marker: libjpeg would warn */

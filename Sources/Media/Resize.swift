@@ -14,12 +14,12 @@ extension RGBImage {
 
     /// As `resized`, but returns floats in [0, 1], `[th, tw, 3]`, without rounding to 8 bits.
     public func resizedFloat(width tw: Int, height th: Int) -> [Float] {
-        if tw == width && th == height { return pixels.map { Float($0) / 255 } }
+        if tw == width && th == height { return RGBImage.unitFloats(pixels) }
         var out = [Float](repeating: 0, count: tw * th * 3)
         if tw <= width && th <= height {
             areaAverage(width: tw, height: th, into: &out)
         } else {
-            let src = pixels.map { Float($0) / 255 }
+            let src = RGBImage.unitFloats(pixels)
             // Bilinear with pixel centres aligned.
             for ty in 0..<th {
                 let fy = max(0, min(Double(height - 1), (Double(ty) + 0.5) * Double(height) / Double(th) - 0.5))
@@ -36,6 +36,21 @@ extension RGBImage {
             }
         }
         return out
+    }
+
+    /// `Float(b) / 255` for every byte value.
+    static let unit: [Float] = (0..<256).map { Float($0) / 255 }
+
+    /// Bytes to floats in [0, 1], the same values as `Float(b) / 255`, by table.
+    public static func unitFloats(_ bytes: [UInt8]) -> [Float] {
+        [Float](unsafeUninitializedCapacity: bytes.count) { out, count in
+            unit.withUnsafeBufferPointer { t in
+                bytes.withUnsafeBufferPointer { b in
+                    for i in 0..<b.count { out[i] = t[Int(b[i])] }
+                }
+            }
+            count = bytes.count
+        }
     }
 
     /// Area averaging to `tw x th` (neither larger than the image): each target pixel the

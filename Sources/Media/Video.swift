@@ -30,7 +30,7 @@ public struct Video: Sendable, Equatable {
         var p = [Float](); p.reserveCapacity(images.count * w * h * 3)
         for im in images {
             precondition(im.width == w && im.height == h, "Video: frames of different sizes")
-            for b in im.pixels { p.append(Float(b) / 255) }
+            p += RGBImage.unitFloats(im.pixels)
         }
         self.init(frames: images.count, height: h, width: w, pixels: p)
     }

@@ -52,8 +52,7 @@ public enum FullFrames {
                     size: (width: Int, height: Int), staticThreshold: Float = Compositor.staticThreshold) {
             let W = size.width, H = size.height
             width = W; height = H
-            let base = firstFrame.width == W && firstFrame.height == H
-                ? firstFrame.pixels.map { Float($0) / 255 } : firstFrame.resizedFloat(width: W, height: H)
+            let base = firstFrame.resizedFloat(width: W, height: H)
             let rx = Float(W) / Float(working.width), ry = Float(H) / Float(working.height)
             let count = min(working.layers.count, Trajectory.maxLayers)
             let moving = (0..<count).filter { trajectory.maxDisplacement(layer: $0) > staticThreshold }

@@ -30,9 +30,7 @@ public struct Picture: Sendable {
 
     public init(firstFrame: RGBImage, working size: (width: Int, height: Int)) {
         let w = size.width, h = size.height
-        self.init(frame: firstFrame.width == w && firstFrame.height == h
-                    ? firstFrame.pixels.map { Float($0) / 255 } : firstFrame.resizedFloat(width: w, height: h),
-                  width: w, height: h)
+        self.init(frame: firstFrame.resizedFloat(width: w, height: h), width: w, height: h)
     }
 
     /// The same from the first frame already at the working size (floats in [0, 1], `[h, w, 3]`).

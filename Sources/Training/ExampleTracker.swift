@@ -34,21 +34,6 @@ public enum ExampleTracker {
         }
     }
 
-    /// `Float(b) / 255` for every byte value.
-    static let unit: [Float] = (0..<256).map { Float($0) / 255 }
-
-    /// Bytes to floats in [0, 1], the same values as `Float(b) / 255`, by table.
-    static func unitFloats(_ bytes: [UInt8]) -> [Float] {
-        [Float](unsafeUninitializedCapacity: bytes.count) { out, count in
-            unit.withUnsafeBufferPointer { t in
-                bytes.withUnsafeBufferPointer { b in
-                    for i in 0..<b.count { out[i] = t[Int(b[i])] }
-                }
-            }
-            count = bytes.count
-        }
-    }
-
     public static func track(_ ex: ExampleFolder) throws(ExampleProblem) -> TrackedExample {
         let img = ex.firstFrame
         let picture: Picture
@@ -76,9 +61,7 @@ public enum ExampleTracker {
             if decoded.width != img.width || decoded.height != img.height {
                 throw ExampleProblem("\(name) is \(decoded.width) x \(decoded.height), the first frame \(img.width) x \(img.height): every solution frame must have the first frame's size")
             }
-            let frame = decoded.image
-            return frame.width == cut.width && frame.height == cut.height
-                ? unitFloats(frame.pixels) : frame.resizedFloat(width: cut.width, height: cut.height)
+            return decoded.image.resizedFloat(width: cut.width, height: cut.height)
         }
         let interpolated = ex.frames.count < 2
         do {
