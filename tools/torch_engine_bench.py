@@ -127,6 +127,8 @@ def main():
     ap.add_argument("--standard", default="4,128,4,512,128",
                     help="BLOCKS,WIDTH,HEADS,HIDDEN,TOKENS of the shipped Reasoner's stack (tutor bench engine prints them)")
     ap.add_argument("--json", action="store_true", help="one JSON object per stack")
+    ap.add_argument("--only-standard", action="store_true",
+                    help="only the stacks of the shipped Reasoner (as tutor bench engine --only-standard)")
     args = ap.parse_args()
     standard = tuple(int(v) for v in args.standard.split(","))
     if len(standard) != 5:
@@ -134,6 +136,8 @@ def main():
     print(f"# PyTorch {torch.__version__}, CPU capability {torch.backends.cpu.get_cpu_capability()}, "
           f"threads {args.threads}, standard stack {args.standard} (blocks, width, heads, hidden, tokens)", flush=True)
     for key, blocks, width, heads, hidden, batch, tokens, lora, th in stacks(args.threads, args.tokens, standard):
+        if args.only_standard and not key.startswith("standard"):
+            continue
         torch.set_num_threads(th or args.threads)
         fwd, step = measure(blocks, width, heads, hidden, batch, tokens, lora, args.repeats)
         if args.json:

@@ -21,7 +21,9 @@ struct BenchEngine: ParsableCommand {
         one thread, as `tutor run` runs it (the daemon runs one task per core). Prints GFLOP/s, \
         the ratio to the 1024^3 ceiling and to sgemm at the stack's own shapes, where the time goes \
         per kind of op, resident memory over 100 LoRA steps, and peak resident memory. Build with \
-        -c release; it measures, it asserts nothing.
+        -c release; it measures, it asserts nothing. With --only-standard: the ceiling and (d) \
+        alone, about 20 s (scripts/bench-engine-compare --rounds runs it beside PyTorch again and \
+        again).
         """
     )
 
@@ -36,6 +38,9 @@ struct BenchEngine: ParsableCommand {
 
     @Flag(name: .long, help: "Print only the BLAS kernel set, the processor's features and its peak, then stop.")
     var kernels = false
+
+    @Flag(name: .long, help: "After the 1024^3 ceiling, measure only the stacks of the Reasoner's shipped default (d): a short run, for measuring many times in a row.")
+    var onlyStandard = false
 
     func validate() throws {
         guard threads >= 1, threads <= 256 else { throw ValidationError("--threads must be between 1 and 256") }
@@ -64,7 +69,7 @@ struct BenchEngine: ParsableCommand {
                      ceiling, 100 * ceiling / fmaPeak(threads: threads), threads, threads == 1 ? "" : "s"))
         print("  the 1024^3 product on the engine's threads, and its ratio is to that interleaved ceiling.")
         let N = tokens, C = 256, H = 1024
-        for (m, n, k, what) in [(N, 3 * C, C, "q,k,v"), (N, C, C, "o"), (N, H, C, "fc1"), (N, C, H, "fc2"),
+        for (m, n, k, what) in onlyStandard ? [] : [(N, 3 * C, C, "q,k,v"), (N, C, C, "o"), (N, H, C, "fc1"), (N, C, H, "fc2"),
                                  (C, C, N, "dW of o"), (96 * 32, 3 * C, C, "q,k,v at batch 32 x 96 tokens"),
                                  (96, C, C, "o at batch 1 x 96 tokens"), (112, 128, 128, "o of ReasonerConfig.standard, batch 1")] {
             let g = sgemmRate(m, n, k, threads: threads)
@@ -72,16 +77,7 @@ struct BenchEngine: ParsableCommand {
         }
         print("")
 
-        // (b) the large stack
-        let big = DiTConfig(blocks: 8, width: 256, heads: 4, condWidth: 256)
-        measureStack(key: "large", big, batch: 1, tokens: tokens, title: "DiT stack, \(tokens) tokens, width 256, 8 blocks, 4 heads, batch 1",
-                     mode: .full, lora: false)
-        // (c) the Reasoner-size stack
-        let reasoner = DiTConfig(blocks: 8, width: 256, heads: 4, condWidth: 256)
-        measureStack(key: "reasoner-size-b1-lora", reasoner, batch: 1, tokens: 96, title: "Reasoner-size stack, 96 tokens, batch 1, LoRA rank 16 (q,k,v,o,fc1,fc2), LoRA-only backward",
-                     mode: .loraOnly, lora: true, memorySteps: 100)
-        measureStack(key: "reasoner-size-b32", reasoner, batch: 32, tokens: 96, title: "Reasoner-size stack, 96 tokens, batch 32, full backward",
-                     mode: .full, lora: false)
+        if !onlyStandard { measureOtherStacks() }
         // (d) the Reasoner's shipped default, as its own code builds it
         let rc = ReasonerConfig.standard
         let standard = DiTConfig(blocks: rc.depth, width: rc.width, heads: rc.heads, hidden: rc.mlpRatio * rc.width,
@@ -104,6 +100,20 @@ struct BenchEngine: ParsableCommand {
         if let peak = Memory.peakResidentBytes() {
             print(String(format: "peak resident memory: %.1f MiB", Double(peak) / 1048576))
         }
+    }
+
+    /// (b) the large stack and (c) the Reasoner-size stack.
+    func measureOtherStacks() {
+        // (b) the large stack
+        let big = DiTConfig(blocks: 8, width: 256, heads: 4, condWidth: 256)
+        measureStack(key: "large", big, batch: 1, tokens: tokens, title: "DiT stack, \(tokens) tokens, width 256, 8 blocks, 4 heads, batch 1",
+                     mode: .full, lora: false)
+        // (c) the Reasoner-size stack
+        let reasoner = DiTConfig(blocks: 8, width: 256, heads: 4, condWidth: 256)
+        measureStack(key: "reasoner-size-b1-lora", reasoner, batch: 1, tokens: 96, title: "Reasoner-size stack, 96 tokens, batch 1, LoRA rank 16 (q,k,v,o,fc1,fc2), LoRA-only backward",
+                     mode: .loraOnly, lora: true, memorySteps: 100)
+        measureStack(key: "reasoner-size-b32", reasoner, batch: 32, tokens: 96, title: "Reasoner-size stack, 96 tokens, batch 32, full backward",
+                     mode: .full, lora: false)
     }
 
     /// Median GFLOP/s of sgemm `[m, k] x [k, n]` with OpenBLAS on `threads` threads.
