@@ -29,9 +29,20 @@ public enum PNG {
     /// Decodes any PNG libpng reads (1 to 16 bits, grey, palette, RGB, with or without alpha,
     /// interlaced or not) to 8-bit RGB; transparency is composited over white.
     ///
-    /// The size limits are checked from the header before any pixel is decoded.
-    public static func decode(_ data: [UInt8], maxSide: Int = JPEG.defaultMaxSide, minSide: Int = 2) throws(PNGError) -> RGBImage {
+    /// The size limits are checked from the header before any pixel is decoded. An 8-bit RGB or
+    /// grey file (what video frames are) without interlacing or transparency is decoded by a
+    /// direct path, libdeflate's inflate and the row filters undone in C, to libpng's bytes
+    /// (`libpngOnly` turns it off, to compare the two).
+    public static func decode(_ data: [UInt8], maxSide: Int = JPEG.defaultMaxSide, minSide: Int = 2,
+                              libpngOnly: Bool = false) throws(PNGError) -> RGBImage {
+        try decodeReporting(data, maxSide: maxSide, minSide: minSide, libpngOnly: libpngOnly).image
+    }
+
+    /// `decode(_:maxSide:minSide:libpngOnly:)`, and whether the direct path decoded it.
+    public static func decodeReporting(_ data: [UInt8], maxSide: Int = JPEG.defaultMaxSide, minSide: Int = 2,
+                                       libpngOnly: Bool = false) throws(PNGError) -> (image: RGBImage, direct: Bool) {
         if data.isEmpty { throw .empty }
+        if !libpngOnly, let direct = decodeDirect(data, maxSide: maxSide, minSide: minSide) { return (direct, true) }
         var info = tutor_png_info()
         var out: UnsafeMutablePointer<UInt8>? = nil
         let rc = data.withUnsafeBufferPointer {
@@ -49,7 +60,28 @@ public enum PNG {
         default: throw .corrupt(message(&info))
         }
         let w = Int(info.width), h = Int(info.height)
-        return RGBImage(width: w, height: h, pixels: Array(UnsafeBufferPointer(start: out!, count: w * h * 3)))
+        return (RGBImage(width: w, height: h, pixels: Array(UnsafeBufferPointer(start: out!, count: w * h * 3))), false)
+    }
+
+    /// The direct path (`tutor_png_decode_direct`), straight into the image's bytes; nil when it
+    /// does not take the file. The size comes from IHDR, always the first chunk (bytes 16-23);
+    /// the direct path checks it again with everything else.
+    private static func decodeDirect(_ data: [UInt8], maxSide: Int, minSide: Int) -> RGBImage? {
+        guard data.count > 24, data[12] == 0x49, data[13] == 0x48, data[14] == 0x44, data[15] == 0x52 else { return nil }
+        func be32(_ at: Int) -> Int { data[at..<(at + 4)].reduce(0) { $0 << 8 | Int($1) } }
+        let w = be32(16), h = be32(20)
+        guard w >= 1, h >= 1, w <= maxSide || maxSide <= 0, h <= maxSide || maxSide <= 0, w <= 1_000_000, h <= 1_000_000,
+              w * h <= 1 << 31 else { return nil }
+        var taken = false
+        let pixels = [UInt8](unsafeUninitializedCapacity: w * h * 3) { buf, count in
+            var dw: Int32 = 0, dh: Int32 = 0
+            taken = data.withUnsafeBufferPointer {
+                tutor_png_decode_direct($0.baseAddress, $0.count, Int32(clamping: maxSide), Int32(clamping: minSide),
+                                        buf.baseAddress, buf.count, &dw, &dh) == 1
+            } && Int(dw) == w && Int(dh) == h
+            count = taken ? w * h * 3 : 0
+        }
+        return taken ? RGBImage(width: w, height: h, pixels: pixels) : nil
     }
 
     /// Encodes 8-bit RGB, losslessly.
