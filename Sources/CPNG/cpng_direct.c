@@ -10,7 +10,11 @@
 // its own words: any other colour type or bit depth, interlacing, a tRNS chunk, a CRC that does
 // not match, a critical chunk that is not IHDR, PLTE, IDAT or IEND, IDAT chunks not one after
 // the other, a compressed stream that does not give exactly the image's bytes or that leaves
-// bytes over, a filter type above 4, a missing IEND, sizes outside the caller's limits.
+// bytes over, a filter type above 4, a missing IEND, sizes outside the caller's limits, a
+// second palette, an ancillary chunk over libpng's 8 MB. One difference is by design: image
+// data whose CRC is right but whose Huffman tables zlib calls invalid, where libdeflate reads
+// them and inflates exactly the image's bytes with the stream's own Adler-32 checksum, gives
+// those pixels (libpng: "IDAT: invalid literal/length code"; PNGDirectTests).
 #include <libdeflate.h>
 #include <stdlib.h>
 #include <string.h>
@@ -82,7 +86,7 @@ int tutor_png_decode_direct(const uint8_t *data, size_t size, int max_side, int 
     const uint8_t *idat = NULL;      // the first IDAT's data, when there is one IDAT
     size_t idat_size = 0, idat_chunks = 0;
     size_t first_idat = 0, after_idat = 0;   // where the run of IDAT chunks starts and ends
-    int seen_iend = 0, idat_done = 0;
+    int seen_iend = 0, idat_done = 0, seen_plte = 0;
     for (int index = 0; !seen_iend; index++) {
         if (size - at < 12) return 0;
         uint32_t len = be32(data + at);
@@ -109,13 +113,17 @@ int tutor_png_decode_direct(const uint8_t *data, size_t size, int max_side, int 
             after_idat = at + 12 + len;
         } else {
             if (idat_chunks > 0) idat_done = 1;
+            // libpng reads the ancillary chunks it knows into memory, up to the shim's limits
+            if (len > 8000000) return 0;
             if (memcmp(name, "IEND", 4) == 0) {
                 if (len != 0) return 0;
                 seen_iend = 1;
             } else if (memcmp(name, "tRNS", 4) == 0 || memcmp(name, "IHDR", 4) == 0) {
                 return 0;
             } else if (memcmp(name, "PLTE", 4) == 0) {
-                if (type != 2 || idat_chunks > 0) return 0;   // libpng refuses a palette in grey
+                // a suggested palette in RGB, ignored; libpng refuses a second one, and one after the data
+                if (type != 2 || idat_chunks > 0 || seen_plte) return 0;
+                seen_plte = 1;
             } else if (critical) {
                 return 0;
             }

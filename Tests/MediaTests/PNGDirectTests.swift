@@ -87,6 +87,37 @@ final class PNGDirectTests: XCTestCase {
         }
     }
 
+    /// Chunks the direct path leaves to libpng, which refuses some files and reads others: a
+    /// second palette, a palette after the data, an unknown critical chunk, transparency, IDAT
+    /// chunks with another chunk between them, an ancillary chunk over 8 MB. Allowed ones
+    /// (a suggested palette before the data, unknown ancillary chunks) keep the direct path.
+    func testChunksLeftToLibpng() throws {
+        let w = 6, h = 4
+        var filtered: [UInt8] = []
+        for y in 0..<h { filtered.append(UInt8(y % 5)); for x in 0..<(w * 3) { filtered.append(UInt8((x * 7 + y * 13) % 256)) } }
+        let plain = Self.file(width: w, height: h, grey: false, filtered: filtered, idatChunks: 2)
+        let chunks = Self.chunks(plain)   // IHDR, IDAT, IDAT, IEND
+        func with(_ insert: [UInt8], before index: Int) -> [UInt8] {
+            var b = plain
+            b.insert(contentsOf: insert, at: chunks[index].start)
+            return b
+        }
+        let palette = Self.chunk("PLTE", [1, 2, 3, 4, 5, 6])
+        let cases: [(String, [UInt8], Bool)] = [
+            ("suggested palette", with(palette, before: 1), true),
+            ("unknown ancillary chunk", with(Self.chunk("xYzW", [9, 9]), before: 3), true),
+            ("second palette", with(palette + palette, before: 1), false),
+            ("palette after the data", with(palette, before: 3), false),
+            ("unknown critical chunk", with(Self.chunk("ABCD", [1]), before: 1), false),
+            ("transparency", with(Self.chunk("tRNS", [0, 1, 0, 2, 0, 3]), before: 1), false),
+            ("a chunk between IDATs", with(Self.chunk("tEXt", Array("a\0b".utf8)), before: 2), false),
+            ("an ancillary chunk over 8 MB", with(Self.chunk("tEXt", Array("Comment".utf8) + [0] + [UInt8](repeating: 65, count: 8_000_001)), before: 1), false),
+        ]
+        for (label, bytes, takes) in cases {
+            XCTAssertEqual(assertSame(bytes, label), takes, "\(label): direct path taken")
+        }
+    }
+
     /// ImageMagick's files: RGB with gamma and chromaticity chunks (libpng changes nothing
     /// without transparency), grey; and layouts the direct path leaves to libpng.
     func testImageMagickFiles() throws {
