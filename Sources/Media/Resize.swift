@@ -64,6 +64,16 @@ extension RGBImage {
         var level = [Double](repeating: 0, count: 256)
         for v in 0..<256 { level[v] = Double(Float(v) / 255) }
         let n = tw * 3
+        // each target column's non-zero shares, in order: the source column and its weight
+        var tapStart = [Int](repeating: 0, count: tw + 1), tapColumn: [Int] = [], tapWeight: [Double] = []
+        for tx in 0..<tw {
+            for j in 0..<xs.width where xs.weight[tx * xs.width + j] != 0 {
+                tapColumn.append(xs.first[tx] + j); tapWeight.append(xs.weight[tx * xs.width + j])
+            }
+            tapStart[tx + 1] = tapColumn.count
+        }
+        // The three channels of a pixel side by side in one vector: the same products and sums,
+        // channel by channel, as one channel at a time, so the same values.
         var rows = [Double](repeating: 0, count: height * n)
         pixels.withUnsafeBufferPointer { px in
             level.withUnsafeBufferPointer { lv in
@@ -71,16 +81,12 @@ extension RGBImage {
                     for y in 0..<height {
                         let src = y * width * 3, dst = y * n
                         for tx in 0..<tw {
-                            var a = 0.0, b = 0.0, c = 0.0
-                            var i = src + 3 * xs.first[tx]
-                            for j in (tx * xs.width)..<((tx + 1) * xs.width) {
-                                let wt = xs.weight[j]
-                                if wt != 0 {
-                                    a += wt * lv[Int(px[i])]; b += wt * lv[Int(px[i + 1])]; c += wt * lv[Int(px[i + 2])]
-                                }
-                                i += 3
+                            var sum = SIMD4<Double>()
+                            for t in tapStart[tx]..<tapStart[tx + 1] {
+                                let i = src + 3 * tapColumn[t]
+                                sum += tapWeight[t] * SIMD4(lv[Int(px[i])], lv[Int(px[i + 1])], lv[Int(px[i + 2])], 0)
                             }
-                            r[dst + 3 * tx] = a; r[dst + 3 * tx + 1] = b; r[dst + 3 * tx + 2] = c
+                            r[dst + 3 * tx] = sum[0]; r[dst + 3 * tx + 1] = sum[1]; r[dst + 3 * tx + 2] = sum[2]
                         }
                     }
                 }
@@ -90,13 +96,20 @@ extension RGBImage {
         rows.withUnsafeBufferPointer { r in
             out.withUnsafeMutableBufferPointer { o in
                 acc.withUnsafeMutableBufferPointer { a in
+                    let whole = n / 4 * 4
                     for ty in 0..<th {
                         for i in 0..<n { a[i] = 0 }
                         for j in 0..<ys.width {
                             let wt = ys.weight[ty * ys.width + j]
                             if wt == 0 { continue }
-                            let src = (ys.first[ty] + j) * n
-                            for i in 0..<n { a[i] += wt * r[src + i] }
+                            let src = r.baseAddress! + (ys.first[ty] + j) * n, dst = UnsafeMutableRawPointer(a.baseAddress!)
+                            // four at a time (each element its own product and sum, as below)
+                            for i in stride(from: 0, to: whole, by: 4) {
+                                let v = UnsafeRawPointer(src + i).loadUnaligned(as: SIMD4<Double>.self)
+                                let s = dst.loadUnaligned(fromByteOffset: 8 * i, as: SIMD4<Double>.self)
+                                dst.storeBytes(of: s + wt * v, toByteOffset: 8 * i, as: SIMD4<Double>.self)
+                            }
+                            for i in whole..<n { a[i] += wt * src[i] }
                         }
                         for tx in 0..<tw {
                             let wsum = xs.total[tx] * ys.total[ty]
