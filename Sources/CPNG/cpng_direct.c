@@ -16,6 +16,7 @@
 // them and inflates exactly the image's bytes with the stream's own Adler-32 checksum, gives
 // those pixels (libpng: "IDAT: invalid literal/length code"; PNGDirectTests).
 #include <libdeflate.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include "cpng_direct.h"
@@ -70,12 +71,37 @@ static int unfilter(uint8_t *row, const uint8_t *in, const uint8_t *prior, size_
     return bpp == 3 ? unfilter_bpp(row, in, prior, n, 3, type) : unfilter_bpp(row, in, prior, n, 1, type);
 }
 
-static _Thread_local struct libdeflate_decompressor *inflater;
-// The inflated rows of the last frame, kept for the next one on the same thread up to 4 MiB (a
-// frame of about 1,200 x 1,200): a fresh buffer each frame costs a page fault per 4 KiB.
-static _Thread_local uint8_t *kept;
-static _Thread_local size_t kept_size;
+// Each thread's decompressor, and the inflated rows of its last frame, kept for the next one up
+// to 4 MiB (a frame of about 1,200 x 1,200): a fresh buffer each frame costs a page fault per
+// 4 KiB. Freed when the thread ends.
+typedef struct {
+    struct libdeflate_decompressor *inflater;
+    uint8_t *kept;
+    size_t kept_size;
+} per_thread;
 enum { keep_at_most = 4 << 20 };
+static pthread_key_t per_thread_key;
+static pthread_once_t per_thread_once = PTHREAD_ONCE_INIT;
+
+static void per_thread_free(void *p) {
+    per_thread *t = p;
+    if (t->inflater) libdeflate_free_decompressor(t->inflater);
+    free(t->kept);
+    free(t);
+}
+static void per_thread_make_key(void) { pthread_key_create(&per_thread_key, per_thread_free); }
+
+static per_thread *this_thread(void) {
+    pthread_once(&per_thread_once, per_thread_make_key);
+    per_thread *t = pthread_getspecific(per_thread_key);
+    if (!t) {
+        t = calloc(1, sizeof(per_thread));
+        if (!t) return NULL;
+        t->inflater = libdeflate_alloc_decompressor();
+        if (!t->inflater || pthread_setspecific(per_thread_key, t) != 0) { per_thread_free(t); return NULL; }
+    }
+    return t;
+}
 
 int tutor_png_decode_direct(const uint8_t *data, size_t size, int max_side, int min_side, uint8_t *pixels,
                             size_t capacity, int *width, int *height) {
@@ -147,22 +173,23 @@ int tutor_png_decode_direct(const uint8_t *data, size_t size, int max_side, int 
         idat = joined;
     }
     if (capacity < (size_t)w * h * 3) { free(joined); return 0; }
+    per_thread *t = this_thread();
+    if (!t) { free(joined); return 0; }
     uint8_t *raw;
-    if (filtered <= kept_size) {
-        raw = kept;
+    if (filtered <= t->kept_size) {
+        raw = t->kept;
     } else if (filtered <= keep_at_most) {
-        free(kept);
-        kept = raw = malloc(filtered);
-        kept_size = raw ? filtered : 0;
+        free(t->kept);
+        t->kept = raw = malloc(filtered);
+        t->kept_size = raw ? filtered : 0;
     } else {
         raw = malloc(filtered);
     }
     uint8_t *zeros = calloc(stride, 1), *grey = type == 0 ? malloc(stride * 2) : NULL;
-    if (!inflater) inflater = libdeflate_alloc_decompressor();
-    int ok = raw && zeros && (type != 0 || grey) && inflater;
+    int ok = raw && zeros && (type != 0 || grey);
     if (ok) {
         size_t used = 0, made = 0;
-        ok = libdeflate_zlib_decompress_ex(inflater, idat, idat_size, raw, filtered, &used, &made) == LIBDEFLATE_SUCCESS
+        ok = libdeflate_zlib_decompress_ex(t->inflater, idat, idat_size, raw, filtered, &used, &made) == LIBDEFLATE_SUCCESS
              && used == idat_size && made == filtered;
     }
     for (uint32_t y = 0; ok && y < h; y++) {
@@ -178,7 +205,7 @@ int tutor_png_decode_direct(const uint8_t *data, size_t size, int max_side, int 
         }
     }
     free(joined);
-    if (raw != kept) free(raw);
+    if (raw != t->kept) free(raw);
     free(grey);
     free(zeros);
     if (!ok) return 0;
