@@ -189,11 +189,14 @@ public struct LayerTracker: Sendable {
         let dx = Int32(d.x.rounded()), dy = Int32(d.y.rounded())
         let w = Int32(width), h = Int32(height)
         var hit = 0
+        let shift = UInt32(bit.trailingZeroBitCount)
         solidXY[l].withUnsafeBufferPointer { p in
             bits.withUnsafeBufferPointer { b in
                 for q in p {
                     let x = q.x &+ dx, y = q.y &+ dy
-                    if x >= 0 && y >= 0 && x < w && y < h && b[Int(y &* w &+ x)] & bit != 0 { hit += 1 }
+                    // the bit added, not tested: whether a pixel has the colour is what a branch
+                    // could not predict
+                    if x >= 0 && y >= 0 && x < w && y < h { hit &+= Int((b[Int(y &* w &+ x)] >> shift) & 1) }
                 }
             }
         }
