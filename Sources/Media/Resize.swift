@@ -61,17 +61,8 @@ extension RGBImage {
     private func areaAverage(width tw: Int, height th: Int, into out: inout [Float]) {
         if width % tw == 0 && height % th == 0 { return blockAverage(kx: width / tw, ky: height / th, into: &out) }
         let xs = RGBImage.spans(source: width, target: tw), ys = RGBImage.spans(source: height, target: th)
-        var level = [Double](repeating: 0, count: 256)
-        for v in 0..<256 { level[v] = Double(Float(v) / 255) }
+        let level = RGBImage.unit.map { Double($0) }
         let n = tw * 3
-        // each target column's non-zero shares, in order: the source column and its weight
-        var tapStart = [Int](repeating: 0, count: tw + 1), tapColumn: [Int] = [], tapWeight: [Double] = []
-        for tx in 0..<tw {
-            for j in 0..<xs.width where xs.weight[tx * xs.width + j] != 0 {
-                tapColumn.append(xs.first[tx] + j); tapWeight.append(xs.weight[tx * xs.width + j])
-            }
-            tapStart[tx + 1] = tapColumn.count
-        }
         // The three channels of a pixel side by side in one vector: the same products and sums,
         // channel by channel, as one channel at a time, so the same values.
         var rows = [Double](repeating: 0, count: height * n)
@@ -82,9 +73,9 @@ extension RGBImage {
                         let src = y * width * 3, dst = y * n
                         for tx in 0..<tw {
                             var sum = SIMD4<Double>()
-                            for t in tapStart[tx]..<tapStart[tx + 1] {
-                                let i = src + 3 * tapColumn[t]
-                                sum += tapWeight[t] * SIMD4(lv[Int(px[i])], lv[Int(px[i + 1])], lv[Int(px[i + 2])], 0)
+                            for t in xs.start[tx]..<xs.start[tx + 1] {
+                                let i = src + 3 * xs.source[t]
+                                sum += xs.weight[t] * SIMD4(lv[Int(px[i])], lv[Int(px[i + 1])], lv[Int(px[i + 2])], 0)
                             }
                             r[dst + 3 * tx] = sum[0]; r[dst + 3 * tx + 1] = sum[1]; r[dst + 3 * tx + 2] = sum[2]
                         }
@@ -99,10 +90,9 @@ extension RGBImage {
                     let whole = n / 4 * 4
                     for ty in 0..<th {
                         for i in 0..<n { a[i] = 0 }
-                        for j in 0..<ys.width {
-                            let wt = ys.weight[ty * ys.width + j]
-                            if wt == 0 { continue }
-                            let src = r.baseAddress! + (ys.first[ty] + j) * n, dst = UnsafeMutableRawPointer(a.baseAddress!)
+                        for t in ys.start[ty]..<ys.start[ty + 1] {
+                            let wt = ys.weight[t]
+                            let src = r.baseAddress! + ys.source[t] * n, dst = UnsafeMutableRawPointer(a.baseAddress!)
                             // four at a time (each element its own product and sum, as below)
                             for i in stride(from: 0, to: whole, by: 4) {
                                 let v = UnsafeRawPointer(src + i).loadUnaligned(as: SIMD4<Double>.self)
@@ -164,25 +154,24 @@ extension RGBImage {
         }
     }
 
-    /// For each target pixel the first source pixel it covers, the share of each of the next
-    /// `width` source pixels inside it (zero past its end or the image's), one flat table, and
-    /// the sum of those shares.
-    static func spans(source n: Int, target t: Int) -> (first: [Int], weight: [Double], width: Int, total: [Double]) {
+    /// For each target pixel the source pixels it covers with their shares, in order, the zero
+    /// shares left out (target k's are `start[k] ..< start[k + 1]` of `source` and `weight`), and
+    /// the sum of its shares.
+    static func spans(source n: Int, target t: Int) -> (start: [Int], source: [Int], weight: [Double], total: [Double]) {
         let s = Double(n) / Double(t)
         let width = Int(s.rounded(.up)) + 1
-        var first = [Int](repeating: 0, count: t), weight = [Double](repeating: 0, count: t * width)
+        var start = [Int](repeating: 0, count: t + 1), source: [Int] = [], weight: [Double] = []
         var total = [Double](repeating: 0, count: t)
         for k in 0..<t {
             let a = Double(k) * s, b = a + s
-            first[k] = Int(a)
             var i = Int(a)
-            while Double(i) < b && i < n && i - first[k] < width {
+            while Double(i) < b && i < n && i - Int(a) < width {
                 let w = min(b, Double(i + 1)) - max(a, Double(i))
-                weight[k * width + i - first[k]] = w
-                total[k] += w
+                if w != 0 { source.append(i); weight.append(w); total[k] += w }
                 i += 1
             }
+            start[k + 1] = source.count
         }
-        return (first, weight, width, total)
+        return (start, source, weight, total)
     }
 }

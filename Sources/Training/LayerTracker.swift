@@ -299,8 +299,8 @@ public struct LayerTracker: Sendable {
                     for start in 0..<n where b[start] & bit != 0 && lab[start] < 0 {
                         let id = Int32(count.count)
                         var k = 0, sw: Float = 0, sx: Float = 0, sy: Float = 0
-                        var top = 0, rims = 0
-                        lab[start] = id; stack[0] = start; top = 1
+                        lab[start] = id; stack[0] = start
+                        var top = 1, rims = 0
                         while top > 0 {
                             top -= 1
                             let q = stack[top]

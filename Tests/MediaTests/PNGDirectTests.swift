@@ -203,15 +203,6 @@ final class PNGDirectTests: XCTestCase {
         for k in 0..<4 { bytes[c.start + 8 + c.length + k] = UInt8(truncatingIfNeeded: crc >> (24 - 8 * k)) }
     }
 
-    static func crc32<C: Collection>(_ data: C) -> UInt32 where C.Element == UInt8 {
-        var c: UInt32 = 0xFFFF_FFFF
-        for b in data {
-            c ^= UInt32(b)
-            for _ in 0..<8 { c = c & 1 != 0 ? 0xEDB8_8320 ^ (c >> 1) : c >> 1 }
-        }
-        return ~c
-    }
-
     static func chunk(_ type: String, _ body: [UInt8]) -> [UInt8] {
         let name = Array(type.utf8), n = UInt32(body.count)
         let crc = crc32(name + body)

@@ -74,15 +74,6 @@ final class PNGTests: XCTestCase {
         // Without the limit libpng allocates the chunk, then finds the file ends early.
         XCTAssertTrue(m.contains("declares 536870924 bytes"), m)
     }
-
-    func crc32(_ data: [UInt8]) -> UInt32 {
-        var c: UInt32 = 0xFFFF_FFFF
-        for b in data {
-            c ^= UInt32(b)
-            for _ in 0..<8 { c = c & 1 != 0 ? 0xEDB8_8320 ^ (c >> 1) : c >> 1 }
-        }
-        return c ^ 0xFFFF_FFFF
-    }
 }
 
 /// The error a decode threw, nil when it decoded.

@@ -85,3 +85,13 @@ func makeTemporaryFolder() throws -> URL {
     try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
     return dir
 }
+
+/// PNG's CRC-32 (of a chunk's type and data), bit by bit: for tests that write or mend chunks.
+func crc32<C: Collection>(_ data: C) -> UInt32 where C.Element == UInt8 {
+    var c: UInt32 = 0xFFFF_FFFF
+    for b in data {
+        c ^= UInt32(b)
+        for _ in 0..<8 { c = c & 1 != 0 ? 0xEDB8_8320 ^ (c >> 1) : c >> 1 }
+    }
+    return c ^ 0xFFFF_FFFF
+}
