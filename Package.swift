@@ -1,7 +1,7 @@
 // swift-tools-version: 6.0
 import PackageDescription
 
-// Layout: C at the bottom (CBLAS, CJPEG, CPNG, CInotify, CSystem, and CKernels: the engine's
+// Layout: C at the bottom (CBLAS, CJPEG, CPNG, CImage, CInotify, CSystem, and CKernels: the engine's
 // attention and GELU); Basics (the seeded random generator; the one JSON value, parser and
 // writer) and System (every system call more than one module needs: atomic writes, renames,
 // file kinds, clocks, memory, messages on standard error); Verdicts (verdict.json's type and
@@ -26,6 +26,9 @@ let package = Package(
                        providers: [.apt(["libopenblas-dev"])]),
         .target(name: "CJPEG", linkerSettings: [.linkedLibrary("jpeg")]),
         .target(name: "CPNG", linkerSettings: [.linkedLibrary("png"), .linkedLibrary("deflate")]),
+        // the area average for AVX-512 or AVX2, chosen at start: optimised in every build, and
+        // never a fused multiply-add, so its values are the same on every processor
+        .target(name: "CImage", cSettings: [.unsafeFlags(["-O2", "-ffp-contract=off"])]),
         .systemLibrary(name: "CInotify", providers: [.apt(["libinotifytools0-dev"])]),
         // libc declarations Swift does not import (renameat2, close_range, pipe2, prctl)
         .target(name: "CSystem"),
@@ -34,7 +37,7 @@ let package = Package(
 
         .target(name: "Basics"),
         .target(name: "System", dependencies: ["CSystem"]),
-        .target(name: "Media", dependencies: ["CJPEG", "CPNG"]),
+        .target(name: "Media", dependencies: ["CImage", "CJPEG", "CPNG"]),
         .target(name: "Verdicts", dependencies: ["Basics"]),
         .target(name: "ModelFiles", dependencies: ["Basics", "System"]),
         .target(name: "Engine", dependencies: ["Basics", "System", "CBLAS", "CKernels"]),

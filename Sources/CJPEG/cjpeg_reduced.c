@@ -120,6 +120,22 @@ typedef struct {
 } bit_reader;
 
 static inline __attribute__((always_inline)) void refill(bit_reader *b) {
+    /* The bytes the loop below would take (as many as fit, 1 to 8), in one load when none of
+       them is 0xFF: the same state after. */
+    if (b->bits <= 56 && !b->at_marker && b->end - b->p >= 8) {
+        uint64_t raw;
+        memcpy(&raw, b->p, 8);
+        int k = (64 - b->bits) >> 3;
+        uint64_t keep = k == 8 ? ~(uint64_t)0 : (((uint64_t)1 << (8 * k)) - 1);
+        uint64_t y = (raw ^ ~(uint64_t)0) | ~keep;   /* a zero byte where the file has 0xFF */
+        if (!((y - 0x0101010101010101ULL) & ~y & 0x8080808080808080ULL)) {
+            uint64_t w = __builtin_bswap64(raw);
+            b->acc = k == 8 ? w : (b->acc << (8 * k)) | (w >> (64 - 8 * k));
+            b->p += k;
+            b->bits += 8 * k;
+            return;
+        }
+    }
     while (b->bits <= 56) {
         uint32_t byte = 0;
         if (!b->at_marker && b->p < b->end) {
@@ -311,6 +327,51 @@ static inline __attribute__((always_inline)) int end_of_segment(bit_reader *b) {
     return marker;
 }
 
+/* One row of YCbCr to RGB with libjpeg's fixed-point factors (jdcolor.c: ONE_HALF, FIX(1.40200),
+   ...), in 32-bit integers (every product and sum here fits), so that the compiler vectorises
+   it; an AVX2 version is chosen where the processor has it. */
+static inline __attribute__((always_inline)) void ycc_row_body(const uint8_t *restrict p0, const uint8_t *restrict p1,
+                                                               const uint8_t *restrict p2, uint8_t *restrict o, size_t ow) {
+    for (size_t x = 0; x < ow; x++) {
+        int Y = p0[x], cb = (int)p1[x] - 128, cr = (int)p2[x] - 128;
+        int r = Y + ((91881 * cr + 32768) >> 16);
+        int g = Y + (((-22554 * cb + 32768) + (-46802 * cr)) >> 16);
+        int bl = Y + ((116130 * cb + 32768) >> 16);
+        o[3 * x] = (uint8_t)(r < 0 ? 0 : r > 255 ? 255 : r);
+        o[3 * x + 1] = (uint8_t)(g < 0 ? 0 : g > 255 ? 255 : g);
+        o[3 * x + 2] = (uint8_t)(bl < 0 ? 0 : bl > 255 ? 255 : bl);
+    }
+}
+
+static void ycc_row_baseline(const uint8_t *p0, const uint8_t *p1, const uint8_t *p2, uint8_t *o, size_t ow) {
+    ycc_row_body(p0, p1, p2, o, ow);
+}
+
+#if defined(__x86_64__)
+__attribute__((target("avx2")))
+static void ycc_row_avx2(const uint8_t *p0, const uint8_t *p1, const uint8_t *p2, uint8_t *o, size_t ow) {
+    ycc_row_body(p0, p1, p2, o, ow);
+}
+#endif
+
+static void ycc_row(const uint8_t *p0, const uint8_t *p1, const uint8_t *p2, uint8_t *o, size_t ow) {
+    static int avx2 = -1;
+    int a = __atomic_load_n(&avx2, __ATOMIC_RELAXED);
+    if (a < 0) {
+#if defined(__x86_64__)
+        __builtin_cpu_init();
+        a = __builtin_cpu_supports("avx2") ? 1 : 0;
+#else
+        a = 0;
+#endif
+        __atomic_store_n(&avx2, a, __ATOMIC_RELAXED);
+    }
+#if defined(__x86_64__)
+    if (a) { ycc_row_avx2(p0, p1, p2, o, ow); return; }
+#endif
+    ycc_row_baseline(p0, p1, p2, o, ow);
+}
+
 int tutor_jpeg_decode_reduced_direct(struct jpeg_decompress_struct *c, uint8_t *out) {
     /* What jpeg_read_header found, checked against what this path decodes exactly. */
     if (c->progressive_mode || c->arith_code || c->data_precision != 8) return 0;
@@ -430,7 +491,13 @@ int tutor_jpeg_decode_reduced_direct(struct jpeg_decompress_struct *c, uint8_t *
                     /* idct_2x2 and idct_4x4 of a lone DC term: one value (and their limits) */
                     if (z < -2048 || z > 2047) goto done;
                     uint8_t value = idct_limit(DESCALE((long)z * 4, 2 + 3));
-                    for (int r = 0; r < n; r++) memset(dst + (size_t)r * pw, value, (size_t)n);
+                    if (n == 2) {
+                        uint16_t v2 = (uint16_t)(value * 0x0101u);
+                        memcpy(dst, &v2, 2); memcpy(dst + pw, &v2, 2);
+                    } else {
+                        uint32_t v4 = value * 0x01010101u;
+                        for (int r = 0; r < 4; r++) memcpy(dst + (size_t)r * pw, &v4, 4);
+                    }
                 } else {
                     coef[0] = (int16_t)last_dc[s];
                     if (n == 2 ? !idct_2x2(coef, blk[i].q, dst, dst + pw) : !idct_4x4(coef, blk[i].q, dst, pw)) goto done;
@@ -451,15 +518,7 @@ int tutor_jpeg_decode_reduced_direct(struct jpeg_decompress_struct *c, uint8_t *
         } else if (c->jpeg_color_space == JCS_RGB) {
             for (size_t x = 0; x < ow; x++) { o[3 * x] = p0[x]; o[3 * x + 1] = p1[x]; o[3 * x + 2] = p2[x]; }
         } else {
-            for (size_t x = 0; x < ow; x++) {
-                int Y = p0[x], cb = (int)p1[x] - 128, cr = (int)p2[x] - 128;
-                int r = Y + (int)((91881L * cr + 32768) >> 16);
-                int g = Y + (int)(((-22554L * cb + 32768) + (-46802L * cr)) >> 16);
-                int bl = Y + (int)((116130L * cb + 32768) >> 16);
-                o[3 * x] = (uint8_t)(r < 0 ? 0 : r > 255 ? 255 : r);
-                o[3 * x + 1] = (uint8_t)(g < 0 ? 0 : g > 255 ? 255 : g);
-                o[3 * x + 2] = (uint8_t)(bl < 0 ? 0 : bl > 255 ? 255 : bl);
-            }
+            ycc_row(p0, p1, p2, o, ow);
         }
     }
     ok = 1;

@@ -1,3 +1,5 @@
+import CImage
+
 extension RGBImage {
     /// Resamples to `width x height`. Shrinking averages every source pixel that
     /// falls into a target pixel (area averaging, with fractional coverage at the
@@ -57,55 +59,20 @@ extension RGBImage {
     /// coverage-weighted mean of the source pixels under it, in double precision. Separable:
     /// each source row is summed into the target columns once, then the rows into the target
     /// rows, which gives the two-dimensional weights (x share times y share) without visiting
-    /// every source pixel for every target pixel it touches.
+    /// every source pixel for every target pixel it touches. The loops are C's
+    /// (`tutor_area_average`, vectorised for the processor, the same values everywhere).
     private func areaAverage(width tw: Int, height th: Int, into out: inout [Float]) {
         if width % tw == 0 && height % th == 0 { return blockAverage(kx: width / tw, ky: height / th, into: &out) }
         let xs = RGBImage.spans(source: width, target: tw), ys = RGBImage.spans(source: height, target: th)
-        let level = RGBImage.unit.map { Double($0) }
-        let n = tw * 3
-        // The three channels of a pixel side by side in one vector: the same products and sums,
-        // channel by channel, as one channel at a time, so the same values.
-        var rows = [Double](repeating: 0, count: height * n)
+        let xstart = xs.start.map { Int32($0) }, xsource = xs.source.map { Int32($0) }
+        let ystart = ys.start.map { Int32($0) }, ysource = ys.source.map { Int32($0) }
+        var scratch = [Double](repeating: 0, count: height * tw * 3 + width * 3 + 1 + 2 * tw * 3)
         pixels.withUnsafeBufferPointer { px in
-            level.withUnsafeBufferPointer { lv in
-                rows.withUnsafeMutableBufferPointer { r in
-                    for y in 0..<height {
-                        let src = y * width * 3, dst = y * n
-                        for tx in 0..<tw {
-                            var sum = SIMD4<Double>()
-                            for t in xs.start[tx]..<xs.start[tx + 1] {
-                                let i = src + 3 * xs.source[t]
-                                sum += xs.weight[t] * SIMD4(lv[Int(px[i])], lv[Int(px[i + 1])], lv[Int(px[i + 2])], 0)
-                            }
-                            r[dst + 3 * tx] = sum[0]; r[dst + 3 * tx + 1] = sum[1]; r[dst + 3 * tx + 2] = sum[2]
-                        }
-                    }
-                }
-            }
-        }
-        var acc = [Double](repeating: 0, count: n)
-        rows.withUnsafeBufferPointer { r in
-            out.withUnsafeMutableBufferPointer { o in
-                acc.withUnsafeMutableBufferPointer { a in
-                    let whole = n / 4 * 4
-                    for ty in 0..<th {
-                        for i in 0..<n { a[i] = 0 }
-                        for t in ys.start[ty]..<ys.start[ty + 1] {
-                            let wt = ys.weight[t]
-                            let src = r.baseAddress! + ys.source[t] * n, dst = UnsafeMutableRawPointer(a.baseAddress!)
-                            // four at a time (each element its own product and sum, as below)
-                            for i in stride(from: 0, to: whole, by: 4) {
-                                let v = UnsafeRawPointer(src + i).loadUnaligned(as: SIMD4<Double>.self)
-                                let s = dst.loadUnaligned(fromByteOffset: 8 * i, as: SIMD4<Double>.self)
-                                dst.storeBytes(of: s + wt * v, toByteOffset: 8 * i, as: SIMD4<Double>.self)
-                            }
-                            for i in whole..<n { a[i] += wt * src[i] }
-                        }
-                        for tx in 0..<tw {
-                            let wsum = xs.total[tx] * ys.total[ty]
-                            for c in 0..<3 { o[ty * n + 3 * tx + c] = Float(a[3 * tx + c] / wsum) }
-                        }
-                    }
+            scratch.withUnsafeMutableBufferPointer { sc in
+                out.withUnsafeMutableBufferPointer { o in
+                    tutor_area_average(px.baseAddress, Int32(width), Int32(height), Int32(tw), Int32(th),
+                                       xstart, xsource, xs.weight, xs.total, ystart, ysource, ys.weight, ys.total,
+                                       sc.baseAddress, o.baseAddress)
                 }
             }
         }

@@ -1,0 +1,109 @@
+// See include/cimage.h. One body, inlined into a version per instruction set; the compiler may
+// not fuse a product into a sum (FP_CONTRACT OFF, and -ffp-contract=off in Package.swift), so
+// each version computes the same IEEE operations in the same order, only more at a time.
+#include "cimage.h"
+
+#include <string.h>
+
+#pragma STDC FP_CONTRACT OFF
+
+typedef double v4d __attribute__((vector_size(32)));
+
+static inline __attribute__((always_inline)) void area_average_body(
+    const uint8_t *px, int width, int height, int tw, int th,
+    const int32_t *xstart, const int32_t *xsource, const double *xweight, const double *xtotal,
+    const int32_t *ystart, const int32_t *ysource, const double *yweight, const double *ytotal,
+    double *scratch, float *out) {
+    const long n = 3L * tw;
+    double *rows = scratch;                      /* [height, tw, 3] */
+    double *line = rows + (long)height * n;      /* one source row's levels, and one padding */
+    double *acc = line + 3L * width + 1;         /* [tw, 3] */
+    double *den = acc + n;                       /* [tw, 3] */
+    line[3L * width] = 0;
+    for (int y = 0; y < height; y++) {
+        const uint8_t *src = px + (long)y * width * 3;
+        /* a byte's level, Float(b) / 255 as a double: the same single-precision quotient */
+        for (long i = 0; i < 3L * width; i++) line[i] = (double)((float)src[i] / 255.0f);
+        double *dst = rows + (long)y * n;
+        for (int tx = 0; tx < tw; tx++) {
+            /* a pixel's three levels in one vector (the fourth lane is the next pixel's, or the
+               padding, and never used) */
+            v4d sum = { 0, 0, 0, 0 };
+            for (int t = xstart[tx]; t < xstart[tx + 1]; t++) {
+                v4d v;
+                memcpy(&v, line + 3L * xsource[t], sizeof v);
+                v4d w = { xweight[t], xweight[t], xweight[t], xweight[t] };
+                v4d p = w * v;
+                sum = sum + p;
+            }
+            dst[3 * tx] = sum[0]; dst[3 * tx + 1] = sum[1]; dst[3 * tx + 2] = sum[2];
+        }
+    }
+    for (int ty = 0; ty < th; ty++) {
+        for (long i = 0; i < n; i++) acc[i] = 0;
+        for (int t = ystart[ty]; t < ystart[ty + 1]; t++) {
+            const double wt = yweight[t];
+            const double *r = rows + (long)ysource[t] * n;
+            for (long i = 0; i < n; i++) {
+                double p = wt * r[i];
+                acc[i] = acc[i] + p;
+            }
+        }
+        for (int tx = 0; tx < tw; tx++) {
+            double d = xtotal[tx] * ytotal[ty];
+            den[3 * tx] = d; den[3 * tx + 1] = d; den[3 * tx + 2] = d;
+        }
+        float *o = out + (long)ty * n;
+        for (long i = 0; i < n; i++) o[i] = (float)(acc[i] / den[i]);
+    }
+}
+
+#define AREA_AVERAGE_ARGS const uint8_t *px, int width, int height, int tw, int th, \
+    const int32_t *xstart, const int32_t *xsource, const double *xweight, const double *xtotal, \
+    const int32_t *ystart, const int32_t *ysource, const double *yweight, const double *ytotal, \
+    double *scratch, float *out
+#define AREA_AVERAGE_CALL px, width, height, tw, th, xstart, xsource, xweight, xtotal, \
+    ystart, ysource, yweight, ytotal, scratch, out
+
+static void area_average_baseline(AREA_AVERAGE_ARGS) { area_average_body(AREA_AVERAGE_CALL); }
+
+#if defined(__x86_64__)
+__attribute__((target("avx2")))
+static void area_average_avx2(AREA_AVERAGE_ARGS) { area_average_body(AREA_AVERAGE_CALL); }
+__attribute__((target("avx512f,avx512vl,avx512dq")))
+static void area_average_avx512(AREA_AVERAGE_ARGS) { area_average_body(AREA_AVERAGE_CALL); }
+#endif
+
+static int level_chosen = -1;   /* 0 baseline, 1 AVX2, 2 AVX-512 */
+
+static int image_level(void) {
+    int l = __atomic_load_n(&level_chosen, __ATOMIC_RELAXED);
+    if (l >= 0) return l;
+    l = 0;
+#if defined(__x86_64__)
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx2")) l = 1;
+    if (l == 1 && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl")
+        && __builtin_cpu_supports("avx512dq")) l = 2;
+#endif
+    __atomic_store_n(&level_chosen, l, __ATOMIC_RELAXED);
+    return l;
+}
+
+void tutor_area_average(AREA_AVERAGE_ARGS) {
+    switch (image_level()) {
+#if defined(__x86_64__)
+    case 2: area_average_avx512(AREA_AVERAGE_CALL); return;
+    case 1: area_average_avx2(AREA_AVERAGE_CALL); return;
+#endif
+    default: area_average_baseline(AREA_AVERAGE_CALL); return;
+    }
+}
+
+const char *tutor_image_kernels(void) {
+    switch (image_level()) {
+    case 2: return "AVX-512";
+    case 1: return "AVX2";
+    default: return "baseline";
+    }
+}

@@ -1,0 +1,24 @@
+// Image kernels for Media that Swift cannot compile for the processor at hand: Swift builds for
+// baseline x86-64 (two doubles a vector), these pick AVX-512 or AVX2 once at start.
+#ifndef CIMAGE_H
+#define CIMAGE_H
+
+#include <stdint.h>
+
+/// Area averaging of an RGB image `px: [height, width, 3]` to `out: [th, tw, 3]` (floats),
+/// separable, in double precision, with the spans RGBImage.spans lists: target column `tx`
+/// takes source columns `xsource[xstart[tx] ..< xstart[tx + 1]]` with weights `xweight[...]`,
+/// whose sum is `xtotal[tx]` (the same for rows). Each source row is summed into the target
+/// columns (a byte's level is Float(b) / 255), then the rows into each target row, then divided by
+/// xtotal[tx] * ytotal[ty]: every product, sum and quotient in the order and precision of the
+/// scalar definition (no fused multiply-add), so the values are the same on every processor.
+/// `scratch` holds at least height * tw * 3 + width * 3 + 1 + 2 * tw * 3 doubles.
+void tutor_area_average(const uint8_t *px, int width, int height, int tw, int th,
+                        const int32_t *xstart, const int32_t *xsource, const double *xweight, const double *xtotal,
+                        const int32_t *ystart, const int32_t *ysource, const double *yweight, const double *ytotal,
+                        double *scratch, float *out);
+
+/// The instruction set the kernels above run with here: "AVX-512", "AVX2" or "baseline".
+const char *tutor_image_kernels(void);
+
+#endif
