@@ -16,29 +16,54 @@ public enum Resample {
         var out = [Float](repeating: 0, count: tw * th * channels)
         let C = channels
         if tw <= r.width && th <= r.height {
-            let sx = Double(r.width) / Double(tw), sy = Double(r.height) / Double(th)
-            var acc = [Double](repeating: 0, count: C)
-            for ty in 0..<th {
-                let y0 = Double(ty) * sy, y1 = y0 + sy
-                for tx in 0..<tw {
-                    let x0 = Double(tx) * sx, x1 = x0 + sx
-                    for c in 0..<C { acc[c] = 0 }
-                    var wsum = 0.0
-                    var y = Int(y0)
-                    while Double(y) < y1 && y < r.height {
-                        let wy = min(y1, Double(y + 1)) - max(y0, Double(y))
-                        var x = Int(x0)
-                        while Double(x) < x1 && x < r.width {
-                            let wgt = (min(x1, Double(x + 1)) - max(x0, Double(x))) * wy
-                            let i = C * ((r.y + y) * width + r.x + x)
-                            for c in 0..<C { acc[c] += wgt * Double(values[i + c]) }
-                            wsum += wgt
-                            x += 1
+            // Each target column's source columns and their shares, and the same for rows, listed
+            // once; a target pixel then sums (column share x row share) x value over them, row by
+            // row, in the order and with the values of the definition.
+            let xs = shares(count: tw, scale: Double(r.width) / Double(tw), extent: r.width)
+            let ys = shares(count: th, scale: Double(r.height) / Double(th), extent: r.height)
+            values.withUnsafeBufferPointer { v in
+                out.withUnsafeMutableBufferPointer { o in
+                    var acc = [Double](repeating: 0, count: C)
+                    for ty in 0..<th {
+                        for tx in 0..<tw {
+                            var wsum = 0.0
+                            let at = C * (ty * tw + tx)
+                            if C == 1 {
+                                var sum = 0.0
+                                for j in ys.start[ty]..<ys.start[ty + 1] {
+                                    let wy = ys.share[j], row = (r.y + ys.index[j]) * width + r.x
+                                    for i in xs.start[tx]..<xs.start[tx + 1] {
+                                        let wgt = xs.share[i] * wy
+                                        sum += wgt * Double(v[row + xs.index[i]])
+                                        wsum += wgt
+                                    }
+                                }
+                                o[at] = Float(sum / wsum)
+                            } else if C == 3 {
+                                var sum = SIMD4<Double>()
+                                for j in ys.start[ty]..<ys.start[ty + 1] {
+                                    let wy = ys.share[j], row = (r.y + ys.index[j]) * width + r.x
+                                    for i in xs.start[tx]..<xs.start[tx + 1] {
+                                        let wgt = xs.share[i] * wy, k = 3 * (row + xs.index[i])
+                                        sum += wgt * SIMD4(Double(v[k]), Double(v[k + 1]), Double(v[k + 2]), 0)
+                                        wsum += wgt
+                                    }
+                                }
+                                o[at] = Float(sum[0] / wsum); o[at + 1] = Float(sum[1] / wsum); o[at + 2] = Float(sum[2] / wsum)
+                            } else {
+                                for c in 0..<C { acc[c] = 0 }
+                                for j in ys.start[ty]..<ys.start[ty + 1] {
+                                    let wy = ys.share[j], row = (r.y + ys.index[j]) * width + r.x
+                                    for i in xs.start[tx]..<xs.start[tx + 1] {
+                                        let wgt = xs.share[i] * wy, k = C * (row + xs.index[i])
+                                        for c in 0..<C { acc[c] += wgt * Double(v[k + c]) }
+                                        wsum += wgt
+                                    }
+                                }
+                                for c in 0..<C { o[at + c] = Float(acc[c] / wsum) }
+                            }
                         }
-                        y += 1
                     }
-                    let o = C * (ty * tw + tx)
-                    for c in 0..<C { out[o + c] = Float(acc[c] / wsum) }
                 }
             }
         } else {
@@ -57,5 +82,22 @@ public enum Resample {
             }
         }
         return out
+    }
+
+    /// The source pixels under each of `count` target pixels `scale` source pixels wide, and the
+    /// part of each that is covered (from the target's start `k * scale` to its end, at most
+    /// `extent`): target k's are `index[start[k] ..< start[k + 1]]` and `share[...]`.
+    static func shares(count: Int, scale: Double, extent: Int) -> (start: [Int], index: [Int], share: [Double]) {
+        var start = [0], index: [Int] = [], share: [Double] = []
+        for k in 0..<count {
+            let a = Double(k) * scale, b = a + scale
+            var i = Int(a)
+            while Double(i) < b && i < extent {
+                index.append(i); share.append(min(b, Double(i + 1)) - max(a, Double(i)))
+                i += 1
+            }
+            start.append(index.count)
+        }
+        return (start, index, share)
     }
 }
