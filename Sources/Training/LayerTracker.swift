@@ -36,6 +36,8 @@ public struct LayerTracker: Sendable {
     let solid: [[Int32]]
     /// The same pixels as (x, y).
     let solidXY: [[SIMD2<Int32>]]
+    /// Their bounding box: lowest x, y and highest x, y.
+    let solidBox: [SIMD4<Int32>]
     let group: [Int]
     let groupColors: [SIMD3<Float>]
     let centre0: [SIMD2<Float>]
@@ -71,6 +73,9 @@ public struct LayerTracker: Sendable {
         }
         self.colors = colors; self.solid = solid; self.group = group; self.groupColors = groupColors
         solidXY = solid.map { $0.map { SIMD2($0 % Int32(cut.width), $0 / Int32(cut.width)) } }
+        solidBox = solidXY.map { xy in
+            xy.reduce(SIMD4<Int32>(.max, .max, .min, .min)) { b, q in SIMD4(min(b.x, q.x), min(b.y, q.y), max(b.z, q.x), max(b.w, q.y)) }
+        }
         var minPiece = [Int](repeating: Int.max, count: groupColors.count)
         for (l, g) in group.enumerated() { minPiece[g] = min(minPiece[g], max(2, solid[l].count / 4)) }
         self.minPiece = minPiece
@@ -147,10 +152,11 @@ public struct LayerTracker: Sendable {
             // A split: more pieces of a moving colour than at the start. A piece that touches
             // another colour may be cut by it (an outline a piece passes over) and is not counted.
             let moved = members.contains { out[$0].squared.sum() > 1 }
+            if !moved { continue }
             var touches = [Bool](repeating: false, count: p.count.count)
             for i in p.label.indices where p.label[i] >= 0 && reach[i] & others != 0 { touches[Int(p.label[i])] = true }
             let now = p.count.indices.filter { p.count[$0] >= minPiece[g] && !touches[$0] }.count
-            if moved && now > pieces0[g] {
+            if now > pieces0[g] {
                 let l = members.first { out[$0].squared.sum() > 1 } ?? members[0]
                 throw .splits(layer: l, color: LayerTracker.hex(colors[l]), frame: frameIndex, pieces: now, was: pieces0[g])
             }
@@ -190,13 +196,24 @@ public struct LayerTracker: Sendable {
         let w = Int32(width), h = Int32(height)
         var hit = 0
         let shift = UInt32(bit.trailingZeroBitCount)
+        let box = solidBox[l]
+        if box.x &+ dx >= 0 && box.y &+ dy >= 0 && box.z &+ dx < w && box.w &+ dy < h {
+            // every pixel lands inside the frame: no test per pixel
+            let offset = Int(dy) * width + Int(dx)
+            solid[l].withUnsafeBufferPointer { p in
+                bits.withUnsafeBufferPointer { b in
+                    for q in p { hit &+= Int((b[Int(q) &+ offset] &>> shift) & 1) }
+                }
+            }
+            return Float(hit) / Float(max(1, solid[l].count))
+        }
         solidXY[l].withUnsafeBufferPointer { p in
             bits.withUnsafeBufferPointer { b in
                 for q in p {
                     let x = q.x &+ dx, y = q.y &+ dy
                     // the bit added, not tested: whether a pixel has the colour is what a branch
                     // could not predict
-                    if x >= 0 && y >= 0 && x < w && y < h { hit &+= Int((b[Int(y &* w &+ x)] >> shift) & 1) }
+                    if x >= 0 && y >= 0 && x < w && y < h { hit &+= Int((b[Int(y &* w &+ x)] &>> shift) & 1) }
                 }
             }
         }
@@ -293,55 +310,88 @@ public struct LayerTracker: Sendable {
         var label = [Int32](repeating: -1, count: n)
         var count: [Int] = [], centre: [SIMD2<Float>] = []
         let d = c - bg, len2 = max(1, (d * d).sum())
+        // A rim pixel's weight, worked out at its first contact with a piece and read at the
+        // others (its label is then -1 again): the share `a`, or -1 where it is not an edge.
+        var rimShare = [Float](repeating: 0, count: n)
+        // Squared distances against the squares of the limits: the same decisions as the
+        // distances themselves (24 and 30 are exact, and the square root rounds correctly).
+        let residual2 = rimResidual * rimResidual, touch2: Float = 24 * 24
         frame.withUnsafeBufferPointer { f in
             bits.withUnsafeBufferPointer { b in
                 label.withUnsafeMutableBufferPointer { lab in
-                    for start in 0..<n where b[start] & bit != 0 && lab[start] < 0 {
-                        let id = Int32(count.count)
-                        var k = 0, sw: Float = 0, sx: Float = 0, sy: Float = 0
-                        lab[start] = id; stack[0] = start
-                        var top = 1, rims = 0
-                        while top > 0 {
-                            top -= 1
-                            let q = stack[top]
-                            k += 1
-                            let x = q % w, y = q / w
-                            sw += 1; sx += Float(x) + 0.5; sy += Float(y) + 0.5
-                            for yy in max(0, y - 1)...min(h - 1, y + 1) {
-                                for xx in max(0, x - 1)...min(w - 1, x + 1) {
-                                    let r = yy * w + xx
-                                    if lab[r] >= 0 { continue }
-                                    if b[r] & bit != 0 { lab[r] = id; stack[top] = r; top += 1 }
-                                    else { lab[r] = -2 - id; rim[rims] = r; rims += 1 }
+                    rimShare.withUnsafeMutableBufferPointer { share in
+                        for start in 0..<n where b[start] & bit != 0 && lab[start] < 0 {
+                            let id = Int32(count.count)
+                            var k = 0, sw: Float = 0, sx: Float = 0, sy: Float = 0
+                            // the stack holds (y << 32) | x
+                            lab[start] = id; stack[0] = ((start / w) << 32) | (start % w)
+                            var top = 1, rims = 0
+                            while top > 0 {
+                                top &-= 1
+                                let x = stack[top] & 0xFFFF_FFFF, y = stack[top] >> 32
+                                k &+= 1
+                                sw += 1; sx += Float(x) + 0.5; sy += Float(y) + 0.5
+                                let x0 = x > 0 ? x &- 1 : x, x1 = x < w &- 1 ? x &+ 1 : x
+                                var yy = y > 0 ? y &- 1 : y
+                                let y1 = y < h &- 1 ? y &+ 1 : y
+                                while yy <= y1 {
+                                    var xx = x0
+                                    while xx <= x1 {
+                                        let r = yy &* w &+ xx
+                                        if lab[r] < 0 {
+                                            if b[r] & bit != 0 { lab[r] = id; stack[top] = (yy << 32) | xx; top &+= 1 }
+                                            else { lab[r] = -2 &- id; rim[rims] = r; rims &+= 1 }
+                                        }
+                                        xx &+= 1
+                                    }
+                                    yy &+= 1
                                 }
                             }
-                        }
-                        // The rim: pixels next to the piece that lie between the background and the colour.
-                        for i in 0..<rims {
-                            let r = rim[i]
-                            lab[r] = -1
-                            let p = SIMD3(f[3 * r], f[3 * r + 1], f[3 * r + 2]) * 255
-                            let a = ((p - bg) * d).sum() / len2
-                            if a <= 0.04 || a >= 1 || dist(p, bg + a * d) > rimResidual { continue }
-                            // An edge lies between the piece and the background; a pale patch of the same
-                            // hue beside the piece (a target drawn pale) does not touch the background here.
-                            let x = r % w, y = r / w
-                            var touches = false
-                            for yy in max(0, y - 1)...min(h - 1, y + 1) {
-                                for xx in max(0, x - 1)...min(w - 1, x + 1) {
-                                    let j = yy * w + xx
-                                    if dist(SIMD3(f[3 * j], f[3 * j + 1], f[3 * j + 2]) * 255, bg) <= 24 { touches = true }
+                            // The rim: pixels next to the piece that lie between the background and the colour.
+                            for i in 0..<rims {
+                                let r = rim[i]
+                                let a: Float
+                                if lab[r] == -1 {
+                                    a = share[r]
+                                } else {
+                                    lab[r] = -1
+                                    a = rimWeight(r, f, width: w, height: h, background: bg, along: d, len2: len2,
+                                                  residual2: residual2, touch2: touch2)
+                                    share[r] = a
                                 }
+                                if a < 0 { continue }
+                                sw += a; sx += a * (Float(r % w) + 0.5); sy += a * (Float(r / w) + 0.5)
                             }
-                            if !touches { continue }
-                            sw += a; sx += a * (Float(r % w) + 0.5); sy += a * (Float(r / w) + 0.5)
+                            count.append(k); centre.append(SIMD2(sx / sw, sy / sw))
                         }
-                        count.append(k); centre.append(SIMD2(sx / sw, sy / sw))
                     }
                 }
             }
         }
         return Pieces(label: label, count: count, centre: centre)
+    }
+
+    /// How much rim pixel `r` counts towards a piece's centre: its share `a` of the way from
+    /// the background to the piece's colour, when it lies near that line and touches the
+    /// background (an edge between the piece and the background; a pale patch of the same hue
+    /// beside the piece, a target drawn pale, does not touch the background there); else -1.
+    @inline(__always)
+    static func rimWeight(_ r: Int, _ f: UnsafeBufferPointer<Float>, width w: Int, height h: Int, background bg: SIMD3<Float>,
+                          along d: SIMD3<Float>, len2: Float, residual2: Float, touch2: Float) -> Float {
+        let p = SIMD3(f[3 * r], f[3 * r + 1], f[3 * r + 2]) * 255
+        let a = ((p - bg) * d).sum() / len2
+        if a <= 0.04 || a >= 1 { return -1 }
+        let e = p - (bg + a * d)
+        if (e * e).sum() > residual2 { return -1 }
+        let x = r % w, y = r / w
+        for yy in max(0, y - 1)...min(h - 1, y + 1) {
+            for xx in max(0, x - 1)...min(w - 1, x + 1) {
+                let j = yy * w + xx
+                let q = SIMD3(f[3 * j], f[3 * j + 1], f[3 * j + 2]) * 255 - bg
+                if (q * q).sum() <= touch2 { return a }
+            }
+        }
+        return -1
     }
 
     /// Measured centre of the pieces that hold most of `pixels`.
