@@ -190,34 +190,51 @@ public struct LayerTracker: Sendable {
         return Float(hit) / Float(max(1, visible))
     }
 
-    /// Share of layer `l`'s solid pixels that land on its colour (`bit` of `bits`) at offset `d`.
+    /// Share of layer `l`'s solid pixels that land on its colour (`bit` of `bits`) at offset `d`;
+    /// 0 as soon as the pixels left cannot bring it to `minScore` (half): a score below that is
+    /// never taken and never decides which score is best, so only its being below matters.
     func score(_ l: Int, _ d: SIMD2<Float>, _ bits: [UInt32], _ bit: UInt32) -> Float {
         let dx = Int32(d.x.rounded()), dy = Int32(d.y.rounded())
         let w = Int32(width), h = Int32(height)
-        var hit = 0
         let shift = UInt32(bit.trailingZeroBitCount)
-        let box = solidBox[l]
+        let box = solidBox[l], total = solid[l].count
+        // the hits a score of half needs (2 * hits >= total), checked after every chunk of pixels
+        let need = (total + 1) / 2, chunk = 64
+        var hit = 0
         if box.x &+ dx >= 0 && box.y &+ dy >= 0 && box.z &+ dx < w && box.w &+ dy < h {
             // every pixel lands inside the frame: no test per pixel
             let offset = Int(dy) * width + Int(dx)
-            solid[l].withUnsafeBufferPointer { p in
+            let short = solid[l].withUnsafeBufferPointer { p in
                 bits.withUnsafeBufferPointer { b in
-                    for q in p { hit &+= Int((b[Int(q) &+ offset] &>> shift) & 1) }
+                    var i = 0
+                    while i < p.count {
+                        let end = min(p.count, i &+ chunk)
+                        while i < end { hit &+= Int((b[Int(p[i]) &+ offset] &>> shift) & 1); i &+= 1 }
+                        if hit &+ (p.count &- i) < need { return true }
+                    }
+                    return false
                 }
             }
-            return Float(hit) / Float(max(1, solid[l].count))
+            return short ? 0 : Float(hit) / Float(max(1, total))
         }
-        solidXY[l].withUnsafeBufferPointer { p in
+        let short = solidXY[l].withUnsafeBufferPointer { p in
             bits.withUnsafeBufferPointer { b in
-                for q in p {
-                    let x = q.x &+ dx, y = q.y &+ dy
-                    // the bit added, not tested: whether a pixel has the colour is what a branch
-                    // could not predict
-                    if x >= 0 && y >= 0 && x < w && y < h { hit &+= Int((b[Int(y &* w &+ x)] &>> shift) & 1) }
+                var i = 0
+                while i < p.count {
+                    let end = min(p.count, i &+ chunk)
+                    while i < end {
+                        let x = p[i].x &+ dx, y = p[i].y &+ dy
+                        // the bit added, not tested: whether a pixel has the colour is what a branch
+                        // could not predict
+                        if x >= 0 && y >= 0 && x < w && y < h { hit &+= Int((b[Int(y &* w &+ x)] &>> shift) & 1) }
+                        i &+= 1
+                    }
+                    if hit &+ (p.count &- i) < need { return true }
                 }
+                return false
             }
         }
-        return Float(hit) / Float(max(1, solid[l].count))
+        return short ? 0 : Float(hit) / Float(max(1, total))
     }
 
     struct Pieces {
