@@ -76,16 +76,21 @@ static void area_average_avx512(AREA_AVERAGE_ARGS) { area_average_body(AREA_AVER
 
 static int level_chosen = -1;   /* 0 baseline, 1 AVX2, 2 AVX-512 */
 
-static int image_level(void) {
-    int l = __atomic_load_n(&level_chosen, __ATOMIC_RELAXED);
-    if (l >= 0) return l;
-    l = 0;
+static int image_level_detected(void) {
+    int l = 0;
 #if defined(__x86_64__)
     __builtin_cpu_init();
     if (__builtin_cpu_supports("avx2")) l = 1;
     if (l == 1 && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl")
         && __builtin_cpu_supports("avx512dq")) l = 2;
 #endif
+    return l;
+}
+
+static int image_level(void) {
+    int l = __atomic_load_n(&level_chosen, __ATOMIC_RELAXED);
+    if (l >= 0) return l;
+    l = image_level_detected();
     __atomic_store_n(&level_chosen, l, __ATOMIC_RELAXED);
     return l;
 }
@@ -98,6 +103,13 @@ void tutor_area_average(AREA_AVERAGE_ARGS) {
 #endif
     default: area_average_baseline(AREA_AVERAGE_CALL); return;
     }
+}
+
+int tutor_image_kernels_use(int level) {
+    int best = image_level_detected();
+    int l = level < 0 || level > best ? best : level;
+    __atomic_store_n(&level_chosen, l, __ATOMIC_RELAXED);
+    return l;
 }
 
 const char *tutor_image_kernels(void) {

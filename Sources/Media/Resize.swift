@@ -55,6 +55,9 @@ extension RGBImage {
         }
     }
 
+    /// The instruction set the area average runs with here: "AVX-512", "AVX2" or "baseline".
+    public static var areaAverageKernels: String { String(cString: tutor_image_kernels()) }
+
     /// Area averaging to `tw x th` (neither larger than the image): each target pixel the
     /// coverage-weighted mean of the source pixels under it, in double precision. Separable:
     /// each source row is summed into the target columns once, then the rows into the target

@@ -1,5 +1,6 @@
 import XCTest
 @testable import Media
+import CImage
 
 final class ResizeTests: XCTestCase {
     /// A deterministic image with every channel varying.
@@ -105,5 +106,84 @@ final class ResizeTests: XCTestCase {
         let image = noise(width: 5, height: 4, seed: 3)
         XCTAssertEqual(image.resized(width: 5, height: 4), image)
         XCTAssertEqual(image.resizedFloat(width: 5, height: 4), image.pixels.map { Float($0) / 255 })
+    }
+
+    /// The shrink's C kernel (vectorised for the processor) gives bit for bit the scalar
+    /// separable definition: each source row summed into the target columns (share x level, in
+    /// double precision, in order), the rows into the target rows, divided by the two totals.
+    func testShrinkIsBitForBitTheScalarDefinition() {
+        defer { _ = tutor_image_kernels_use(-1) }
+        var levels = [Int32(0)]
+        for l in Int32(1)...2 where tutor_image_kernels_use(l) == l { levels.append(l) }
+        for level in levels { shrinkMatchesScalarDefinition(level: level) }
+    }
+
+    func shrinkMatchesScalarDefinition(level: Int32) {
+        XCTAssertEqual(tutor_image_kernels_use(level), level)
+        let image = noise(width: 131, height: 97, seed: 5)
+        for (tw, th) in [(96, 72), (64, 50), (100, 13), (2, 3), (130, 96), (33, 97)] {   // no whole factor on both sides
+            let fast = image.resizedFloat(width: tw, height: th)
+            let xs = RGBImage.spans(source: image.width, target: tw), ys = RGBImage.spans(source: image.height, target: th)
+            var rows = [Double](repeating: 0, count: image.height * tw * 3)
+            for y in 0..<image.height {
+                for tx in 0..<tw {
+                    for c in 0..<3 {
+                        var sum = 0.0
+                        for t in xs.start[tx]..<xs.start[tx + 1] {
+                            sum += xs.weight[t] * Double(Float(image.pixels[3 * (y * image.width + xs.source[t]) + c]) / 255)
+                        }
+                        rows[(y * tw + tx) * 3 + c] = sum
+                    }
+                }
+            }
+            var mismatches = 0
+            for ty in 0..<th {
+                for i in 0..<(tw * 3) {
+                    var acc = 0.0
+                    for t in ys.start[ty]..<ys.start[ty + 1] { acc += ys.weight[t] * rows[ys.source[t] * tw * 3 + i] }
+                    let expected = Float(acc / (xs.total[i / 3] * ys.total[ty]))
+                    if fast[ty * tw * 3 + i].bitPattern != expected.bitPattern { mismatches += 1 }
+                }
+            }
+            XCTAssertEqual(mismatches, 0, "\(tw) x \(th), kernels \(String(cString: tutor_image_kernels()))")
+        }
+    }
+
+    /// `Resample.plane`'s shrink gives bit for bit the two-dimensional definition (each target
+    /// pixel the sum of (x share x y share) x value over the source pixels under it, row by
+    /// row, over the sum of the weights), for one, three and four channels and a rectangle.
+    func testPlaneShrinkIsBitForBitTheDefinition() {
+        var state: UInt64 = 9
+        for (w, h, c, rect, tw, th) in [(96, 96, 1, (0, 0, 96, 96), 64, 64), (96, 80, 3, (5, 3, 90, 70), 64, 50),
+                                        (40, 30, 4, (0, 0, 40, 30), 17, 11), (50, 50, 3, (10, 10, 30, 30), 30, 7)] {
+            let values = (0..<(w * h * c)).map { _ -> Float in
+                state = state &* 6364136223846793005 &+ 1442695040888963407
+                return Float(state >> 40) / Float(1 << 24)
+            }
+            let out = Resample.plane(values, width: w, height: h, channels: c, rect: rect, toWidth: tw, toHeight: th)
+            let sx = Double(rect.2) / Double(tw), sy = Double(rect.3) / Double(th)
+            var mismatches = 0
+            for ty in 0..<th {
+                let y0 = Double(ty) * sy, y1 = y0 + sy
+                for tx in 0..<tw {
+                    let x0 = Double(tx) * sx, x1 = x0 + sx
+                    var acc = [Double](repeating: 0, count: c), wsum = 0.0
+                    var y = Int(y0)
+                    while Double(y) < y1 && y < rect.3 {
+                        let wy = min(y1, Double(y + 1)) - max(y0, Double(y))
+                        var x = Int(x0)
+                        while Double(x) < x1 && x < rect.2 {
+                            let wgt = (min(x1, Double(x + 1)) - max(x0, Double(x))) * wy
+                            for k in 0..<c { acc[k] += wgt * Double(values[c * ((rect.1 + y) * w + rect.0 + x) + k]) }
+                            wsum += wgt
+                            x += 1
+                        }
+                        y += 1
+                    }
+                    for k in 0..<c where out[c * (ty * tw + tx) + k].bitPattern != Float(acc[k] / wsum).bitPattern { mismatches += 1 }
+                }
+            }
+            XCTAssertEqual(mismatches, 0, "\(w) x \(h) x \(c) to \(tw) x \(th)")
+        }
     }
 }

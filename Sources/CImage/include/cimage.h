@@ -21,4 +21,8 @@ void tutor_area_average(const uint8_t *px, int width, int height, int tw, int th
 /// The instruction set the kernels above run with here: "AVX-512", "AVX2" or "baseline".
 const char *tutor_image_kernels(void);
 
+/// For tests: run the kernels as `level` (0 baseline, 1 AVX2, 2 AVX-512; -1 or one the
+/// processor lacks: the best it has) from now on; returns the level taken.
+int tutor_image_kernels_use(int level);
+
 #endif
