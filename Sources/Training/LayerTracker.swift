@@ -311,76 +311,76 @@ public struct LayerTracker: Sendable {
         // once for each of the piece's pixels beside it (at most 8), which weighs it by contact.
         let stack = UnsafeMutablePointer<Int>.allocate(capacity: max(1, n))
         let rim = UnsafeMutablePointer<Int>.allocate(capacity: max(1, 8 * n))
-        defer { stack.deallocate(); rim.deallocate() }
+        let rimShare = UnsafeMutablePointer<Float>.allocate(capacity: max(1, n))
+        defer { stack.deallocate(); rim.deallocate(); rimShare.deallocate() }
         return (bits, colors.indices.map { g in
             pieces(frame: frame, bits: bits, bit: 1 << UInt32(g), width: w, height: h, color: colors[g], background: bg,
-                   stack: stack, rim: rim)
+                   stack: stack, rim: rim, rimShare: rimShare)
         })
     }
 
     /// The pieces of colour `c`, whose pixels are `bit` of `bits`.
-    /// `stack` and `rim` are room for `w * h` and `8 * w * h` pixel indices.
+    /// `stack` and `rim` are room for `w * h` and `8 * w * h` pixel indices, `rimShare` for
+    /// `w * h` weights (written before each is read).
     static func pieces(frame: [Float], bits: [UInt32], bit: UInt32, width w: Int, height h: Int,
                        color c: SIMD3<Float>, background bg: SIMD3<Float>,
-                       stack: UnsafeMutablePointer<Int>, rim: UnsafeMutablePointer<Int>) -> Pieces {
+                       stack: UnsafeMutablePointer<Int>, rim: UnsafeMutablePointer<Int>,
+                       rimShare share: UnsafeMutablePointer<Float>) -> Pieces {
         let n = w * h
         var label = [Int32](repeating: -1, count: n)
         var count: [Int] = [], centre: [SIMD2<Float>] = []
         let d = c - bg, len2 = max(1, (d * d).sum())
-        // A rim pixel's weight, worked out at its first contact with a piece and read at the
-        // others (its label is then -1 again): the share `a`, or -1 where it is not an edge.
-        var rimShare = [Float](repeating: 0, count: n)
+        // A rim pixel's weight (`share`), worked out at its first contact with a piece and read
+        // at the others (its label is then -1 again): the share `a`, or -1 where it is not an edge.
         // Squared distances against the squares of the limits: the same decisions as the
         // distances themselves (24 and 30 are exact, and the square root rounds correctly).
         let residual2 = rimResidual * rimResidual, touch2: Float = 24 * 24
         frame.withUnsafeBufferPointer { f in
             bits.withUnsafeBufferPointer { b in
                 label.withUnsafeMutableBufferPointer { lab in
-                    rimShare.withUnsafeMutableBufferPointer { share in
-                        for start in 0..<n where b[start] & bit != 0 && lab[start] < 0 {
-                            let id = Int32(count.count)
-                            var k = 0, sw: Float = 0, sx: Float = 0, sy: Float = 0
-                            // the stack holds (y << 32) | x
-                            lab[start] = id; stack[0] = ((start / w) << 32) | (start % w)
-                            var top = 1, rims = 0
-                            while top > 0 {
-                                top &-= 1
-                                let x = stack[top] & 0xFFFF_FFFF, y = stack[top] >> 32
-                                k &+= 1
-                                sw += 1; sx += Float(x) + 0.5; sy += Float(y) + 0.5
-                                let x0 = x > 0 ? x &- 1 : x, x1 = x < w &- 1 ? x &+ 1 : x
-                                var yy = y > 0 ? y &- 1 : y
-                                let y1 = y < h &- 1 ? y &+ 1 : y
-                                while yy <= y1 {
-                                    var xx = x0
-                                    while xx <= x1 {
-                                        let r = yy &* w &+ xx
-                                        if lab[r] < 0 {
-                                            if b[r] & bit != 0 { lab[r] = id; stack[top] = (yy << 32) | xx; top &+= 1 }
-                                            else { lab[r] = -2 &- id; rim[rims] = r; rims &+= 1 }
-                                        }
-                                        xx &+= 1
+                    for start in 0..<n where b[start] & bit != 0 && lab[start] < 0 {
+                        let id = Int32(count.count)
+                        var k = 0, sw: Float = 0, sx: Float = 0, sy: Float = 0
+                        // the stack holds (y << 32) | x
+                        lab[start] = id; stack[0] = ((start / w) << 32) | (start % w)
+                        var top = 1, rims = 0
+                        while top > 0 {
+                            top &-= 1
+                            let x = stack[top] & 0xFFFF_FFFF, y = stack[top] >> 32
+                            k &+= 1
+                            sw += 1; sx += Float(x) + 0.5; sy += Float(y) + 0.5
+                            let x0 = x > 0 ? x &- 1 : x, x1 = x < w &- 1 ? x &+ 1 : x
+                            var yy = y > 0 ? y &- 1 : y
+                            let y1 = y < h &- 1 ? y &+ 1 : y
+                            while yy <= y1 {
+                                var xx = x0
+                                while xx <= x1 {
+                                    let r = yy &* w &+ xx
+                                    if lab[r] < 0 {
+                                        if b[r] & bit != 0 { lab[r] = id; stack[top] = (yy << 32) | xx; top &+= 1 }
+                                        else { lab[r] = -2 &- id; rim[rims] = r; rims &+= 1 }
                                     }
-                                    yy &+= 1
+                                    xx &+= 1
                                 }
+                                yy &+= 1
                             }
-                            // The rim: pixels next to the piece that lie between the background and the colour.
-                            for i in 0..<rims {
-                                let r = rim[i]
-                                let a: Float
-                                if lab[r] == -1 {
-                                    a = share[r]
-                                } else {
-                                    lab[r] = -1
-                                    a = rimWeight(r, f, width: w, height: h, background: bg, along: d, len2: len2,
-                                                  residual2: residual2, touch2: touch2)
-                                    share[r] = a
-                                }
-                                if a < 0 { continue }
-                                sw += a; sx += a * (Float(r % w) + 0.5); sy += a * (Float(r / w) + 0.5)
-                            }
-                            count.append(k); centre.append(SIMD2(sx / sw, sy / sw))
                         }
+                        // The rim: pixels next to the piece that lie between the background and the colour.
+                        for i in 0..<rims {
+                            let r = rim[i]
+                            let a: Float
+                            if lab[r] == -1 {
+                                a = share[r]
+                            } else {
+                                lab[r] = -1
+                                a = rimWeight(r, f, width: w, height: h, background: bg, along: d, len2: len2,
+                                              residual2: residual2, touch2: touch2)
+                                share[r] = a
+                            }
+                            if a < 0 { continue }
+                            sw += a; sx += a * (Float(r % w) + 0.5); sy += a * (Float(r / w) + 0.5)
+                        }
+                        count.append(k); centre.append(SIMD2(sx / sw, sy / sw))
                     }
                 }
             }
