@@ -69,14 +69,14 @@ extension RGBImage {
         let xs = RGBImage.spans(source: width, target: tw), ys = RGBImage.spans(source: height, target: th)
         let xstart = xs.start.map { Int32($0) }, xsource = xs.source.map { Int32($0) }
         let ystart = ys.start.map { Int32($0) }, ysource = ys.source.map { Int32($0) }
-        var scratch = [Double](repeating: 0, count: height * tw * 3 + width * 3 + 1 + 2 * tw * 3)
+        // (written by the kernel before it is read: not zeroed)
+        let scratch = UnsafeMutablePointer<Double>.allocate(capacity: height * tw * 3 + width * 3 + 1 + 2 * tw * 3)
+        defer { scratch.deallocate() }
         pixels.withUnsafeBufferPointer { px in
-            scratch.withUnsafeMutableBufferPointer { sc in
-                out.withUnsafeMutableBufferPointer { o in
-                    tutor_area_average(px.baseAddress, Int32(width), Int32(height), Int32(tw), Int32(th),
-                                       xstart, xsource, xs.weight, xs.total, ystart, ysource, ys.weight, ys.total,
-                                       sc.baseAddress, o.baseAddress)
-                }
+            out.withUnsafeMutableBufferPointer { o in
+                tutor_area_average(px.baseAddress, Int32(width), Int32(height), Int32(tw), Int32(th),
+                                   xstart, xsource, xs.weight, xs.total, ystart, ysource, ys.weight, ys.total,
+                                   scratch, o.baseAddress)
             }
         }
     }
