@@ -1,20 +1,25 @@
-// A direct decode of the PNGs that video frames almost always are: 8-bit RGB or grey, not
-// interlaced, no transparency. libdeflate inflates the image data (on the frames of this field,
-// flat colours over a few kilobytes, 20 times faster than zlib's inflate that libpng calls) and
-// the five row filters are undone here. The bytes are libpng's: for these two colour types the
-// shim's conversions (palette, 16 bits, transparency over white) have nothing to do, and gamma
-// chunks change nothing without transparency (checked in PNGDirectTests with files of several
-// gamma values against libpng itself).
+// A direct decode of the PNGs that video frames almost always are: 8-bit RGB, grey, RGB with
+// alpha or grey with alpha, not interlaced, no tRNS chunk. libdeflate inflates the image data
+// (on the frames of this field, flat colours over a few kilobytes, 20 times faster than zlib's
+// inflate that libpng calls) and the five row filters are undone here. The bytes are libpng's:
+// for these colour types the shim's conversions come down to grey to RGB and alpha composited
+// over white with libpng's own integer formula (png_composite: opaque pixels as they are,
+// transparent ones white). A gamma chunk (gAMA, sRGB, iCCP) changes nothing for opaque and
+// clear pixels, but libpng then composites a translucent one in linear light: such a file,
+// once a translucent pixel is met, is left to libpng (PNGDirectTests checks files of several
+// gamma values, opaque, clear and translucent, against libpng itself).
 //
 // Everything irregular is left to libpng, which then decodes the file or reports the error in
 // its own words: any other colour type or bit depth, interlacing, a tRNS chunk, a CRC that does
 // not match, a critical chunk that is not IHDR, PLTE, IDAT or IEND, IDAT chunks not one after
 // the other, a compressed stream that does not give exactly the image's bytes or that leaves
 // bytes over, a filter type above 4, a missing IEND, sizes outside the caller's limits, a
-// second palette, an ancillary chunk over libpng's 8 MB. One difference is by design: image
-// data whose CRC is right but whose Huffman tables zlib calls invalid, where libdeflate reads
-// them and inflates exactly the image's bytes with the stream's own Adler-32 checksum, gives
-// those pixels (libpng: "IDAT: invalid literal/length code"; PNGDirectTests).
+// palette in anything but RGB or a second one, an ancillary chunk over libpng's 8 MB, a
+// translucent pixel in a file with a gamma chunk. One
+// difference is by design: image data whose CRC is right but whose Huffman tables zlib calls
+// invalid, where libdeflate reads them and inflates exactly the image's bytes with the stream's
+// own Adler-32 checksum, gives those pixels (libpng: "IDAT: invalid literal/length code";
+// PNGDirectTests).
 #include <libdeflate.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -68,7 +73,51 @@ static inline __attribute__((always_inline)) int unfilter_bpp(uint8_t *row, cons
 }
 
 static int unfilter(uint8_t *row, const uint8_t *in, const uint8_t *prior, size_t n, size_t bpp, uint8_t type) {
-    return bpp == 3 ? unfilter_bpp(row, in, prior, n, 3, type) : unfilter_bpp(row, in, prior, n, 1, type);
+    switch (bpp) {
+    case 3: return unfilter_bpp(row, in, prior, n, 3, type);
+    case 4: return unfilter_bpp(row, in, prior, n, 4, type);
+    case 2: return unfilter_bpp(row, in, prior, n, 2, type);
+    default: return unfilter_bpp(row, in, prior, n, 1, type);
+    }
+}
+
+// libpng's png_composite over white (its PNG_READ_COMPOSITE_NODIV form, which equals
+// (v + 127) / 255): what the shim's png_set_background gives for a translucent pixel.
+static inline uint8_t over_white(uint8_t v, uint8_t a) {
+    uint16_t t = (uint16_t)(v * a + 255 * (255 - a) + 128);
+    return (uint8_t)((t + (t >> 8)) >> 8);
+}
+
+// An RGBA row whose pixels are all opaque (what frames with an alpha channel mostly are): its
+// colours as they are, written as RGB; 0, writing nothing, when a pixel is not opaque. Loops
+// the compiler vectorises, in an AVX2 version where the processor has it.
+static inline __attribute__((always_inline)) int opaque_row_body(const uint8_t *restrict row, uint8_t *restrict o, size_t w) {
+    uint8_t all = 255;
+    for (size_t x = 0; x < w; x++) all &= row[4 * x + 3];
+    if (all != 255) return 0;
+    for (size_t x = 0; x < w; x++) { o[3 * x] = row[4 * x]; o[3 * x + 1] = row[4 * x + 1]; o[3 * x + 2] = row[4 * x + 2]; }
+    return 1;
+}
+
+static int opaque_row_baseline(const uint8_t *row, uint8_t *o, size_t w) { return opaque_row_body(row, o, w); }
+
+#if defined(__x86_64__)
+__attribute__((target("avx2")))
+static int opaque_row_avx2(const uint8_t *row, uint8_t *o, size_t w) { return opaque_row_body(row, o, w); }
+#endif
+
+static int opaque_row(const uint8_t *row, uint8_t *o, size_t w) {
+#if defined(__x86_64__)
+    static int avx2 = -1;
+    int a = __atomic_load_n(&avx2, __ATOMIC_RELAXED);
+    if (a < 0) {
+        __builtin_cpu_init();
+        a = __builtin_cpu_supports("avx2") ? 1 : 0;
+        __atomic_store_n(&avx2, a, __ATOMIC_RELAXED);
+    }
+    if (a) return opaque_row_avx2(row, o, w);
+#endif
+    return opaque_row_baseline(row, o, w);
 }
 
 // Each thread's decompressor, and the inflated rows of its last frame, kept for the next one up
@@ -113,6 +162,7 @@ int tutor_png_decode_direct(const uint8_t *data, size_t size, int max_side, int 
     size_t idat_size = 0, idat_chunks = 0;
     size_t first_idat = 0, after_idat = 0;   // where the run of IDAT chunks starts and ends
     int seen_iend = 0, idat_done = 0, seen_plte = 0;
+    int gamma = 0;                   // a gAMA, sRGB or iCCP chunk: libpng composites in linear light
     for (int index = 0; !seen_iend; index++) {
         if (size - at < 12) return 0;
         uint32_t len = be32(data + at);
@@ -127,7 +177,7 @@ int tutor_png_decode_direct(const uint8_t *data, size_t size, int max_side, int 
             h = be32(body + 4);
             int depth = body[8];
             type = body[9];
-            if (depth != 8 || (type != 0 && type != 2) || body[10] != 0 || body[11] != 0 || body[12] != 0) return 0;
+            if (depth != 8 || (type != 0 && type != 2 && type != 4 && type != 6) || body[10] != 0 || body[11] != 0 || body[12] != 0) return 0;
             if (w == 0 || h == 0 || w > 1000000 || h > 1000000) return 0;   // libpng's own limits
             if (max_side > 0 && (w > (uint32_t)max_side || h > (uint32_t)max_side)) return 0;
             if ((long)w < min_side || (long)h < min_side) return 0;
@@ -146,6 +196,8 @@ int tutor_png_decode_direct(const uint8_t *data, size_t size, int max_side, int 
                 seen_iend = 1;
             } else if (memcmp(name, "tRNS", 4) == 0 || memcmp(name, "IHDR", 4) == 0) {
                 return 0;
+            } else if (memcmp(name, "gAMA", 4) == 0 || memcmp(name, "sRGB", 4) == 0 || memcmp(name, "iCCP", 4) == 0) {
+                gamma = 1;
             } else if (memcmp(name, "PLTE", 4) == 0) {
                 // a suggested palette in RGB, ignored; libpng refuses a second one, and one after the data
                 if (type != 2 || idat_chunks > 0 || seen_plte) return 0;
@@ -158,7 +210,7 @@ int tutor_png_decode_direct(const uint8_t *data, size_t size, int max_side, int 
     }
     if (idat_chunks == 0) return 0;
 
-    size_t channels = type == 2 ? 3 : 1, stride = (size_t)w * channels, filtered = (stride + 1) * h;
+    size_t channels = type == 2 ? 3 : type == 6 ? 4 : type == 4 ? 2 : 1, stride = (size_t)w * channels, filtered = (stride + 1) * h;
     uint8_t *joined = NULL;
     if (idat_chunks > 1) {   // gather the data of consecutive IDAT chunks
         joined = malloc(idat_size ? idat_size : 1);
@@ -185,8 +237,9 @@ int tutor_png_decode_direct(const uint8_t *data, size_t size, int max_side, int 
     } else {
         raw = malloc(filtered);
     }
-    uint8_t *zeros = calloc(stride, 1), *grey = type == 0 ? malloc(stride * 2) : NULL;
-    int ok = raw && zeros && (type != 0 || grey);
+    // rows not in RGB already: two in turn (each the prior of the next), converted as they come
+    uint8_t *zeros = calloc(stride, 1), *rows = type != 2 ? malloc(stride * 2) : NULL;
+    int ok = raw && zeros && (type == 2 || rows);
     if (ok) {
         size_t used = 0, made = 0;
         ok = libdeflate_zlib_decompress_ex(t->inflater, idat, idat_size, raw, filtered, &used, &made) == LIBDEFLATE_SUCCESS
@@ -197,16 +250,31 @@ int tutor_png_decode_direct(const uint8_t *data, size_t size, int max_side, int 
         if (type == 2) {   // straight into the pixels, the row above as the prior
             uint8_t *row = pixels + (size_t)y * stride;
             ok = unfilter(row, in + 1, y ? row - stride : zeros, stride, 3, in[0]);
-        } else {           // grey: two rows in turn, each spread to RGB
-            uint8_t *row = grey + (y & 1) * stride;
-            ok = unfilter(row, in + 1, y ? grey + ((y + 1) & 1) * stride : zeros, stride, 1, in[0]);
-            uint8_t *o = pixels + (size_t)y * stride * 3;
-            for (size_t x = 0; ok && x < stride; x++) o[3 * x] = o[3 * x + 1] = o[3 * x + 2] = row[x];
+        } else {
+            uint8_t *row = rows + (y & 1) * stride;
+            ok = unfilter(row, in + 1, y ? rows + ((y + 1) & 1) * stride : zeros, stride, channels, in[0]);
+            uint8_t *o = pixels + (size_t)y * w * 3;
+            if (!ok) break;
+            if (type == 0) {          // grey, spread to RGB
+                for (size_t x = 0; x < w; x++) o[3 * x] = o[3 * x + 1] = o[3 * x + 2] = row[x];
+            } else if (type == 4) {   // grey and alpha: over white, spread to RGB
+                for (size_t x = 0; x < w; x++) {
+                    uint8_t a = row[2 * x + 1];
+                    if (gamma && a != 0 && a != 255) { ok = 0; break; }
+                    o[3 * x] = o[3 * x + 1] = o[3 * x + 2] = over_white(row[2 * x], a);
+                }
+            } else if (!opaque_row(row, o, w)) {   // RGB and alpha, not all opaque: over white
+                for (size_t x = 0; x < w; x++) {
+                    uint8_t a = row[4 * x + 3];
+                    if (gamma && a != 0 && a != 255) { ok = 0; break; }
+                    for (int k = 0; k < 3; k++) o[3 * x + k] = over_white(row[4 * x + k], a);
+                }
+            }
         }
     }
     free(joined);
     if (raw != t->kept) free(raw);
-    free(grey);
+    free(rows);
     free(zeros);
     if (!ok) return 0;
     *width = (int)w;

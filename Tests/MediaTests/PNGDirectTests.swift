@@ -2,8 +2,8 @@ import Foundation
 import XCTest
 @testable import Media
 
-/// The direct PNG path (`cpng_direct.c`: 8-bit RGB and grey, libdeflate's inflate, the row
-/// filters in C) against libpng through the shim: the same pixels wherever it decodes a file,
+/// The direct PNG path (`cpng_direct.c`: 8-bit RGB, grey and both with alpha, libdeflate's
+/// inflate, the row filters in C) against libpng through the shim: the same pixels wherever it decodes a file,
 /// and every file it does not take (another layout, anything irregular) left to libpng, whose
 /// answer, pixels or message, is then the one given.
 final class PNGDirectTests: XCTestCase {
@@ -69,19 +69,20 @@ final class PNGDirectTests: XCTestCase {
     /// several IDAT chunks: decoded the same both ways. A sixth filter type is libpng's error.
     func testEveryFilterTypeAndSplitImageData() throws {
         var rng = SplitMix(seed: 11)
-        for (w, h, channels) in [(9, 7, 3), (33, 12, 1), (5, 10, 3)] {
+        // RGB, grey, RGB and alpha, grey and alpha (random alpha: opaque, clear and translucent)
+        for (w, h, channels) in [(9, 7, 3), (33, 12, 1), (5, 10, 3), (7, 9, 4), (11, 6, 2), (40, 40, 4)] {
             var filtered: [UInt8] = []
             for y in 0..<h {
                 filtered.append(UInt8(y % 5))
                 for _ in 0..<(w * channels) { filtered.append(UInt8(truncatingIfNeeded: rng.next())) }
             }
             for chunks in [1, 3] {
-                let bytes = Self.file(width: w, height: h, grey: channels == 1, filtered: filtered, idatChunks: chunks)
+                let bytes = Self.file(width: w, height: h, channels: channels, filtered: filtered, idatChunks: chunks)
                 XCTAssertTrue(assertSame(bytes, "\(w) x \(h) x \(channels), \(chunks) IDAT"), "direct path taken")
             }
             var bad = filtered
             bad[(w * channels + 1) * (h / 2)] = 5
-            let bytes = Self.file(width: w, height: h, grey: channels == 1, filtered: bad, idatChunks: 1)
+            let bytes = Self.file(width: w, height: h, channels: channels, filtered: bad, idatChunks: 1)
             XCTAssertFalse(assertSame(bytes, "filter type 5"))
             guard case .corrupt? = pngError({ try PNG.decode(bytes) }) else { return XCTFail("filter type 5 is an error") }
         }
@@ -95,7 +96,7 @@ final class PNGDirectTests: XCTestCase {
         let w = 6, h = 4
         var filtered: [UInt8] = []
         for y in 0..<h { filtered.append(UInt8(y % 5)); for x in 0..<(w * 3) { filtered.append(UInt8((x * 7 + y * 13) % 256)) } }
-        let plain = Self.file(width: w, height: h, grey: false, filtered: filtered, idatChunks: 2)
+        let plain = Self.file(width: w, height: h, channels: 3, filtered: filtered, idatChunks: 2)
         let chunks = Self.chunks(plain)   // IHDR, IDAT, IDAT, IEND
         func with(_ insert: [UInt8], before index: Int) -> [UInt8] {
             var b = plain
@@ -118,8 +119,10 @@ final class PNGDirectTests: XCTestCase {
         }
     }
 
-    /// ImageMagick's files: RGB with gamma and chromaticity chunks (libpng changes nothing
-    /// without transparency), grey; and layouts the direct path leaves to libpng.
+    /// ImageMagick's files: RGB with gamma and chromaticity chunks, grey, RGB and alpha and grey
+    /// and alpha, opaque and clear with gamma chunks, translucent without (taken) and with them
+    /// (left to libpng, which composites in linear light then); and layouts the direct path
+    /// leaves to libpng.
     func testImageMagickFiles() throws {
         _ = try ImageMagick.requireConvert()
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("png-direct-\(getpid())")
@@ -132,7 +135,23 @@ final class PNGDirectTests: XCTestCase {
             (["-strip", "PNG24:"], true),
             (["-colorspace", "Gray", "-depth", "8", "PNG8:"], false),     // palette
             (["-colorspace", "Gray", "-depth", "8", "-define", "png:color-type=0", "PNG:"], true),
-            (["-alpha", "on", "PNG32:"], false),
+            (["-alpha", "on", "PNG32:"], true),
+            // clear and opaque only (alpha from the picture's grey levels, thresholded): taken with
+            // ImageMagick's gamma chunks too
+            (["(", "+clone", "-colorspace", "Gray", "-threshold", "60%", ")", "-compose", "CopyOpacity", "-composite", "PNG32:"], true),
+            (["(", "+clone", "-colorspace", "Gray", "-threshold", "60%", ")", "-compose", "CopyOpacity", "-composite",
+              "-set", "gamma", "0.3", "PNG32:"], true),
+            (["(", "+clone", "-colorspace", "Gray", "-threshold", "60%", ")", "-compose", "CopyOpacity", "-composite",
+              "-colorspace", "Gray", "-define", "png:color-type=4", "PNG:"], true),
+            // translucent: taken without a gamma chunk, left to libpng with one (it composites
+            // in linear light then)
+            (["(", "+clone", "-colorspace", "Gray", ")", "-compose", "CopyOpacity", "-composite", "-strip", "PNG32:"], true),
+            (["(", "+clone", "-colorspace", "Gray", ")", "-compose", "CopyOpacity", "-composite", "-colorspace", "Gray",
+              "-strip", "-define", "png:color-type=4", "PNG:"], true),
+            (["(", "+clone", "-colorspace", "Gray", ")", "-compose", "CopyOpacity", "-composite", "PNG32:"], false),
+            (["(", "+clone", "-colorspace", "Gray", ")", "-compose", "CopyOpacity", "-composite", "-set", "gamma", "0.3", "PNG32:"], false),
+            (["(", "+clone", "-colorspace", "Gray", ")", "-compose", "CopyOpacity", "-composite", "-colorspace", "Gray",
+              "-define", "png:color-type=4", "PNG:"], false),
             (["-interlace", "PNG", "PNG24:"], false),
             (["-depth", "16", "PNG48:"], false),
         ]
@@ -211,8 +230,8 @@ final class PNGDirectTests: XCTestCase {
     }
 
     /// A PNG of already filtered rows, stored without compression (deflate's stored blocks) in
-    /// `idatChunks` IDAT chunks.
-    static func file(width w: Int, height h: Int, grey: Bool, filtered: [UInt8], idatChunks: Int) -> [UInt8] {
+    /// `idatChunks` IDAT chunks; `channels` 1 to 4: grey, grey and alpha, RGB, RGB and alpha.
+    static func file(width w: Int, height h: Int, channels: Int, filtered: [UInt8], idatChunks: Int) -> [UInt8] {
         func be(_ v: Int) -> [UInt8] { [24, 16, 8, 0].map { UInt8(truncatingIfNeeded: v >> $0) } }
         var z: [UInt8] = [0x78, 0x01]
         var at = 0
@@ -226,7 +245,8 @@ final class PNGDirectTests: XCTestCase {
         for v in filtered { a = (a + UInt32(v)) % 65521; b = (b + a) % 65521 }
         z += be(Int(b << 16 | a))
         var out: [UInt8] = [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A]
-        out += chunk("IHDR", be(w) + be(h) + [8, grey ? 0 : 2, 0, 0, 0])
+        let type: UInt8 = [1: 0, 2: 4, 3: 2, 4: 6][channels]!
+        out += chunk("IHDR", be(w) + be(h) + [8, type, 0, 0, 0])
         let piece = (z.count + idatChunks - 1) / idatChunks
         for k in 0..<idatChunks { out += chunk("IDAT", Array(z[min(z.count, k * piece)..<min(z.count, (k + 1) * piece)])) }
         out += chunk("IEND", [])

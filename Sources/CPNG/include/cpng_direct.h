@@ -3,8 +3,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/// Decodes an 8-bit RGB or grey, non-interlaced PNG without transparency to 8-bit RGB with
-/// libdeflate, the same bytes as libpng through the shim, into pixels (capacity bytes; the image
+/// Decodes an 8-bit RGB, grey, RGB-and-alpha or grey-and-alpha, non-interlaced PNG without a
+/// tRNS chunk to 8-bit RGB (alpha composited over white) with libdeflate, the same bytes as
+/// libpng through the shim, into pixels (capacity bytes; the image
 /// needs width x height x 3). Returns 1 and sets *width and *height; returns 0 for any other
 /// file, anything irregular in it, or too small a capacity (libpng's path then decodes it or
 /// says what is wrong). pixels may have been written to either way.
