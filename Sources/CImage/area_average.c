@@ -1,4 +1,4 @@
-// See include/cimage.h. One body, inlined into a version per instruction set; the compiler may
+// See include/cimage.h. One body per kernel, inlined into a version per instruction set; the compiler may
 // not fuse a product into a sum (FP_CONTRACT OFF, and -ffp-contract=off in Package.swift), so
 // each version computes the same IEEE operations in the same order, only more at a time.
 #include "cimage.h"
@@ -74,6 +74,42 @@ __attribute__((target("avx512f,avx512vl,avx512dq")))
 static void area_average_avx512(AREA_AVERAGE_ARGS) { area_average_body(AREA_AVERAGE_CALL); }
 #endif
 
+/* The block average: every target pixel the mean of a kx x ky block, summed exactly in
+   integers (the block's rows first into a row of column sums, 16 bits wide while ky rows of
+   255 fit, then kx columns of that row), times 1 / (255 kx ky) in double precision. */
+#define BLOCK_AVERAGE_BODY(SUM)                                                                   \
+    const long row_bytes = 3L * width, tw = width / kx, th = height / ky;                         \
+    const double scale = 1 / (255 * (double)(kx * ky));                                           \
+    SUM *cs = (SUM *)columns;                                                                     \
+    for (long ty = 0; ty < th; ty++) {                                                            \
+        const uint8_t *first = px + ty * ky * row_bytes;                                          \
+        for (long i = 0; i < row_bytes; i++) cs[i] = first[i];                                    \
+        for (long y = 1; y < ky; y++) {                                                           \
+            const uint8_t *row = first + y * row_bytes;                                           \
+            for (long i = 0; i < row_bytes; i++) cs[i] = (SUM)(cs[i] + row[i]);                   \
+        }                                                                                         \
+        float *o = out + ty * tw * 3;                                                             \
+        for (long tx = 0; tx < tw; tx++) {                                                        \
+            uint32_t r = 0, g = 0, b = 0;                                                         \
+            const SUM *c = cs + tx * kx * 3;                                                      \
+            for (long k = 0; k < kx; k++) { r += c[3 * k]; g += c[3 * k + 1]; b += c[3 * k + 2]; } \
+            o[3 * tx] = (float)((double)r * scale);                                               \
+            o[3 * tx + 1] = (float)((double)g * scale);                                           \
+            o[3 * tx + 2] = (float)((double)b * scale);                                           \
+        }                                                                                         \
+    }
+
+#define BLOCK_AVERAGE_ARGS const uint8_t *px, int width, int height, int kx, int ky, void *columns, float *out
+#define BLOCK_AVERAGE_VERSIONS(SFX, TARGET)                                                       \
+    TARGET static void block_average16_##SFX(BLOCK_AVERAGE_ARGS) { BLOCK_AVERAGE_BODY(uint16_t) } \
+    TARGET static void block_average32_##SFX(BLOCK_AVERAGE_ARGS) { BLOCK_AVERAGE_BODY(uint32_t) }
+
+BLOCK_AVERAGE_VERSIONS(baseline, )
+#if defined(__x86_64__)
+BLOCK_AVERAGE_VERSIONS(avx2, __attribute__((target("avx2"))))
+BLOCK_AVERAGE_VERSIONS(avx512, __attribute__((target("avx512f,avx512vl,avx512dq,avx512bw"))))
+#endif
+
 static int level_chosen = -1;   /* 0 baseline, 1 AVX2, 2 AVX-512 */
 
 static int image_level_detected(void) {
@@ -82,7 +118,7 @@ static int image_level_detected(void) {
     __builtin_cpu_init();
     if (__builtin_cpu_supports("avx2")) l = 1;
     if (l == 1 && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl")
-        && __builtin_cpu_supports("avx512dq")) l = 2;
+        && __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512bw")) l = 2;
 #endif
     return l;
 }
@@ -110,6 +146,17 @@ int tutor_image_kernels_use(int level) {
     int l = level < 0 || level > best ? best : level;
     __atomic_store_n(&level_chosen, l, __ATOMIC_RELAXED);
     return l;
+}
+
+void tutor_block_average(BLOCK_AVERAGE_ARGS) {
+    int wide = ky * 255 > 65535;   /* 32-bit column sums */
+    switch (image_level()) {
+#if defined(__x86_64__)
+    case 2: (wide ? block_average32_avx512 : block_average16_avx512)(px, width, height, kx, ky, columns, out); return;
+    case 1: (wide ? block_average32_avx2 : block_average16_avx2)(px, width, height, kx, ky, columns, out); return;
+#endif
+    default: (wide ? block_average32_baseline : block_average16_baseline)(px, width, height, kx, ky, columns, out); return;
+    }
 }
 
 const char *tutor_image_kernels(void) {

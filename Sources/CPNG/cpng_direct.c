@@ -89,9 +89,10 @@ static inline uint8_t over_white(uint8_t v, uint8_t a) {
 }
 
 // An RGBA row whose pixels are all opaque (what frames with an alpha channel mostly are): its
-// colours as they are, written as RGB; 0, writing nothing, when a pixel is not opaque. Loops
-// the compiler vectorises, in an AVX2 version where the processor has it.
-static inline __attribute__((always_inline)) int opaque_row_body(const uint8_t *restrict row, uint8_t *restrict o, size_t w) {
+// colours as they are, written as RGB; 0 when a pixel is not opaque (having written part of
+// the row: the caller then writes all of it). AVX2 where the processor has it: eight pixels a
+// step, checked and packed by a byte shuffle; else a plain loop.
+static int opaque_row_baseline(const uint8_t *row, uint8_t *o, size_t w) {
     uint8_t all = 255;
     for (size_t x = 0; x < w; x++) all &= row[4 * x + 3];
     if (all != 255) return 0;
@@ -99,11 +100,36 @@ static inline __attribute__((always_inline)) int opaque_row_body(const uint8_t *
     return 1;
 }
 
-static int opaque_row_baseline(const uint8_t *row, uint8_t *o, size_t w) { return opaque_row_body(row, o, w); }
-
 #if defined(__x86_64__)
+#include <immintrin.h>
 __attribute__((target("avx2")))
-static int opaque_row_avx2(const uint8_t *row, uint8_t *o, size_t w) { return opaque_row_body(row, o, w); }
+static int opaque_row_avx2(const uint8_t *row, uint8_t *o, size_t w) {
+    const __m256i alpha = _mm256_set1_epi32((int)0xFF000000u);
+    // per 16-byte lane: the 4 pixels' R G B bytes packed into the first 12, the rest zero
+    const __m256i pack = _mm256_setr_epi8(0, 1, 2, 4, 5, 6, 8, 9, 10, 12, 13, 14, -1, -1, -1, -1,
+                                          0, 1, 2, 4, 5, 6, 8, 9, 10, 12, 13, 14, -1, -1, -1, -1);
+    size_t x = 0;
+    for (; x + 8 <= w; x += 8) {
+        __m256i v = _mm256_loadu_si256((const __m256i *)(row + 4 * x));
+        if (_mm256_movemask_epi8(_mm256_cmpeq_epi32(_mm256_and_si256(v, alpha), alpha)) != -1) return 0;
+        __m256i p = _mm256_shuffle_epi8(v, pack);
+        uint8_t *d = o + 3 * x;
+        _mm_storeu_si128((__m128i *)d, _mm256_castsi256_si128(p));   // 16 bytes: 12 and 4 the next store covers
+        __m128i hi = _mm256_extracti128_si256(p, 1);
+        if (x + 10 <= w) {   // 16 bytes fit in the row: the next pixels overwrite the last 4
+            _mm_storeu_si128((__m128i *)(d + 12), hi);
+        } else {
+            uint8_t tail[16];
+            _mm_storeu_si128((__m128i *)tail, hi);
+            memcpy(d + 12, tail, 12);
+        }
+    }
+    for (; x < w; x++) {
+        if (row[4 * x + 3] != 255) return 0;
+        o[3 * x] = row[4 * x]; o[3 * x + 1] = row[4 * x + 1]; o[3 * x + 2] = row[4 * x + 2];
+    }
+    return 1;
+}
 #endif
 
 static int opaque_row(const uint8_t *row, uint8_t *o, size_t w) {

@@ -83,43 +83,15 @@ extension RGBImage {
 
     /// Area averaging by a whole factor on each side (512 to 64, 384 to 96): every target pixel
     /// the mean of a `kx x ky` block, summed exactly in integers: first the block's `ky` rows
-    /// into one row of column sums (a loop over contiguous bytes the compiler vectorises; 16-bit
-    /// sums while `ky` rows of 255 fit), then `kx` columns of that row for each target pixel.
+    /// into one row of column sums (16-bit sums while `ky` rows of 255 fit), then `kx` columns
+    /// of that row for each target pixel. The loops are C's (`tutor_block_average`, vectorised
+    /// for the processor).
     private func blockAverage(kx: Int, ky: Int, into out: inout [Float]) {
-        if ky * 255 <= Int(UInt16.max) {
-            blockAverage(kx: kx, ky: ky, sums: UInt16.self, into: &out)
-        } else {
-            blockAverage(kx: kx, ky: ky, sums: UInt32.self, into: &out)
-        }
-    }
-
-    private func blockAverage<S: FixedWidthInteger & UnsignedInteger>(kx: Int, ky: Int, sums: S.Type, into out: inout [Float]) {
-        let tw = width / kx, th = height / ky, n = tw * 3, rowBytes = width * 3
-        let scale = 1 / (255 * Double(kx * ky))
-        var columns = [S](repeating: 0, count: rowBytes)
+        let columns = UnsafeMutableRawPointer.allocate(byteCount: max(1, width * 3 * 4), alignment: 64)
+        defer { columns.deallocate() }
         pixels.withUnsafeBufferPointer { px in
-            columns.withUnsafeMutableBufferPointer { cs in
-                out.withUnsafeMutableBufferPointer { o in
-                    for ty in 0..<th {
-                        let first = px.baseAddress! + ty * ky * rowBytes
-                        for i in 0..<rowBytes { cs[i] = S(truncatingIfNeeded: first[i]) }
-                        for y in 1..<ky {
-                            let row = first + y * rowBytes
-                            for i in 0..<rowBytes { cs[i] &+= S(truncatingIfNeeded: row[i]) }
-                        }
-                        for tx in 0..<tw {
-                            var r: UInt32 = 0, g: UInt32 = 0, b: UInt32 = 0
-                            var i = tx * kx * 3
-                            for _ in 0..<kx {
-                                r &+= UInt32(cs[i]); g &+= UInt32(cs[i + 1]); b &+= UInt32(cs[i + 2])
-                                i += 3
-                            }
-                            o[ty * n + 3 * tx] = Float(Double(r) * scale)
-                            o[ty * n + 3 * tx + 1] = Float(Double(g) * scale)
-                            o[ty * n + 3 * tx + 2] = Float(Double(b) * scale)
-                        }
-                    }
-                }
+            out.withUnsafeMutableBufferPointer { o in
+                tutor_block_average(px.baseAddress, Int32(width), Int32(height), Int32(kx), Int32(ky), columns, o.baseAddress)
             }
         }
     }

@@ -88,6 +88,29 @@ final class PNGDirectTests: XCTestCase {
         }
     }
 
+    /// Opaque RGB-and-alpha rows (copied eight pixels at a time where the processor allows) at
+    /// every width from 2 (the smallest side read) to 40, and the same rows with one translucent
+    /// pixel.
+    func testOpaqueRowsOfEveryWidth() throws {
+        var rng = SplitMix(seed: 21)
+        for w in 2...40 {
+            for hole in [-1, 0, w / 2, w - 1] {
+                let h = 3
+                var filtered: [UInt8] = []
+                for y in 0..<h {
+                    filtered.append(UInt8(y % 5 == 1 ? 0 : 2))   // None, then Up
+                    for x in 0..<w {
+                        for _ in 0..<3 { filtered.append(UInt8(truncatingIfNeeded: rng.next())) }
+                        // alpha: opaque, under Up the row above's plus this byte
+                        filtered.append(y == 0 ? (x == hole ? 77 : 255) : (x == hole ? 178 : 0))
+                    }
+                }
+                let bytes = Self.file(width: w, height: h, channels: 4, filtered: filtered, idatChunks: 1)
+                XCTAssertTrue(assertSame(bytes, "\(w) wide, hole at \(hole)"), "\(w) wide: direct path taken")
+            }
+        }
+    }
+
     /// Chunks the direct path leaves to libpng, which refuses some files and reads others: a
     /// second palette, a palette after the data, an unknown critical chunk, transparency, IDAT
     /// chunks with another chunk between them, an ancillary chunk over 8 MB. Allowed ones

@@ -1,5 +1,5 @@
 // Image kernels for Media that Swift cannot compile for the processor at hand: Swift builds for
-// baseline x86-64 (two doubles a vector), these pick AVX-512 or AVX2 once at start.
+// baseline x86-64 (16-byte vectors), these pick AVX-512 or AVX2 once at start.
 #ifndef CIMAGE_H
 #define CIMAGE_H
 
@@ -17,6 +17,11 @@ void tutor_area_average(const uint8_t *px, int width, int height, int tw, int th
                         const int32_t *xstart, const int32_t *xsource, const double *xweight, const double *xtotal,
                         const int32_t *ystart, const int32_t *ysource, const double *yweight, const double *ytotal,
                         double *scratch, float *out);
+
+/// The block average of `px: [height, width, 3]` to `out: [height / ky, width / kx, 3]`: each
+/// target pixel the sum of its kx x ky block (exact, in integers) times 1 / (255 kx ky) in double
+/// precision, as a float. `columns` holds width * 3 32-bit integers.
+void tutor_block_average(const uint8_t *px, int width, int height, int kx, int ky, void *columns, float *out);
 
 /// The instruction set the kernels above run with here: "AVX-512", "AVX2" or "baseline".
 const char *tutor_image_kernels(void);
