@@ -108,8 +108,9 @@ final class ResizeTests: XCTestCase {
         XCTAssertEqual(image.resizedFloat(width: 5, height: 4), image.pixels.map { Float($0) / 255 })
     }
 
-    /// The shrink's C kernel (vectorised for the processor) gives bit for bit the scalar
-    /// separable definition: each source row summed into the target columns (share x level, in
+    /// The shrink's C kernels (vectorised for the processor, each version forced in turn) give
+    /// bit for bit the scalar definitions: by a whole factor, the block's integer sum times
+    /// 1 / (255 kx ky); else each source row summed into the target columns (share x level, in
     /// double precision, in order), the rows into the target rows, divided by the two totals.
     func testShrinkIsBitForBitTheScalarDefinition() {
         defer { _ = tutor_image_kernels_use(-1) }
@@ -120,6 +121,23 @@ final class ResizeTests: XCTestCase {
 
     func shrinkMatchesScalarDefinition(level: Int32) {
         XCTAssertEqual(tutor_image_kernels_use(level), level)
+        // whole factors: the block's integer sum times 1 / (255 kx ky), 16- and 32-bit column sums
+        for (w, h, tw, th) in [(128, 96, 64, 48), (128, 96, 16, 12), (24, 600, 3, 2), (30, 21, 10, 7)] {
+            let image = noise(width: w, height: h, seed: UInt64(w + h))
+            let fast = image.resizedFloat(width: tw, height: th)
+            let kx = w / tw, ky = h / th, scale = 1 / (255 * Double(kx * ky))
+            var mismatches = 0
+            for ty in 0..<th {
+                for tx in 0..<tw {
+                    for c in 0..<3 {
+                        var sum = 0
+                        for y in 0..<ky { for x in 0..<kx { sum += Int(image.pixels[3 * ((ty * ky + y) * w + tx * kx + x) + c]) } }
+                        if fast[3 * (ty * tw + tx) + c].bitPattern != Float(Double(sum) * scale).bitPattern { mismatches += 1 }
+                    }
+                }
+            }
+            XCTAssertEqual(mismatches, 0, "\(w) x \(h) to \(tw) x \(th), kernels \(String(cString: tutor_image_kernels()))")
+        }
         let image = noise(width: 131, height: 97, seed: 5)
         for (tw, th) in [(96, 72), (64, 50), (100, 13), (2, 3), (130, 96), (33, 97)] {   // no whole factor on both sides
             let fast = image.resizedFloat(width: tw, height: th)
