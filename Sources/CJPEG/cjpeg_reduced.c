@@ -354,20 +354,10 @@ static void ycc_row_avx2(const uint8_t *p0, const uint8_t *p1, const uint8_t *p2
 }
 #endif
 
+// (the processor's features are read once at start, by the compiler runtime's constructor)
 static void ycc_row(const uint8_t *p0, const uint8_t *p1, const uint8_t *p2, uint8_t *o, size_t ow) {
-    static int avx2 = -1;
-    int a = __atomic_load_n(&avx2, __ATOMIC_RELAXED);
-    if (a < 0) {
 #if defined(__x86_64__)
-        __builtin_cpu_init();
-        a = __builtin_cpu_supports("avx2") ? 1 : 0;
-#else
-        a = 0;
-#endif
-        __atomic_store_n(&avx2, a, __ATOMIC_RELAXED);
-    }
-#if defined(__x86_64__)
-    if (a) { ycc_row_avx2(p0, p1, p2, o, ow); return; }
+    if (__builtin_cpu_supports("avx2")) { ycc_row_avx2(p0, p1, p2, o, ow); return; }
 #endif
     ycc_row_baseline(p0, p1, p2, o, ow);
 }

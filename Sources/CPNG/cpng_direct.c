@@ -132,16 +132,10 @@ static int opaque_row_avx2(const uint8_t *row, uint8_t *o, size_t w) {
 }
 #endif
 
+// (the processor's features are read once at start, by the compiler runtime's constructor)
 static int opaque_row(const uint8_t *row, uint8_t *o, size_t w) {
 #if defined(__x86_64__)
-    static int avx2 = -1;
-    int a = __atomic_load_n(&avx2, __ATOMIC_RELAXED);
-    if (a < 0) {
-        __builtin_cpu_init();
-        a = __builtin_cpu_supports("avx2") ? 1 : 0;
-        __atomic_store_n(&avx2, a, __ATOMIC_RELAXED);
-    }
-    if (a) return opaque_row_avx2(row, o, w);
+    if (__builtin_cpu_supports("avx2")) return opaque_row_avx2(row, o, w);
 #endif
     return opaque_row_baseline(row, o, w);
 }

@@ -30,9 +30,9 @@ public enum PNG {
     /// interlaced or not) to 8-bit RGB; transparency is composited over white.
     ///
     /// The size limits are checked from the header before any pixel is decoded. An 8-bit RGB or
-    /// grey file (what video frames are) without interlacing or transparency is decoded by a
-    /// direct path, libdeflate's inflate and the row filters undone in C, to libpng's bytes
-    /// (`libpngOnly` turns it off, to compare the two).
+    /// grey file, with or without alpha (what video frames are), without interlacing or a tRNS
+    /// chunk is decoded by a direct path, libdeflate's inflate and the row filters undone in C,
+    /// to libpng's bytes (`libpngOnly` turns it off, to compare the two).
     public static func decode(_ data: [UInt8], maxSide: Int = JPEG.defaultMaxSide, minSide: Int = 2,
                               libpngOnly: Bool = false) throws(PNGError) -> RGBImage {
         try decodeReporting(data, maxSide: maxSide, minSide: minSide, libpngOnly: libpngOnly).image

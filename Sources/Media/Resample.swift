@@ -18,7 +18,8 @@ public enum Resample {
         if tw <= r.width && th <= r.height {
             // Each target column's source columns and their shares, and the same for rows, listed
             // once; a target pixel then sums (column share x row share) x value over them, row by
-            // row, in the order and with the values of the definition.
+            // row, in the order and with the values of the definition (one channel, the layers'
+            // alpha planes and most of the calls, without the array of sums).
             let xs = shares(count: tw, scale: Double(r.width) / Double(tw), extent: r.width)
             let ys = shares(count: th, scale: Double(r.height) / Double(th), extent: r.height)
             values.withUnsafeBufferPointer { v in
@@ -39,17 +40,6 @@ public enum Resample {
                                     }
                                 }
                                 o[at] = Float(sum / wsum)
-                            } else if C == 3 {
-                                var sum = SIMD4<Double>()
-                                for j in ys.start[ty]..<ys.start[ty + 1] {
-                                    let wy = ys.share[j], row = (r.y + ys.index[j]) * width + r.x
-                                    for i in xs.start[tx]..<xs.start[tx + 1] {
-                                        let wgt = xs.share[i] * wy, k = 3 * (row + xs.index[i])
-                                        sum += wgt * SIMD4(Double(v[k]), Double(v[k + 1]), Double(v[k + 2]), 0)
-                                        wsum += wgt
-                                    }
-                                }
-                                o[at] = Float(sum[0] / wsum); o[at + 1] = Float(sum[1] / wsum); o[at + 2] = Float(sum[2] / wsum)
                             } else {
                                 for c in 0..<C { acc[c] = 0 }
                                 for j in ys.start[ty]..<ys.start[ty + 1] {

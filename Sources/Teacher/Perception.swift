@@ -108,15 +108,18 @@ enum ColorMask {
     /// worked out once.
     static func hardCounts(bytes px: UnsafeBufferPointer<UInt8>, count n: Int, colors: [SIMD3<Float>],
                            tolerances: [Float]) -> [Int] {
+        // (the objects of a colour are a 32-bit mask below)
+        if colors.count > 32 { return hardCounts(px, count: n, colors: colors, tolerances: tolerances) { Float($0) / 255 } }
         let t2 = tolerances.map { $0 * $0 }
         var counts = [Int](repeating: 0, count: colors.count)
         guard n > 0, let base = px.baseAddress else { return counts }
         precondition(px.count >= 3 * n, "hardCounts: \(px.count) bytes for \(n) pixels")
         let raw = UnsafeRawPointer(base)
         // A picture with texture has few runs but few colours too: each colour's objects are
-        // kept in a small table (4,096 slots by a hash of the colour; up to 32 objects).
-        let cache: UnsafeMutablePointer<(key: UInt32, hits: UInt32)>? = colors.count <= 32 ? .allocate(capacity: 4096) : nil
-        cache?.initialize(repeating: (0, 0), count: 4096)
+        // kept in a small table (4,096 slots by a hash of the colour).
+        let cache = UnsafeMutablePointer<(key: UInt32, hits: UInt32)>.allocate(capacity: 4096)
+        cache.initialize(repeating: (0, 0), count: 4096)
+        defer { cache.deallocate() }
         var i = 0
         while i < n {
             let p0 = base[3 * i], p1 = base[3 * i + 1], p2 = base[3 * i + 2]
@@ -127,25 +130,19 @@ enum ColorMask {
             while j + 4 <= n && raw.loadUnaligned(fromByteOffset: 3 * j, as: UInt64.self) == head
                 && raw.loadUnaligned(fromByteOffset: 3 * j + 8, as: UInt32.self) == tail { j += 4 }
             while j < n && base[3 * j] == p0 && base[3 * j + 1] == p1 && base[3 * j + 2] == p2 { j += 1 }
-            if let cache {
-                // a colour's objects, looked up where this colour was seen before
-                let key = UInt32(p0) | UInt32(p1) << 8 | UInt32(p2) << 16 | 1 << 24
-                let slot = Int((key &* 0x9E37_79B1) >> 20)
-                var hits = cache[slot].hits
-                if cache[slot].key != key {
-                    let r = Float(p0) / 255 * 255, g = Float(p1) / 255 * 255, b = Float(p2) / 255 * 255
-                    hits = 0
-                    for k in colors.indices where within(r, g, b, colors[k], t2[k]) { hits |= 1 << UInt32(k) }
-                    cache[slot] = (key, hits)
-                }
-                while hits != 0 { counts[hits.trailingZeroBitCount] += j - i; hits &= hits - 1 }
-            } else {
+            // a colour's objects, looked up where this colour was seen before
+            let key = UInt32(p0) | UInt32(p1) << 8 | UInt32(p2) << 16 | 1 << 24
+            let slot = Int((key &* 0x9E37_79B1) >> 20)
+            var hits = cache[slot].hits
+            if cache[slot].key != key {
                 let r = Float(p0) / 255 * 255, g = Float(p1) / 255 * 255, b = Float(p2) / 255 * 255
-                for k in colors.indices where within(r, g, b, colors[k], t2[k]) { counts[k] += j - i }
+                hits = 0
+                for k in colors.indices where within(r, g, b, colors[k], t2[k]) { hits |= 1 << UInt32(k) }
+                cache[slot] = (key, hits)
             }
+            while hits != 0 { counts[hits.trailingZeroBitCount] += j - i; hits &= hits - 1 }
             i = j
         }
-        cache?.deallocate()
         return counts
     }
 

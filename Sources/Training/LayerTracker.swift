@@ -198,43 +198,44 @@ public struct LayerTracker: Sendable {
         let w = Int32(width), h = Int32(height)
         let shift = UInt32(bit.trailingZeroBitCount)
         let box = solidBox[l], total = solid[l].count
-        // the hits a score of half needs (2 * hits >= total), checked after every chunk of pixels
-        let need = (total + 1) / 2, chunk = 64
-        var hit = 0
+        // the hits a score of half needs (2 * hits >= total)
+        let need = (total + 1) / 2
+        let found: Int?
         if box.x &+ dx >= 0 && box.y &+ dy >= 0 && box.z &+ dx < w && box.w &+ dy < h {
             // every pixel lands inside the frame: no test per pixel
             let offset = Int(dy) * width + Int(dx)
-            let short = solid[l].withUnsafeBufferPointer { p in
+            found = solid[l].withUnsafeBufferPointer { p in
                 bits.withUnsafeBufferPointer { b in
-                    var i = 0
-                    while i < p.count {
-                        let end = min(p.count, i &+ chunk)
-                        while i < end { hit &+= Int((b[Int(p[i]) &+ offset] &>> shift) & 1); i &+= 1 }
-                        if hit &+ (p.count &- i) < need { return true }
-                    }
-                    return false
+                    LayerTracker.hits(p.count, need: need) { Int((b[Int(p[$0]) &+ offset] &>> shift) & 1) }
                 }
             }
-            return short ? 0 : Float(hit) / Float(max(1, total))
-        }
-        let short = solidXY[l].withUnsafeBufferPointer { p in
-            bits.withUnsafeBufferPointer { b in
-                var i = 0
-                while i < p.count {
-                    let end = min(p.count, i &+ chunk)
-                    while i < end {
+        } else {
+            found = solidXY[l].withUnsafeBufferPointer { p in
+                bits.withUnsafeBufferPointer { b in
+                    LayerTracker.hits(p.count, need: need) { i in
                         let x = p[i].x &+ dx, y = p[i].y &+ dy
                         // the bit added, not tested: whether a pixel has the colour is what a branch
                         // could not predict
-                        if x >= 0 && y >= 0 && x < w && y < h { hit &+= Int((b[Int(y &* w &+ x)] &>> shift) & 1) }
-                        i &+= 1
+                        return x >= 0 && y >= 0 && x < w && y < h ? Int((b[Int(y &* w &+ x)] &>> shift) & 1) : 0
                     }
-                    if hit &+ (p.count &- i) < need { return true }
                 }
-                return false
             }
         }
-        return short ? 0 : Float(hit) / Float(max(1, total))
+        guard let hit = found else { return 0 }
+        return Float(hit) / Float(max(1, total))
+    }
+
+    /// `hit(i)` (0 or 1) summed over `0 ..< count`, checked after every 64: nil as soon as what
+    /// is left cannot bring the sum to `need`.
+    @inline(__always)
+    static func hits(_ count: Int, need: Int, _ hit: (Int) -> Int) -> Int? {
+        var sum = 0, i = 0
+        while i < count {
+            let end = min(count, i &+ 64)
+            while i < end { sum &+= hit(i); i &+= 1 }
+            if sum &+ (count &- i) < need { return nil }
+        }
+        return sum
     }
 
     struct Pieces {
