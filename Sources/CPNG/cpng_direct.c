@@ -72,10 +72,82 @@ static inline __attribute__((always_inline)) int unfilter_bpp(uint8_t *row, cons
     }
 }
 
+#if defined(__x86_64__)
+#include <emmintrin.h>
+// Sub, Up, Average and Paeth for RGB and RGBA rows with SSE2 (every x86-64 processor has it): a
+// pixel's channels side by side in one register, in 16-bit lanes where a sum can pass 255 (the
+// method of libpng's own SSE2 filters). The chain from pixel to pixel is the same as in the
+// scalar loop, but one pixel a step instead of one byte. The same bytes as unfilter_bpp: the
+// Paeth choice is a where pa is the smallest, else b where pb is, else c (the specification's
+// order of ties), and floor((a + b) / 2) is pavgb's rounded-up mean less the odd bit.
+static inline __m128i load_pixel(const uint8_t *p, const int BPP) {
+    uint32_t v = 0;
+    memcpy(&v, p, BPP);
+    return _mm_cvtsi32_si128((int)v);
+}
+static inline void store_pixel(uint8_t *p, __m128i v, const int BPP) {
+    uint32_t x = (uint32_t)_mm_cvtsi128_si32(v);
+    memcpy(p, &x, BPP);
+}
+static inline __m128i abs16(__m128i x) { return _mm_max_epi16(x, _mm_sub_epi16(_mm_setzero_si128(), x)); }
+static inline __m128i choose(__m128i mask, __m128i x, __m128i y) { return _mm_or_si128(_mm_and_si128(mask, x), _mm_andnot_si128(mask, y)); }
+
+static inline __attribute__((always_inline)) int unfilter_pixels(uint8_t *row, const uint8_t *in, const uint8_t *prior,
+                                                                 size_t n, const int BPP, uint8_t type) {
+    const __m128i zero = _mm_setzero_si128(), one = _mm_set1_epi8(1);
+    __m128i a = zero;
+    switch (type) {
+    case 1:
+        for (size_t i = 0; i < n; i += BPP) {
+            a = _mm_add_epi8(a, load_pixel(in + i, BPP));
+            store_pixel(row + i, a, BPP);
+        }
+        return 1;
+    case 2: {   // sixteen bytes a step (row and prior are different rows, in is apart from both)
+        size_t i = 0;
+        for (; i + 16 <= n; i += 16)
+            _mm_storeu_si128((__m128i *)(row + i), _mm_add_epi8(_mm_loadu_si128((const __m128i *)(in + i)),
+                                                                _mm_loadu_si128((const __m128i *)(prior + i))));
+        for (; i < n; i++) row[i] = (uint8_t)(in[i] + prior[i]);
+        return 1;
+    }
+    case 3:
+        for (size_t i = 0; i < n; i += BPP) {
+            __m128i b = load_pixel(prior + i, BPP);
+            __m128i mean = _mm_sub_epi8(_mm_avg_epu8(a, b), _mm_and_si128(_mm_xor_si128(a, b), one));
+            a = _mm_add_epi8(mean, load_pixel(in + i, BPP));
+            store_pixel(row + i, a, BPP);
+        }
+        return 1;
+    case 4: {
+        __m128i c = zero;   // a and c as 16-bit lanes here
+        for (size_t i = 0; i < n; i += BPP) {
+            __m128i b = _mm_unpacklo_epi8(load_pixel(prior + i, BPP), zero);
+            __m128i d = _mm_unpacklo_epi8(load_pixel(in + i, BPP), zero);
+            __m128i pa = _mm_sub_epi16(b, c), pb = _mm_sub_epi16(a, c);
+            __m128i pc = abs16(_mm_add_epi16(pa, pb));
+            pa = abs16(pa);
+            pb = abs16(pb);
+            __m128i smallest = _mm_min_epi16(pc, _mm_min_epi16(pa, pb));
+            __m128i nearest = choose(_mm_cmpeq_epi16(smallest, pa), a, choose(_mm_cmpeq_epi16(smallest, pb), b, c));
+            a = _mm_and_si128(_mm_add_epi16(nearest, d), _mm_set1_epi16(255));
+            store_pixel(row + i, _mm_packus_epi16(a, a), BPP);
+            c = b;
+        }
+        return 1;
+    }
+    default: return unfilter_bpp(row, in, prior, n, BPP, type);
+    }
+}
+#define UNFILTER_PIXELS unfilter_pixels
+#else
+#define UNFILTER_PIXELS unfilter_bpp
+#endif
+
 static int unfilter(uint8_t *row, const uint8_t *in, const uint8_t *prior, size_t n, size_t bpp, uint8_t type) {
     switch (bpp) {
-    case 3: return unfilter_bpp(row, in, prior, n, 3, type);
-    case 4: return unfilter_bpp(row, in, prior, n, 4, type);
+    case 3: return UNFILTER_PIXELS(row, in, prior, n, 3, type);
+    case 4: return UNFILTER_PIXELS(row, in, prior, n, 4, type);
     case 2: return unfilter_bpp(row, in, prior, n, 2, type);
     default: return unfilter_bpp(row, in, prior, n, 1, type);
     }
@@ -90,9 +162,12 @@ static inline uint8_t over_white(uint8_t v, uint8_t a) {
 
 // An RGBA row whose pixels are all opaque (what frames with an alpha channel mostly are): its
 // colours as they are, written as RGB; 0 when a pixel is not opaque (having written part of
-// the row: the caller then writes all of it). AVX2 where the processor has it: eight pixels a
-// step, checked and packed by a byte shuffle; else a plain loop.
-static int opaque_row_baseline(const uint8_t *row, uint8_t *o, size_t w) {
+// the row: the caller then writes all of it). With up_in, the row is an "Up" row whose filtered
+// bytes are up_in and is undone here too, in the same pass (the whole row, opaque or not: it is
+// the next row's prior). AVX2 where the processor has it: eight pixels a step, checked and
+// packed by a byte shuffle; else a plain loop.
+static int opaque_row_baseline(uint8_t *row, const uint8_t *up_in, const uint8_t *prior, uint8_t *o, size_t w) {
+    if (up_in) unfilter_bpp(row, up_in, prior, 4 * w, 4, 2);
     uint8_t all = 255;
     for (size_t x = 0; x < w; x++) all &= row[4 * x + 3];
     if (all != 255) return 0;
@@ -102,16 +177,25 @@ static int opaque_row_baseline(const uint8_t *row, uint8_t *o, size_t w) {
 
 #if defined(__x86_64__)
 #include <immintrin.h>
-__attribute__((target("avx2")))
-static int opaque_row_avx2(const uint8_t *row, uint8_t *o, size_t w) {
+__attribute__((target("avx2"), always_inline))
+static inline int opaque_row_avx2(uint8_t *row, const uint8_t *up_in, const uint8_t *prior, uint8_t *o, size_t w) {
     const __m256i alpha = _mm256_set1_epi32((int)0xFF000000u);
     // per 16-byte lane: the 4 pixels' R G B bytes packed into the first 12, the rest zero
     const __m256i pack = _mm256_setr_epi8(0, 1, 2, 4, 5, 6, 8, 9, 10, 12, 13, 14, -1, -1, -1, -1,
                                           0, 1, 2, 4, 5, 6, 8, 9, 10, 12, 13, 14, -1, -1, -1, -1);
     size_t x = 0;
     for (; x + 8 <= w; x += 8) {
-        __m256i v = _mm256_loadu_si256((const __m256i *)(row + 4 * x));
-        if (_mm256_movemask_epi8(_mm256_cmpeq_epi32(_mm256_and_si256(v, alpha), alpha)) != -1) return 0;
+        __m256i v;
+        if (up_in) {
+            v = _mm256_add_epi8(_mm256_loadu_si256((const __m256i *)(up_in + 4 * x)), _mm256_loadu_si256((const __m256i *)(prior + 4 * x)));
+            _mm256_storeu_si256((__m256i *)(row + 4 * x), v);
+        } else {
+            v = _mm256_loadu_si256((const __m256i *)(row + 4 * x));
+        }
+        if (_mm256_movemask_epi8(_mm256_cmpeq_epi32(_mm256_and_si256(v, alpha), alpha)) != -1) {
+            if (up_in) unfilter_bpp(row + 4 * (x + 8), up_in + 4 * (x + 8), prior + 4 * (x + 8), 4 * (w - x - 8), 4, 2);
+            return 0;
+        }
         __m256i p = _mm256_shuffle_epi8(v, pack);
         uint8_t *d = o + 3 * x;
         _mm_storeu_si128((__m128i *)d, _mm256_castsi256_si128(p));   // 16 bytes: 12 and 4 the next store covers
@@ -124,20 +208,27 @@ static int opaque_row_avx2(const uint8_t *row, uint8_t *o, size_t w) {
             memcpy(d + 12, tail, 12);
         }
     }
+    if (up_in) unfilter_bpp(row + 4 * x, up_in + 4 * x, prior + 4 * x, 4 * (w - x), 4, 2);
     for (; x < w; x++) {
         if (row[4 * x + 3] != 255) return 0;
         o[3 * x] = row[4 * x]; o[3 * x + 1] = row[4 * x + 1]; o[3 * x + 2] = row[4 * x + 2];
     }
     return 1;
 }
+__attribute__((target("avx2"))) static int opaque_row_avx2_plain(uint8_t *row, uint8_t *o, size_t w) {
+    return opaque_row_avx2(row, NULL, NULL, o, w);
+}
+__attribute__((target("avx2"))) static int opaque_row_avx2_up(uint8_t *row, const uint8_t *in, const uint8_t *prior, uint8_t *o, size_t w) {
+    return opaque_row_avx2(row, in, prior, o, w);
+}
 #endif
 
 // (the processor's features are read once at start, by the compiler runtime's constructor)
-static int opaque_row(const uint8_t *row, uint8_t *o, size_t w) {
+static int opaque_row(uint8_t *row, const uint8_t *up_in, const uint8_t *prior, uint8_t *o, size_t w) {
 #if defined(__x86_64__)
-    if (__builtin_cpu_supports("avx2")) return opaque_row_avx2(row, o, w);
+    if (__builtin_cpu_supports("avx2")) return up_in ? opaque_row_avx2_up(row, up_in, prior, o, w) : opaque_row_avx2_plain(row, o, w);
 #endif
-    return opaque_row_baseline(row, o, w);
+    return opaque_row_baseline(row, up_in, prior, o, w);
 }
 
 // Each thread's decompressor, and the inflated rows of its last frame, kept for the next one up
@@ -271,10 +362,15 @@ int tutor_png_decode_direct(const uint8_t *data, size_t size, int max_side, int 
             uint8_t *row = pixels + (size_t)y * stride;
             ok = unfilter(row, in + 1, y ? row - stride : zeros, stride, 3, in[0]);
         } else {
-            uint8_t *row = rows + (y & 1) * stride;
-            ok = unfilter(row, in + 1, y ? rows + ((y + 1) & 1) * stride : zeros, stride, channels, in[0]);
-            uint8_t *o = pixels + (size_t)y * w * 3;
-            if (!ok) break;
+            uint8_t *row = rows + (y & 1) * stride, *o = pixels + (size_t)y * w * 3;
+            const uint8_t *prior = y ? rows + ((y + 1) & 1) * stride : zeros;
+            if (type == 6 && in[0] == 2) {   // RGB and alpha, "Up": undone and packed in one pass
+                if (opaque_row(row, in + 1, prior, o, w)) continue;
+            } else {
+                ok = unfilter(row, in + 1, prior, stride, channels, in[0]);
+                if (!ok) break;
+                if (type == 6 && opaque_row(row, NULL, NULL, o, w)) continue;
+            }
             if (type == 0) {          // grey, spread to RGB
                 for (size_t x = 0; x < w; x++) o[3 * x] = o[3 * x + 1] = o[3 * x + 2] = row[x];
             } else if (type == 4) {   // grey and alpha: over white, spread to RGB
@@ -283,7 +379,7 @@ int tutor_png_decode_direct(const uint8_t *data, size_t size, int max_side, int 
                     if (gamma && a != 0 && a != 255) { ok = 0; break; }
                     o[3 * x] = o[3 * x + 1] = o[3 * x + 2] = over_white(row[2 * x], a);
                 }
-            } else if (!opaque_row(row, o, w)) {   // RGB and alpha, not all opaque: over white
+            } else {   // RGB and alpha, not all opaque: over white
                 for (size_t x = 0; x < w; x++) {
                     uint8_t a = row[4 * x + 3];
                     if (gamma && a != 0 && a != 255) { ok = 0; break; }
