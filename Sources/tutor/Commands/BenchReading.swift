@@ -15,7 +15,8 @@ struct BenchReading: ParsableCommand {
         second of this thread's CPU time (what one core does, whatever else runs) and of wall time, the \
         share spent decoding the solution's frames (a second pass that only decodes them), and the \
         unusable examples with their reasons. Make a folder with `tutor make-task FAMILY --layout training \
-        --count N --size 512x512 [--png]`.
+        --count N --size 512x512 [--png]`. On a shared machine, compare two builds by runs pinned to one \
+        core (`taskset -c 1 tutor bench reading ...`) and interleaved, A B A B ..., and read the medians.
         """
     )
 
