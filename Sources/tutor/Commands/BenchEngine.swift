@@ -224,10 +224,14 @@ struct BenchEngine: ParsableCommand {
         let fwdFlops = counts.total, bwdFlops = counts.backward(mode)
         let profile = OpProfile()
 
-        forward()
+        // Each timed run follows one 1024^3 ceiling product (interleaved, so that both see the same
+        // machine) and one untimed run: the ceiling's 12 MB of operands leave the caches cold, and
+        // a test-time step, like PyTorch's timed runs in tools/torch_engine_bench.py, follows the
+        // step before it.
         var tf: [Double] = [], ceilings: [Double] = []
         for _ in 0..<repeats {
             ceilings.append(engineGemmRate(1024, once: true))
+            forward()
             let t0 = monotonicSeconds(); forward(); tf.append(monotonicSeconds() - t0)
         }
         stack.profile = profile
@@ -236,10 +240,10 @@ struct BenchEngine: ParsableCommand {
         let fwdProfile = profile.seconds
         profile.reset()
 
-        step()
         var ts: [Double] = []
         for _ in 0..<repeats {
             ceilings.append(engineGemmRate(1024, once: true))
+            step()
             let t0 = monotonicSeconds(); step(); ts.append(monotonicSeconds() - t0)
         }
         let ceiling = median(ceilings)
