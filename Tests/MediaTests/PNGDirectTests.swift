@@ -1,6 +1,7 @@
 import Foundation
 import XCTest
 @testable import Media
+import CPNG
 
 /// The direct PNG path (`cpng_direct.c`: 8-bit RGB, grey and both with alpha, libdeflate's
 /// inflate, the row filters in C) against libpng through the shim: the same pixels wherever it decodes a file,
@@ -64,21 +65,39 @@ final class PNGDirectTests: XCTestCase {
         }
     }
 
+    /// Runs `body` with each version of the direct path this processor has (plain C, the SSE2
+    /// row filters, and those with the AVX2 opaque rows), then goes back to the best.
+    func forEachLevel(_ body: (Int32) throws -> Void) rethrows {
+        defer { _ = tutor_png_direct_use(-1) }
+        let best = tutor_png_direct_use(-1)
+        for level in 0...best {
+            XCTAssertEqual(tutor_png_direct_use(level), level)
+            try body(level)
+        }
+    }
+
     /// A file written here, row by row with a chosen filter (all five, and over rows that the
     /// row above makes interesting), the image data in stored deflate blocks and split over
-    /// several IDAT chunks: decoded the same both ways. A sixth filter type is libpng's error.
+    /// several IDAT chunks: decoded the same both ways, by every version of the direct path. A
+    /// sixth filter type is libpng's error.
     func testEveryFilterTypeAndSplitImageData() throws {
+        try forEachLevel { level in try everyFilterType(level) }
+    }
+
+    func everyFilterType(_ level: Int32) throws {
         var rng = SplitMix(seed: 11)
-        // RGB, grey, RGB and alpha, grey and alpha (random alpha: opaque, clear and translucent)
-        for (w, h, channels) in [(9, 7, 3), (33, 12, 1), (5, 10, 3), (7, 9, 4), (11, 6, 2), (40, 40, 4)] {
+        // RGB, grey, RGB and alpha, grey and alpha (random alpha: opaque, clear and translucent);
+        // the last two with bytes of 0-3 only, where Paeth's three distances often tie
+        for (w, h, channels, range) in [(9, 7, 3, 256), (33, 12, 1, 256), (5, 10, 3, 256), (7, 9, 4, 256), (11, 6, 2, 256),
+                                        (40, 40, 4, 256), (24, 20, 3, 4), (24, 20, 4, 4)] {
             var filtered: [UInt8] = []
             for y in 0..<h {
                 filtered.append(UInt8(y % 5))
-                for _ in 0..<(w * channels) { filtered.append(UInt8(truncatingIfNeeded: rng.next())) }
+                for _ in 0..<(w * channels) { filtered.append(UInt8(truncatingIfNeeded: rng.next() % UInt64(range))) }
             }
             for chunks in [1, 3] {
                 let bytes = Self.file(width: w, height: h, channels: channels, filtered: filtered, idatChunks: chunks)
-                XCTAssertTrue(assertSame(bytes, "\(w) x \(h) x \(channels), \(chunks) IDAT"), "direct path taken")
+                XCTAssertTrue(assertSame(bytes, "\(w) x \(h) x \(channels), \(chunks) IDAT, level \(level)"), "direct path taken")
             }
             var bad = filtered
             bad[(w * channels + 1) * (h / 2)] = 5
@@ -92,6 +111,10 @@ final class PNGDirectTests: XCTestCase {
     /// every width from 2 (the smallest side read) to 40, and the same rows with one translucent
     /// pixel.
     func testOpaqueRowsOfEveryWidth() throws {
+        forEachLevel { level in opaqueRows(level) }
+    }
+
+    func opaqueRows(_ level: Int32) {
         var rng = SplitMix(seed: 21)
         for w in 2...40 {
             for hole in [-1, 0, w / 2, w - 1] {
@@ -106,7 +129,7 @@ final class PNGDirectTests: XCTestCase {
                     }
                 }
                 let bytes = Self.file(width: w, height: h, channels: 4, filtered: filtered, idatChunks: 1)
-                XCTAssertTrue(assertSame(bytes, "\(w) wide, hole at \(hole)"), "\(w) wide: direct path taken")
+                XCTAssertTrue(assertSame(bytes, "\(w) wide, hole at \(hole), level \(level)"), "\(w) wide: direct path taken")
             }
         }
     }
