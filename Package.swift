@@ -24,11 +24,12 @@ let package = Package(
     targets: [
         .systemLibrary(name: "CBLAS", pkgConfig: "openblas",
                        providers: [.apt(["libopenblas-dev"])]),
-        .target(name: "CJPEG", linkerSettings: [.linkedLibrary("jpeg")]),
-        .target(name: "CPNG", linkerSettings: [.linkedLibrary("png"), .linkedLibrary("deflate")]),
-        // the area average for AVX-512 or AVX2, chosen at start: optimised in every build, and
-        // never a fused multiply-add, so its values are the same on every processor
+        // the area and block averages for AVX-512 or AVX2, and the one choice of instruction set
+        // for the image code (the decoders below ask it): optimised in every build, and never a
+        // fused multiply-add, so its values are the same on every processor
         .target(name: "CImage", cSettings: [.unsafeFlags(["-O2", "-ffp-contract=off"])]),
+        .target(name: "CJPEG", dependencies: ["CImage"], linkerSettings: [.linkedLibrary("jpeg")]),
+        .target(name: "CPNG", dependencies: ["CImage"], linkerSettings: [.linkedLibrary("png"), .linkedLibrary("deflate")]),
         .systemLibrary(name: "CInotify", providers: [.apt(["libinotifytools0-dev"])]),
         // libc declarations Swift does not import (renameat2, close_range, pipe2, prctl)
         .target(name: "CSystem"),

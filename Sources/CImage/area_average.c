@@ -18,7 +18,6 @@ static inline __attribute__((always_inline)) void area_average_body(
     double *rows = scratch;                      /* [height, tw, 3] */
     double *line = rows + (long)height * n;      /* one source row's levels, and one padding */
     double *acc = line + 3L * width + 1;         /* [tw, 3] */
-    double *den = acc + n;                       /* [tw, 3] */
     line[3L * width] = 0;
     for (int y = 0; y < height; y++) {
         const uint8_t *src = px + (long)y * width * 3;
@@ -49,12 +48,11 @@ static inline __attribute__((always_inline)) void area_average_body(
                 acc[i] = acc[i] + p;
             }
         }
+        float *o = out + (long)ty * n;
         for (int tx = 0; tx < tw; tx++) {
             double d = xtotal[tx] * ytotal[ty];
-            den[3 * tx] = d; den[3 * tx + 1] = d; den[3 * tx + 2] = d;
+            for (int c = 0; c < 3; c++) o[3 * tx + c] = (float)(acc[3 * tx + c] / d);
         }
-        float *o = out + (long)ty * n;
-        for (long i = 0; i < n; i++) o[i] = (float)(acc[i] / den[i]);
     }
 }
 
@@ -123,7 +121,7 @@ static int image_level_detected(void) {
     return l;
 }
 
-static int image_level(void) {
+int tutor_image_level(void) {
     int l = __atomic_load_n(&level_chosen, __ATOMIC_RELAXED);
     if (l >= 0) return l;
     l = image_level_detected();
@@ -132,7 +130,7 @@ static int image_level(void) {
 }
 
 void tutor_area_average(AREA_AVERAGE_ARGS) {
-    switch (image_level()) {
+    switch (tutor_image_level()) {
 #if defined(__x86_64__)
     case 2: area_average_avx512(AREA_AVERAGE_CALL); return;
     case 1: area_average_avx2(AREA_AVERAGE_CALL); return;
@@ -150,7 +148,7 @@ int tutor_image_kernels_use(int level) {
 
 void tutor_block_average(BLOCK_AVERAGE_ARGS) {
     int wide = ky * 255 > 65535;   /* 32-bit column sums */
-    switch (image_level()) {
+    switch (tutor_image_level()) {
 #if defined(__x86_64__)
     case 2: (wide ? block_average32_avx512 : block_average16_avx512)(px, width, height, kx, ky, columns, out); return;
     case 1: (wide ? block_average32_avx2 : block_average16_avx2)(px, width, height, kx, ky, columns, out); return;
@@ -160,7 +158,7 @@ void tutor_block_average(BLOCK_AVERAGE_ARGS) {
 }
 
 const char *tutor_image_kernels(void) {
-    switch (image_level()) {
+    switch (tutor_image_level()) {
     case 2: return "AVX-512";
     case 1: return "AVX2";
     default: return "baseline";

@@ -21,6 +21,7 @@
 #include <string.h>
 #include <stdint.h>
 #include <jpeglib.h>
+#include "cimage.h"
 #include "cjpeg_reduced.h"
 
 #define LOOKAHEAD 9
@@ -354,10 +355,10 @@ static void ycc_row_avx2(const uint8_t *p0, const uint8_t *p1, const uint8_t *p2
 }
 #endif
 
-// (the processor's features are read once at start, by the compiler runtime's constructor)
+// (the image code's one choice of instruction set: CImage's)
 static void ycc_row(const uint8_t *p0, const uint8_t *p1, const uint8_t *p2, uint8_t *o, size_t ow) {
 #if defined(__x86_64__)
-    if (__builtin_cpu_supports("avx2")) { ycc_row_avx2(p0, p1, p2, o, ow); return; }
+    if (tutor_image_level() >= 1) { ycc_row_avx2(p0, p1, p2, o, ow); return; }
 #endif
     ycc_row_baseline(p0, p1, p2, o, ow);
 }

@@ -24,6 +24,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include "cimage.h"
 #include "cpng_direct.h"
 
 static uint32_t be32(const uint8_t *p) { return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3]; }
@@ -144,33 +145,11 @@ static inline __attribute__((always_inline)) int unfilter_pixels(uint8_t *row, c
 #define UNFILTER_PIXELS unfilter_bpp
 #endif
 
-// The versions in use: 2 the SSE2 filters and the AVX2 opaque rows, 1 the SSE2 filters, 0 plain
-// C. The best the processor has (its features are read once at start, by the compiler
-// runtime's constructor); tutor_png_direct_use asks for less, so that tests run every version.
-static int level_chosen = -1;
-
-static int level_detected(void) {
-#if defined(__x86_64__)
-    return __builtin_cpu_supports("avx2") ? 2 : 1;
-#else
-    return 0;
-#endif
-}
-
-static inline int png_level(void) {
-    int l = __atomic_load_n(&level_chosen, __ATOMIC_RELAXED);
-    return l < 0 ? level_detected() : l;
-}
-
-int tutor_png_direct_use(int level) {
-    int best = level_detected();
-    int l = level < 0 || level > best ? best : level;
-    __atomic_store_n(&level_chosen, l, __ATOMIC_RELAXED);
-    return l;
-}
-
+// The vector versions run where the image code's one choice of instruction set (CImage's) is
+// AVX2 or better: the SSE2 filters and the AVX2 opaque rows; at baseline, plain C (so that tests
+// run both).
 static int unfilter(uint8_t *row, const uint8_t *in, const uint8_t *prior, size_t n, size_t bpp, uint8_t type) {
-    int simd = png_level() >= 1;
+    int simd = tutor_image_level() >= 1;
     switch (bpp) {
     case 3: return simd ? UNFILTER_PIXELS(row, in, prior, n, 3, type) : unfilter_bpp(row, in, prior, n, 3, type);
     case 4: return simd ? UNFILTER_PIXELS(row, in, prior, n, 4, type) : unfilter_bpp(row, in, prior, n, 4, type);
@@ -251,7 +230,7 @@ __attribute__((target("avx2"))) static int opaque_row_avx2_up(uint8_t *row, cons
 
 static int opaque_row(uint8_t *row, const uint8_t *up_in, const uint8_t *prior, uint8_t *o, size_t w) {
 #if defined(__x86_64__)
-    if (png_level() >= 2) return up_in ? opaque_row_avx2_up(row, up_in, prior, o, w) : opaque_row_avx2_plain(row, o, w);
+    if (tutor_image_level() >= 1) return up_in ? opaque_row_avx2_up(row, up_in, prior, o, w) : opaque_row_avx2_plain(row, o, w);
 #endif
     return opaque_row_baseline(row, up_in, prior, o, w);
 }

@@ -16,12 +16,12 @@ public enum Resample {
         var out = [Float](repeating: 0, count: tw * th * channels)
         let C = channels
         if tw <= r.width && th <= r.height {
-            // Each target column's source columns and their shares, and the same for rows, listed
-            // once; a target pixel then sums (column share x row share) x value over them, row by
-            // row, in the order and with the values of the definition (one channel, the layers'
-            // alpha planes and most of the calls, without the array of sums).
-            let xs = shares(count: tw, scale: Double(r.width) / Double(tw), extent: r.width)
-            let ys = shares(count: th, scale: Double(r.height) / Double(th), extent: r.height)
+            // Each target column's source columns and their shares (`RGBImage.spans`), and the
+            // same for rows, listed once; a target pixel then sums (column share x row share) x
+            // value over them, row by row, in the order and with the values of the definition
+            // (one channel, the layers' alpha planes and most of the calls, without the array of
+            // sums).
+            let xs = RGBImage.spans(source: r.width, target: tw), ys = RGBImage.spans(source: r.height, target: th)
             values.withUnsafeBufferPointer { v in
                 out.withUnsafeMutableBufferPointer { o in
                     var acc = [Double](repeating: 0, count: C)
@@ -32,10 +32,10 @@ public enum Resample {
                             if C == 1 {
                                 var sum = 0.0
                                 for j in ys.start[ty]..<ys.start[ty + 1] {
-                                    let wy = ys.share[j], row = (r.y + ys.index[j]) * width + r.x
+                                    let wy = ys.weight[j], row = (r.y + ys.source[j]) * width + r.x
                                     for i in xs.start[tx]..<xs.start[tx + 1] {
-                                        let wgt = xs.share[i] * wy
-                                        sum += wgt * Double(v[row + xs.index[i]])
+                                        let wgt = xs.weight[i] * wy
+                                        sum += wgt * Double(v[row + xs.source[i]])
                                         wsum += wgt
                                     }
                                 }
@@ -43,9 +43,9 @@ public enum Resample {
                             } else {
                                 for c in 0..<C { acc[c] = 0 }
                                 for j in ys.start[ty]..<ys.start[ty + 1] {
-                                    let wy = ys.share[j], row = (r.y + ys.index[j]) * width + r.x
+                                    let wy = ys.weight[j], row = (r.y + ys.source[j]) * width + r.x
                                     for i in xs.start[tx]..<xs.start[tx + 1] {
-                                        let wgt = xs.share[i] * wy, k = C * (row + xs.index[i])
+                                        let wgt = xs.weight[i] * wy, k = C * (row + xs.source[i])
                                         for c in 0..<C { acc[c] += wgt * Double(v[k + c]) }
                                         wsum += wgt
                                     }
@@ -72,22 +72,5 @@ public enum Resample {
             }
         }
         return out
-    }
-
-    /// The source pixels under each of `count` target pixels `scale` source pixels wide, and the
-    /// part of each that is covered (from the target's start `k * scale` to its end, at most
-    /// `extent`): target k's are `index[start[k] ..< start[k + 1]]` and `share[...]`.
-    static func shares(count: Int, scale: Double, extent: Int) -> (start: [Int], index: [Int], share: [Double]) {
-        var start = [0], index: [Int] = [], share: [Double] = []
-        for k in 0..<count {
-            let a = Double(k) * scale, b = a + scale
-            var i = Int(a)
-            while Double(i) < b && i < extent {
-                index.append(i); share.append(min(b, Double(i + 1)) - max(a, Double(i)))
-                i += 1
-            }
-            start.append(index.count)
-        }
-        return (start, index, share)
     }
 }

@@ -55,8 +55,9 @@ extension RGBImage {
         }
     }
 
-    /// The instruction set the area average runs with here: "AVX-512", "AVX2" or "baseline".
-    public static var areaAverageKernels: String { String(cString: tutor_image_kernels()) }
+    /// The instruction set the image code (the area and block averages, the JPEG and PNG
+    /// decoders' vector loops) runs with here: "AVX-512", "AVX2" or "baseline".
+    public static var imageKernels: String { String(cString: tutor_image_kernels()) }
 
     /// Area averaging to `tw x th` (neither larger than the image): each target pixel the
     /// coverage-weighted mean of the source pixels under it, in double precision. Separable:
@@ -70,7 +71,7 @@ extension RGBImage {
         let xstart = xs.start.map { Int32($0) }, xsource = xs.source.map { Int32($0) }
         let ystart = ys.start.map { Int32($0) }, ysource = ys.source.map { Int32($0) }
         // (written by the kernel before it is read: not zeroed)
-        let scratch = UnsafeMutablePointer<Double>.allocate(capacity: height * tw * 3 + width * 3 + 1 + 2 * tw * 3)
+        let scratch = UnsafeMutablePointer<Double>.allocate(capacity: height * tw * 3 + width * 3 + 1 + tw * 3)
         defer { scratch.deallocate() }
         pixels.withUnsafeBufferPointer { px in
             out.withUnsafeMutableBufferPointer { o in

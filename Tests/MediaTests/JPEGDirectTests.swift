@@ -1,6 +1,7 @@
 import Foundation
 import XCTest
 @testable import Media
+import CImage
 
 /// The direct 1/8 and 1/4 decode (cjpeg_reduced.c) against libjpeg's own decode of the same
 /// bytes at the same scale: identical pixels wherever it takes a file, libjpeg's answer (pixels
@@ -59,7 +60,18 @@ final class JPEGDirectTests: XCTestCase {
         return false
     }
 
+    /// tutor's own files, at baseline (the colours converted in plain C) and at the best level of
+    /// the image code the processor has (the AVX2 conversion).
     func testSameBytesAsLibjpegForTutorsOwnFiles() throws {
+        defer { _ = tutor_image_kernels_use(-1) }
+        let best = tutor_image_kernels_use(-1)
+        for level in Set([0, best]).sorted() {
+            XCTAssertEqual(tutor_image_kernels_use(level), level)
+            try tutorsOwnFiles()
+        }
+    }
+
+    func tutorsOwnFiles() throws {
         for (w, h) in [(64, 64), (512, 512), (203, 117), (17, 9), (8, 8), (2, 2), (300, 200)] {
             for quality in [50, 75, 95, 100] {
                 for full in [true, false] {

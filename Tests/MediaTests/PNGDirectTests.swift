@@ -1,7 +1,7 @@
 import Foundation
 import XCTest
 @testable import Media
-import CPNG
+import CImage
 
 /// The direct PNG path (`cpng_direct.c`: 8-bit RGB, grey and both with alpha, libdeflate's
 /// inflate, the row filters in C) against libpng through the shim: the same pixels wherever it decodes a file,
@@ -65,13 +65,14 @@ final class PNGDirectTests: XCTestCase {
         }
     }
 
-    /// Runs `body` with each version of the direct path this processor has (plain C, the SSE2
-    /// row filters, and those with the AVX2 opaque rows), then goes back to the best.
+    /// Runs `body` at each level of the image code this processor has (baseline: the direct
+    /// path in plain C; AVX2 and up: the SSE2 row filters and the AVX2 opaque rows), then goes
+    /// back to the best.
     func forEachLevel(_ body: (Int32) throws -> Void) rethrows {
-        defer { _ = tutor_png_direct_use(-1) }
-        let best = tutor_png_direct_use(-1)
+        defer { _ = tutor_image_kernels_use(-1) }
+        let best = tutor_image_kernels_use(-1)
         for level in 0...best {
-            XCTAssertEqual(tutor_png_direct_use(level), level)
+            XCTAssertEqual(tutor_image_kernels_use(level), level)
             try body(level)
         }
     }

@@ -12,9 +12,4 @@
 int tutor_png_decode_direct(const uint8_t *data, size_t size, int max_side, int min_side, uint8_t *pixels,
                             size_t capacity, int *width, int *height);
 
-/// For tests: decode with `level` (0 plain C, 1 SSE2 row filters, 2 those and AVX2 opaque RGBA
-/// rows; -1 or one the processor lacks: the best it has) from now on; returns the level taken.
-/// Every level gives the same bytes.
-int tutor_png_direct_use(int level);
-
 #endif

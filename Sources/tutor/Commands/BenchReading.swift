@@ -63,7 +63,7 @@ struct BenchReading: ParsableCommand {
                      Double(n) / max(cpu, 1e-9), 1000 * cpu / Double(max(n, 1)), Double(n) / max(wall, 1e-9), wall))
         print(String(format: "solution frames: %d decoded in the usable examples, %.2f ms CPU each to decode alone (%.0f%% of the reading)",
                      decodeList.count, 1000 * decode / Double(max(decodeList.count, 1)), 100 * decode / max(cpu, 1e-9)))
-        print("area average kernels: \(RGBImage.areaAverageKernels)")
+        print("image kernels (area averages, JPEG colours, PNG rows): \(RGBImage.imageKernels)")
         for (r, c) in reasons.sorted(by: { $0.value > $1.value }).prefix(10) { print("unusable (\(c)): \(r)") }
     }
 }
